@@ -1,0 +1,48 @@
+"""The audit trail: events written by every app, sealed afterwards into a Merkle log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class AuditEvent(models.Model):
+    """One thing that happened. Written inside the caller's transaction; sealed later.
+
+    Until sealing, ``seq`` and ``entry_hash`` are empty: writers never wait on the one lock
+    that orders the log. Sealing gives each event its place (a gapless ``seq``) and its hash.
+    """
+
+    class ActorType(models.TextChoices):
+        OFFICER = "officer", "담당자 (officer)"
+        OPERATOR = "operator", "사업자 (operator)"
+        SUBJECT = "subject", "정보주체 (subject)"
+        SYSTEM = "system", "시스템 (system)"
+
+    created_at = models.DateTimeField("기록 시각", default=timezone.now, db_index=True)
+    actor_type = models.CharField("행위자 유형", max_length=16, choices=ActorType.choices)
+    # Pseudonymous: "user:12", "operator:KEPF", "subject:8f3a…" — never a name or a phone.
+    actor_id = models.CharField("행위자 ID", max_length=80)
+    action = models.CharField("행위", max_length=80, db_index=True)
+    target_type = models.CharField("대상 유형", max_length=64)
+    target_id = models.CharField("대상 ID", max_length=80)
+    details = models.JSONField("세부 내용", default=dict, blank=True)
+    request_id = models.CharField("요청 ID", max_length=64, blank=True)
+
+    seq = models.BigIntegerField("순번", null=True, blank=True, unique=True)
+    entry_hash = models.CharField("항목 해시", max_length=64, blank=True)
+    sealed_at = models.DateTimeField("봉인 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "감사 이벤트"
+        verbose_name_plural = "감사 이벤트"
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["actor_type", "actor_id"]),
+            # Sealing scans the unsealed events in id order.
+            models.Index(fields=["id"], name="audit_unsealed_idx",
+                         condition=models.Q(seq__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq or '-'} {self.action} {self.target_type}:{self.target_id}"

@@ -1,0 +1,65 @@
+"""Start-up checks that refuse dangerous production configuration."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+from config.keys import GENERATORS
+
+
+@register(Tags.security, deploy=False)
+def production_keys_are_real(app_configs, **kwargs) -> list[Error]:
+    if not settings.IS_PRODUCTION:
+        return []
+    errors = []
+    for name in GENERATORS:
+        if name in settings.DEV_GENERATED_SECRETS or not _secret_value(name):
+            errors.append(Error(
+                f"{name} is not set in the environment.",
+                hint="Production never uses generated development keys; set the variable.",
+                id="broker.E001",
+            ))
+    errors += _malformed_key_errors()
+    if settings.DEBUG:
+        errors.append(Error("DJANGO_DEBUG is on in production.", id="broker.E002"))
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        errors.append(Error("Production runs on PostgreSQL; set DATABASE_URL.", id="broker.E003"))
+    if not settings.CELERY_BROKER_URL:
+        errors.append(Error("Production runs Celery workers; set CELERY_BROKER_URL.",
+                            id="broker.E004"))
+    return errors
+
+
+def _secret_value(name: str) -> str:
+    return {
+        "DJANGO_SECRET_KEY": "" if settings.SECRET_KEY.startswith("missing-")
+        else settings.SECRET_KEY,
+        "SERVICE_SIGNING_KEY": settings.SERVICE_SIGNING_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "BLIND_INDEX_KEY": settings.BLIND_INDEX_KEY,
+    }[name]
+
+
+def _malformed_key_errors() -> list[Error]:
+    errors = []
+    try:
+        if settings.SERVICE_SIGNING_KEY and len(base64.b64decode(settings.SERVICE_SIGNING_KEY,
+                                                                 validate=True)) != 32:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        errors.append(Error("SERVICE_SIGNING_KEY must be a base64 raw Ed25519 private key "
+                            "(32 bytes).", id="broker.E005"))
+    for key in settings.FIELD_ENCRYPTION_KEYS:
+        try:
+            Fernet(key)
+        except ValueError:
+            errors.append(Error("FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key.",
+                                id="broker.E006"))
+    if settings.BLIND_INDEX_KEY and len(settings.BLIND_INDEX_KEY) < 32:
+        errors.append(Error("BLIND_INDEX_KEY must be at least 32 characters.", id="broker.E007"))
+    return errors

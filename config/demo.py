@@ -1,0 +1,55 @@
+"""Demo staff accounts: two privacy officers (for the two-person rule) and a PIPC reviewer.
+
+Passwords are generated on first run and kept in var/demo-credentials.json (ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from config.roles import COMMISSION_REVIEWER, PRIVACY_OFFICER, ensure_role_groups
+
+DEMO_STAFF = [
+    # username, group, superuser
+    ("officer", PRIVACY_OFFICER, True),
+    ("officer2", PRIVACY_OFFICER, False),
+    ("pipc", COMMISSION_REVIEWER, False),
+]
+
+
+def load(stdout=None) -> str:
+    ensure_role_groups()
+    credentials = _stored_credentials()
+    User = get_user_model()
+    for username, group_name, superuser in DEMO_STAFF:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": superuser}
+        )
+        if created or username not in credentials:
+            credentials[username] = secrets.token_urlsafe(12)
+            user.set_password(credentials[username])
+            user.save()
+        user.groups.add(Group.objects.get(name=group_name))
+    _store_credentials(credentials)
+    return "staff: " + ", ".join(f"{u} / {credentials[u]}" for u, _, _ in DEMO_STAFF)
+
+
+def credentials_file():
+    return settings.VAR_DIR / "demo-credentials.json"
+
+
+def _stored_credentials() -> dict[str, str]:
+    path = credentials_file()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _store_credentials(credentials: dict[str, str]) -> None:
+    path = credentials_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(credentials, indent=2))
+    path.chmod(0o600)

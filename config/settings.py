@@ -1,0 +1,239 @@
+"""Settings for the consent broker: one module, every value from the environment.
+
+With no environment at all it runs the embedded default: SQLite in ``var/``, Celery tasks
+executed in-process, development keys generated into ``var/dev-keys.json``. Set
+``DJANGO_ENV=production`` and the keys, ``DATABASE_URL`` and ``CELERY_BROKER_URL`` to run it
+for real; ``config.checks`` refuses to start production settings that are unsafe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import env_bool, env_int, env_list, env_str
+from config.keys import load_secrets
+
+# --- Paths and environment --------------------------------------------------------------
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+ENVIRONMENT = env_str("DJANGO_ENV", "development")  # development | test | production
+IS_PRODUCTION = ENVIRONMENT == "production"
+DEBUG = env_bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+
+# --- Keys and secrets -------------------------------------------------------------------
+
+_SECRETS, DEV_GENERATED_SECRETS = load_secrets(
+    VAR_DIR / "dev-keys.json", allow_generate=not IS_PRODUCTION
+)
+# A missing production secret gets a throw-away placeholder only so that the system check
+# (config.checks) can run and name every missing key at once; it refuses to start.
+SECRET_KEY = _SECRETS.get("DJANGO_SECRET_KEY") or "missing-" + __import__("secrets").token_hex(16)
+SERVICE_SIGNING_KEY = _SECRETS.get("SERVICE_SIGNING_KEY", "")
+FIELD_ENCRYPTION_KEYS = [k.strip() for k in _SECRETS.get("FIELD_ENCRYPTION_KEYS", "").split(",")
+                         if k.strip()]
+BLIND_INDEX_KEY = _SECRETS.get("BLIND_INDEX_KEY", "")
+
+# --- Hosts and HTTP security ------------------------------------------------------------
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Public address that goes into SMS links and Twilio's status-callback URLs.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Behind a TLS-terminating proxy, trust its X-Forwarded-Proto (and the webhook validator
+# rebuilds the URL Twilio signed from the forwarded headers).
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", default=False)
+if env_bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
+SECURE_HSTS_PRELOAD = IS_PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"  # consent links carry a token: never leak it
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+
+# --- Applications -----------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "oauth2_provider",
+    "drf_spectacular",
+    "django_celery_beat",
+    "config.apps.ConfigAppConfig",
+    # Our apps, in layer order: each depends only on the ones above it.
+    "audit",
+    "governance",
+    "consent",
+    "transfers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "audit.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "config" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {
+    # Persistent connections: without them a one-query page falls from ~1,400 to ~180 req/s.
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60),
+                                     conn_health_checks=True),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite: wait for the writer instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# --- Cache (rate limits, lockouts) ------------------------------------------------------
+
+REDIS_CACHE_URL = env_str("CACHE_URL")
+if REDIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -----------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# No broker: tasks run in-process, right where they are queued (the embedded default).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "Asia/Seoul"
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "audit.*": {"queue": "audit"},
+    "consent.tasks.send_*": {"queue": "sms"},
+    "transfers.tasks.export_*": {"queue": "exports"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Internationalisation ---------------------------------------------------------------
+
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Seoul"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Authentication ---------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Operator API (DRF + OAuth2 client credentials) -------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+    ],
+    # Deny by default: every endpoint must say who may call it.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 600),
+    "SCOPES": {
+        "upload": "Upload the outgoing operator's records for a plan",
+        "release:read": "Read releases addressed to the incoming operator",
+        "release:ack": "Acknowledge a release and confirm deletions",
+    },
+    "DEFAULT_SCOPES": [],
+    "PKCE_REQUIRED": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Consent broker operator API",
+    "DESCRIPTION": "Uploads from the outgoing operator, releases to the incoming operator.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Audit trail ------------------------------------------------------------------------
+
+# Origin line of signed checkpoints (C2SP tlog-checkpoint); names this log for verifiers.
+AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", "consent-broker.example/audit")
+# A new signed checkpoint at most this often (seconds) while entries are being sealed.
+AUDIT_CHECKPOINT_INTERVAL = float(env_str("AUDIT_CHECKPOINT_INTERVAL", "2"))
+# Seal right after commit in-process (embedded default) instead of in a Celery task.
+AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
+
+# --- SMS and the consent page -----------------------------------------------------------
+
+SMS_PROVIDER = env_str("SMS_PROVIDER", "console")  # console | twilio
+SMS_OUTBOX_FILE = VAR_DIR / "sms-outbox.jsonl"
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
+# Points the real Twilio SDK at the local stand-in server in tests and benchmarks.
+TWILIO_API_BASE = env_str("TWILIO_API_BASE")
+SMS_SEND_RATE_PER_SECOND = env_int("SMS_SEND_RATE_PER_SECOND", 100)
+CALL_CENTRE_PHONE = env_str("CALL_CENTRE_PHONE", "02-120")
+
+# --- Logging ----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,58 @@
+"""Production settings refuse to start with development keys or unsafe choices."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_check(tmp_path, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items()
+            if k not in {"DJANGO_SECRET_KEY", "SERVICE_SIGNING_KEY", "FIELD_ENCRYPTION_KEYS",
+                         "BLIND_INDEX_KEY", "DATABASE_URL", "CELERY_BROKER_URL"}}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)}, **env)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=base,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_it_refuses_production_without_real_keys(tmp_path):
+    result = _run_check(tmp_path, DJANGO_ENV="production")
+    assert result.returncode != 0
+    for name in ("SERVICE_SIGNING_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"):
+        assert f"{name} is not set in the environment" in result.stderr
+    assert not (tmp_path / "dev-keys.json").exists()
+
+
+def test_it_starts_production_with_real_keys(tmp_path):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    signing = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw,
+                                                         NoEncryption())
+    result = _run_check(
+        tmp_path, DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 60,
+        SERVICE_SIGNING_KEY=base64.b64encode(signing).decode(),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), BLIND_INDEX_KEY="k" * 40,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_generates_development_keys_once_into_var(tmp_path):
+    first = _run_check(tmp_path)
+    assert first.returncode == 0, first.stderr
+    keys = (tmp_path / "dev-keys.json").read_text()
+    assert oct((tmp_path / "dev-keys.json").stat().st_mode & 0o777) == "0o600"
+    _run_check(tmp_path)
+    assert (tmp_path / "dev-keys.json").read_text() == keys

@@ -1,0 +1,20 @@
+"""Test settings: the real settings module, with a throw-away var/ and fast hashing.
+
+The suite runs twice: on SQLite (no environment) and on PostgreSQL
+(DATABASE_URL=postgres://…, TEST_CELERY_BROKER_URL=redis://…) — see scripts/test-all.sh.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_ENV", "test")
+# Tests generate their own keys into a fresh directory: none are ever committed.
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="broker-test-var-"))
+# Ordinary tests run tasks in-process; tests marked celery_worker use a real worker.
+os.environ.pop("CELERY_BROKER_URL", None)
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TEST_CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
+LANGUAGE_CODE = "ko"
