@@ -15,5 +15,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Each app adds its own routes here (consent pages, operator API).
+    # The operator API (transfers) and the merchants' pages and webhooks (consent).
+    path("api/", include("transfers.urls")),
+    path("", include("consent.urls")),
 ]
