@@ -46,3 +46,46 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq or '-'} {self.action} {self.target_type}:{self.target_id}"
+
+
+class LogState(models.Model):
+    """The single row that orders the log: its size, its right frontier, the last checkpoint.
+
+    Only the sealer writes it, holding a row lock (PostgreSQL) or the write lock (SQLite), so
+    there is one sealer at a time and every ``seq`` is given out exactly once.
+    """
+
+    SINGLETON_ID = 1
+
+    size = models.BigIntegerField("크기", default=0)
+    # Hex hashes of the perfect subtrees on the tree's right edge (audit.merkle.Frontier).
+    frontier = models.JSONField("오른쪽 경계", default=list, blank=True)
+    root_hash = models.CharField("루트 해시", max_length=64, blank=True)
+    checkpoint_size = models.BigIntegerField("마지막 체크포인트 크기", default=0)
+    checkpoint_at = models.DateTimeField("마지막 체크포인트 시각", null=True, blank=True)
+    sealed_at = models.DateTimeField("마지막 봉인 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "감사 로그 상태"
+        verbose_name_plural = "감사 로그 상태"
+
+    def __str__(self) -> str:
+        return f"audit log of {self.size} entries"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head: C2SP tlog-checkpoint signed-note text over (origin, size, root)."""
+
+    size = models.BigIntegerField("크기", unique=True)
+    root_hash = models.CharField("루트 해시", max_length=64)
+    note = models.TextField("서명된 체크포인트")
+    key_id = models.CharField("키 ID", max_length=16)
+    created_at = models.DateTimeField("서명 시각", default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "체크포인트"
+        verbose_name_plural = "체크포인트"
+        ordering = ["-size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size} {self.root_hash[:12]}…"

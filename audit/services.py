@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import transaction
@@ -10,6 +11,50 @@ from audit.context import current_request_id
 from audit.models import AuditEvent
 
 ActorType = AuditEvent.ActorType
+
+
+class PersonalDataInAuditDetails(ValueError):
+    """A caller tried to put something that looks like personal data into an audit event."""
+
+
+# Keys that name personal values; details carry references, counts and hashes instead.
+_PERSONAL_KEYS = frozenset({
+    "name", "full_name", "first_name", "last_name", "representative", "representative_name",
+    "phone", "phone_number", "mobile", "tel", "email", "address", "birth_date", "birthday",
+    "rrn", "resident_registration_number", "brn", "business_registration_number",
+    "business_number",
+})
+_PERSONAL_VALUES = (
+    # Korean mobile and landline numbers, with or without separators or +82.
+    ("a phone number", re.compile(r"(?<![\w+])(?:\+?82[- ]?|0)1[016789][- .]?\d{3,4}[- .]?\d{4}(?!\w)")),
+    ("a phone number", re.compile(r"(?<!\w)0(?:2|[3-6][1-5])[- .]\d{3,4}[- .]\d{4}(?!\w)")),
+    ("a business registration number", re.compile(r"(?<!\w)\d{3}-\d{2}-\d{5}(?!\w)")),
+    ("a resident registration number", re.compile(r"(?<!\w)\d{6}-[1-8]\d{6}(?!\w)")),
+    ("an e-mail address", re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")),
+)
+
+
+def _check_details(value: Any, path: str = "details") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PersonalDataInAuditDetails(f"{path}: keys must be strings")
+            if key.lower() in _PERSONAL_KEYS:
+                raise PersonalDataInAuditDetails(
+                    f"{path}.{key}: audit details must not carry personal values; "
+                    "record an id or a hash instead")
+            _check_details(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_details(item, f"{path}[{i}]")
+    elif isinstance(value, str):
+        for label, pattern in _PERSONAL_VALUES:
+            if pattern.search(value):
+                raise PersonalDataInAuditDetails(
+                    f"{path} looks like {label}; audit details must not carry personal "
+                    "values (record an id or a hash instead)")
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise PersonalDataInAuditDetails(f"{path}: only JSON values may go into details")
 
 
 def audit_record(
@@ -27,13 +72,18 @@ def audit_record(
     The event commits or rolls back with the change it describes. ``details`` must hold
     references, counts and hashes only: never a name, a phone number or another personal value.
     """
+    details = details or {}
+    _check_details(details)
+    for label, value in (("actor_id", actor_id), ("target_id", target_id)):
+        if any(p.search(str(value)) for _, p in _PERSONAL_VALUES):
+            raise PersonalDataInAuditDetails(f"{label} looks like personal data; use an id")
     event = AuditEvent.objects.create(
         actor_type=ActorType(actor_type),
         actor_id=str(actor_id),
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        details=details or {},
+        details=details,
         request_id=request_id if request_id is not None else current_request_id.get(),
     )
     transaction.on_commit(_schedule_sealing)
@@ -46,5 +96,7 @@ def officer_actor(user) -> tuple[str, str]:
 
 
 def _schedule_sealing() -> None:
-    # Replaced by the sealing pipeline (audit.sealing); kept here so writers never block.
-    pass
+    # Never raises: the writer's transaction has already committed.
+    from audit.sealing import audit_seal_soon
+
+    audit_seal_soon()

@@ -18,3 +18,6 @@ from config.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TEST_CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 LANGUAGE_CODE = "ko"
+# pytest-django empties the database after each transactional test; the audit tables refuse
+# that unless the flush runs in audit maintenance mode (audit/management/commands/flush.py).
+AUDIT_ALLOW_FLUSH = True

@@ -1,0 +1,52 @@
+"""The canonical form of an audit entry and its hash. Pure: no Django.
+
+An entry is the JSON object
+
+    {"action", "actor_id", "actor_type", "created_at", "details", "request_id", "seq",
+     "target_id", "target_type"}
+
+serialised with sorted keys, no whitespace (separators "," and ":"), non-ASCII characters
+written as themselves, encoded as UTF-8. ``created_at`` is UTC in the fixed form
+``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six fractional digits). ``seq`` is the entry's place in
+the log (0, 1, 2, ...), so moving an entry changes its hash.
+
+entry_hash = SHA-256(canonical bytes); the Merkle leaf is the 32-byte entry hash, so the leaf
+hash is SHA-256(0x00 || entry_hash). The standalone bundle verifier implements the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+ENTRY_FIELDS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
+                "target_id", "details", "request_id")
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode
+
+
+def format_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def canonical_entry(
+    *, seq: int, created_at: datetime | str, actor_type: str, actor_id: str, action: str,
+    target_type: str, target_id: str, details: Any, request_id: str,
+) -> bytes:
+    if not isinstance(created_at, str):
+        created_at = format_timestamp(created_at)
+    return _dumps({
+        "seq": seq, "created_at": created_at, "actor_type": actor_type, "actor_id": actor_id,
+        "action": action, "target_type": target_type, "target_id": target_id,
+        "details": details, "request_id": request_id,
+    }).encode("utf-8")
+
+
+def entry_hash(canonical: bytes) -> bytes:
+    return hashlib.sha256(canonical).digest()

@@ -1,0 +1,157 @@
+"""Sealing: give written events their place in the log, hash them, sign checkpoints.
+
+Writers only INSERT (inside their own business transaction) and never wait on the log's
+order. Afterwards one sealer at a time locks the state row, takes the unsealed events in id
+order, gives them the next gapless ``seq`` numbers, hashes them, appends them to the Merkle
+tree through its right frontier (O(log n) per entry) and, at most every
+``AUDIT_CHECKPOINT_INTERVAL`` seconds, signs a checkpoint. An event committed late (a
+smaller id than one already sealed) simply gets a later ``seq``: order is the order of
+sealing, and it never changes afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit import signing
+from audit.chain import canonical_entry, entry_hash
+from audit.checkpoints import sign_checkpoint
+from audit.merkle import Frontier, leaf_hash
+from audit.models import AuditEvent, Checkpoint, LogState
+
+logger = logging.getLogger(__name__)
+
+SEAL_QUEUED_FLAG = "audit:seal-queued"
+CHECKPOINT_QUEUED_FLAG = "audit:checkpoint-queued"
+# Writers in this window share one sealing task, which runs once the window has closed.
+SEAL_DEBOUNCE_SECONDS = 0.3
+ROW_FIELDS = ("id", "created_at", "actor_type", "actor_id", "action", "target_type",
+              "target_id", "details", "request_id")
+
+
+@dataclass(frozen=True)
+class SealResult:
+    sealed: int
+    size: int
+    checkpoint: Checkpoint | None
+    # Seconds until a checkpoint covering everything sealed is due, or None if none is owed.
+    checkpoint_due_in: float | None
+
+
+def _locked_state() -> LogState:
+    LogState.objects.get_or_create(pk=LogState.SINGLETON_ID)
+    if connection.vendor == "sqlite":
+        # Writing first takes SQLite's write lock now, not at the end of the batch.
+        LogState.objects.filter(pk=LogState.SINGLETON_ID).update(size=F("size"))
+        return LogState.objects.get(pk=LogState.SINGLETON_ID)
+    return LogState.objects.select_for_update().get(pk=LogState.SINGLETON_ID)
+
+
+def audit_log_seal(*, force_checkpoint: bool = False, batch_size: int = 5000,
+                   now: datetime | None = None) -> SealResult:
+    """Seal every unsealed event (in batches) and sign a checkpoint if one is due.
+
+    ``force_checkpoint`` signs one covering everything sealed regardless of the interval
+    (before an export or a verification).
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            state = _locked_state()
+            sealed = _seal_batch(state, batch_size=batch_size)
+            total += sealed
+            last_batch = sealed < batch_size
+            checkpoint, due_in = None, None
+            if last_batch:
+                checkpoint, due_in = _checkpoint_if_due(state, force=force_checkpoint,
+                                                        now=now or timezone.now())
+            state.save()
+        if last_batch:
+            return SealResult(sealed=total, size=state.size, checkpoint=checkpoint,
+                              checkpoint_due_in=due_in)
+
+
+def _seal_batch(state: LogState, *, batch_size: int) -> int:
+    rows = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")
+                .values_list(*ROW_FIELDS)[:batch_size])
+    if not rows:
+        return 0
+    frontier = Frontier.from_hex(state.size, state.frontier)
+    sealed_at = timezone.now()
+    updates = []
+    for (pk, created_at, actor_type, actor_id, action, target_type, target_id, details,
+         request_id) in rows:
+        seq = frontier.size
+        digest = entry_hash(canonical_entry(
+            seq=seq, created_at=created_at, actor_type=actor_type, actor_id=actor_id,
+            action=action, target_type=target_type, target_id=target_id, details=details,
+            request_id=request_id))
+        frontier.append(leaf_hash(digest))
+        updates.append(AuditEvent(id=pk, seq=seq, entry_hash=digest.hex(), sealed_at=sealed_at))
+    AuditEvent.objects.bulk_update(updates, ["seq", "entry_hash", "sealed_at"], batch_size=1000)
+    state.size = frontier.size
+    state.frontier = frontier.to_hex()
+    state.root_hash = frontier.root().hex()
+    state.sealed_at = sealed_at
+    return len(rows)
+
+
+def _checkpoint_if_due(state: LogState, *, force: bool,
+                       now: datetime) -> tuple[Checkpoint | None, float | None]:
+    if state.size == state.checkpoint_size and (state.size or not force):
+        return None, None
+    if state.size == 0 and Checkpoint.objects.filter(size=0).exists():
+        return None, None
+    interval = timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL)
+    if not force and state.checkpoint_at and now - state.checkpoint_at < interval:
+        return None, (state.checkpoint_at + interval - now).total_seconds()
+    checkpoint = checkpoint_sign(size=state.size, root_hash=bytes.fromhex(state.root_hash)
+                                 if state.root_hash else Frontier().root(), now=now)
+    state.checkpoint_size = state.size
+    state.checkpoint_at = now
+    return checkpoint, None
+
+
+def checkpoint_sign(*, size: int, root_hash: bytes, now: datetime | None = None) -> Checkpoint:
+    """Sign and store a checkpoint for the tree of ``size`` entries (sealer's lock held)."""
+    note = sign_checkpoint(origin=settings.AUDIT_LOG_ORIGIN, size=size, root_hash=root_hash,
+                           public_key=signing.service_public_key_bytes(),
+                           sign=signing.service_sign)
+    return Checkpoint.objects.create(size=size, root_hash=root_hash.hex(), note=note,
+                                     key_id=signing.service_key_id(),
+                                     created_at=now or timezone.now())
+
+
+def audit_seal_soon() -> None:
+    """Called after every commit that wrote events. Never raises: the writer has committed.
+
+    Embedded default: seal right here, in-process. With workers: enqueue one sealing task per
+    short window (``cache.add`` is atomic), delayed until the window closes so it also sees
+    the events of every writer that found the flag already set; beat is the safety net.
+    """
+    try:
+        if settings.AUDIT_SEAL_INLINE:
+            audit_log_seal()
+            return
+        if cache.add(SEAL_QUEUED_FLAG, 1, timeout=SEAL_DEBOUNCE_SECONDS):
+            from audit.tasks import seal_audit_log
+
+            seal_audit_log.apply_async(countdown=SEAL_DEBOUNCE_SECONDS)
+    except Exception:  # noqa: BLE001 - a sealing failure must never fail the writer
+        logger.exception("audit sealing deferred to the next run")
+
+
+def audit_checkpoint_later(due_in: float) -> None:
+    """Queue one sealing run for when the owed checkpoint falls due (worker side)."""
+    if cache.add(CHECKPOINT_QUEUED_FLAG, 1, timeout=max(due_in, 0.05)):
+        from audit.tasks import seal_audit_log
+
+        seal_audit_log.apply_async(countdown=due_in)
