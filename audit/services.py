@@ -26,7 +26,8 @@ _PERSONAL_KEYS = frozenset({
 })
 _PERSONAL_VALUES = (
     # Korean mobile and landline numbers, with or without separators or +82.
-    ("a phone number", re.compile(r"(?<![\w+])(?:\+?82[- ]?|0)1[016789][- .]?\d{3,4}[- .]?\d{4}(?!\w)")),
+    ("a phone number",
+     re.compile(r"(?<![\w+])(?:\+?82[- ]?|0)1[016789][- .]?\d{3,4}[- .]?\d{4}(?!\w)")),
     ("a phone number", re.compile(r"(?<!\w)0(?:2|[3-6][1-5])[- .]\d{3,4}[- .]\d{4}(?!\w)")),
     ("a business registration number", re.compile(r"(?<!\w)\d{3}-\d{2}-\d{5}(?!\w)")),
     ("a resident registration number", re.compile(r"(?<!\w)\d{6}-[1-8]\d{6}(?!\w)")),

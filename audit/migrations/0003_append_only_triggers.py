@@ -72,9 +72,9 @@ DROP FUNCTION IF EXISTS audit_in_maintenance(oid);
 
 SQLITE_FORWARD = [
     """CREATE TRIGGER audit_event_append_only_update BEFORE UPDATE ON audit_auditevent
-    WHEN NOT audit_maintenance() AND NOT (OLD.seq IS NULL AND NEW.seq IS NOT NULL AND %s)
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: UPDATE refused'); END"""
-    % " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _CONTENT),
+    WHEN NOT audit_maintenance() AND NOT (OLD.seq IS NULL AND NEW.seq IS NOT NULL AND {unchanged})
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: UPDATE refused'); END""".replace(
+        "{unchanged}", " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _CONTENT)),
     """CREATE TRIGGER audit_event_append_only_delete BEFORE DELETE ON audit_auditevent
     WHEN NOT audit_maintenance()
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: DELETE refused'); END""",

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Standalone verifier for a consent-broker audit bundle.
+
+Needs only the Python standard library and the `cryptography` package; it imports nothing
+from the service. Usage:
+
+    python verify.py BUNDLE_DIR [--trusted-checkpoint FILE ...] [--public-key BASE64]
+
+Exit status 0 when the bundle is honest; 1 with a message naming the first problem when an
+entry was edited, deleted, inserted or reordered, a checkpoint is forged, or the log was
+truncated behind a checkpoint you saved earlier (--trusted-checkpoint). Pass the service's
+public key you obtained separately with --public-key so that the bundle cannot bring its own.
+
+Rules (see README.md): each line of entries.jsonl is the canonical JSON of one entry (sorted
+keys, no whitespace, UTF-8); entry_hash = SHA-256(line); the Merkle leaf is the entry hash,
+leaf hash = SHA-256(0x00 || entry_hash), node = SHA-256(0x01 || left || right) (RFC 6962);
+checkpoints are C2SP signed notes with Ed25519.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+DASH = "\u2014"
+
+
+class Failed(Exception):
+    pass
+
+
+# --- RFC 6962 / 9162 -------------------------------------------------------------------
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class Frontier:
+    def __init__(self) -> None:
+        self.size = 0
+        self.hashes: list[bytes] = []
+
+    def append(self, h: bytes) -> None:
+        size = self.size
+        while size & 1:
+            h = node_hash(self.hashes.pop(), h)
+            size >>= 1
+        self.hashes.append(h)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return hashlib.sha256(b"").digest()
+        h = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes],
+                     root: bytes) -> bool:
+    if not 0 <= index < size or any(len(p) != 32 for p in proof):
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
+                       proof: list[bytes]) -> bool:
+    if not 0 <= old_size <= new_size or any(len(p) != 32 for p in proof):
+        return False
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if old_size == 0:
+        return not proof
+    if not proof:
+        return False
+    if old_size & (old_size - 1) == 0:
+        proof = [old_root] + list(proof)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
+# --- Signed-note checkpoints -----------------------------------------------------------
+
+def note_key_hash(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
+
+
+def read_checkpoint(text: str, origin: str, public_key: bytes, label: str) -> tuple[int, bytes]:
+    body, sep, sigs = text.partition("\n\n")
+    if not sep:
+        raise Failed(f"{label}: not a signed note (no blank line)")
+    lines = body.split("\n")
+    if len(lines) < 3:
+        raise Failed(f"{label}: needs origin, size and root hash lines")
+    if lines[0] != origin:
+        raise Failed(f"{label}: origin {lines[0]!r} is not this log's {origin!r}")
+    if not lines[1].isdigit():
+        raise Failed(f"{label}: bad tree size {lines[1]!r}")
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except ValueError as exc:
+        raise Failed(f"{label}: root hash is not base64") from exc
+    if len(root) != 32:
+        raise Failed(f"{label}: root hash is not 32 bytes")
+    wanted = note_key_hash(origin, public_key)
+    for line in sigs.split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != DASH or parts[1] != origin:
+            continue
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            continue
+        if len(blob) != 68 or blob[:4] != wanted:
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(
+                blob[4:], (body + "\n").encode())
+        except InvalidSignature as exc:
+            raise Failed(f"{label}: the signature does not verify (forged or altered)") from exc
+        return int(lines[1]), root
+    raise Failed(f"{label}: no signature by the service's key")
+
+
+# --- The bundle ------------------------------------------------------------------------
+
+def canonical(entry: dict) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> str:
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    origin = manifest["origin"]
+    key_info = json.loads((bundle / "public_key.json").read_text(encoding="utf-8"))
+    public_key = base64.b64decode(pinned_key or key_info["public_key"])
+    if pinned_key and key_info["public_key"] != pinned_key:
+        raise Failed("the bundle's public key is not the one you pinned with --public-key")
+
+    checkpoints: dict[int, bytes] = {}
+    for path in sorted((bundle / "checkpoints").glob("*.note")):
+        size, root = read_checkpoint(path.read_text(encoding="utf-8"), origin, public_key,
+                                     f"checkpoint {path.name}")
+        if size in checkpoints and checkpoints[size] != root:
+            raise Failed(f"two checkpoints of size {size} with different roots (a fork)")
+        checkpoints[size] = root
+    if not checkpoints:
+        raise Failed("the bundle holds no checkpoint")
+    sizes = sorted(checkpoints)
+    latest = sizes[-1]
+    if manifest["tree_size"] != latest:
+        raise Failed(f"the manifest says tree size {manifest['tree_size']}, the latest signed "
+                     f"checkpoint says {latest}")
+
+    # Consecutive checkpoints must each extend the one before (append-only, no fork).
+    proofs = {}
+    consistency_file = bundle / "proofs" / "consistency.jsonl"
+    if consistency_file.exists():
+        for line in consistency_file.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            proofs[(item["old_size"], item["new_size"])] = [bytes.fromhex(h)
+                                                             for h in item["proof"]]
+    for old, new in zip(sizes, sizes[1:], strict=False):
+        if not verify_consistency(old, new, checkpoints[old], checkpoints[new],
+                                  proofs.get((old, new), [])):
+            raise Failed(f"checkpoint {new} does not extend checkpoint {old}: the log was "
+                         "rewritten between them")
+
+    # Entries: contiguous seq, canonical lines, hashes as recorded.
+    first = manifest["first_seq"]
+    recorded = {}
+    hashes_file = bundle / "entry_hashes.txt"
+    if hashes_file.exists():
+        for line in hashes_file.read_text(encoding="utf-8").splitlines():
+            seq_text, hex_hash = line.split(" ")
+            recorded[int(seq_text)] = hex_hash
+    leaves: list[tuple[int, bytes]] = []
+    expected = first
+    with (bundle / "entries.jsonl").open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = raw.rstrip(b"\n")
+            try:
+                entry = json.loads(line)
+            except ValueError as exc:
+                raise Failed(f"entries.jsonl line {lineno} is not JSON") from exc
+            seq = entry.get("seq")
+            if not isinstance(seq, int):
+                raise Failed(f"entries.jsonl line {lineno} has no seq")
+            if seq != expected:
+                if seq < expected:
+                    raise Failed(f"entry {seq} at line {lineno} comes after entry {expected - 1}"
+                                 ": an entry was inserted or the entries were reordered")
+                raise Failed(f"entry {expected} is missing (line {lineno} holds entry {seq}): "
+                             "an entry was deleted or the entries were reordered")
+            if canonical(entry) != line:
+                raise Failed(f"entry {seq} is not in canonical form: it was edited")
+            digest = hashlib.sha256(line).digest()
+            if seq in recorded and recorded[seq] != digest.hex():
+                raise Failed(f"entry {seq} was edited: its hash differs from the recorded one")
+            leaves.append((seq, digest))
+            expected += 1
+    last = expected - 1
+    if (first, last) != (manifest["first_seq"], manifest["last_seq"]):
+        raise Failed(f"the bundle should hold entries {manifest['first_seq']}.."
+                     f"{manifest['last_seq']} but ends at {last}: entries were removed")
+
+    trusted_cps = [(path.name, *read_checkpoint(path.read_text(encoding="utf-8"), origin,
+                                                 public_key, f"trusted checkpoint {path.name}"))
+                   for path in trusted]
+    complete = first == 0
+    roots_seen: dict[int, bytes] = {}
+    if complete:
+        # Rebuild the tree from the entries and meet every signed root on the way.
+        frontier = Frontier()
+        wanted = set(sizes) | {size for _, size, _ in trusted_cps}
+        for _seq, digest in leaves:
+            frontier.append(leaf_hash(digest))
+            if frontier.size in wanted:
+                roots_seen[frontier.size] = frontier.root()
+        for size in sizes:
+            if size == 0:
+                continue
+            if size > frontier.size:
+                raise Failed(f"checkpoint {size} covers entries up to {size - 1}, but the "
+                             f"bundle ends at entry {frontier.size - 1}: entries were removed")
+            if roots_seen[size] != checkpoints[size]:
+                raise Failed(f"checkpoint {size}: the entries before it do not give its signed"
+                             " root (an entry was edited, inserted, removed or reordered)")
+        if frontier.size != latest:
+            raise Failed(f"the bundle holds {frontier.size} entries but the latest checkpoint "
+                         f"covers {latest}")
+    else:
+        # A range of the log: each entry proven at its place in the latest signed tree.
+        inclusion = {}
+        for line in (bundle / "proofs" / "inclusion.jsonl").read_text(
+                encoding="utf-8").splitlines():
+            item = json.loads(line)
+            inclusion[item["seq"]] = (item["tree_size"], [bytes.fromhex(h)
+                                                          for h in item["proof"]])
+        for seq, digest in leaves:
+            size, proof = inclusion.get(seq, (latest, []))
+            if size != latest or not verify_inclusion(leaf_hash(digest), seq, latest, proof,
+                                                      checkpoints[latest]):
+                raise Failed(f"entry {seq} is not at place {seq} of the signed tree of size "
+                             f"{latest}: it was edited, inserted or moved")
+
+    for _name, size, root in trusted_cps:
+        if size > latest:
+            raise Failed(f"the log was truncated: your trusted checkpoint covers {size} entries"
+                         f", this bundle's latest only {latest}")
+        if size in checkpoints:
+            if checkpoints[size] != root:
+                raise Failed(f"your trusted checkpoint of size {size} has another root than "
+                             "this log's: history was rewritten")
+        elif complete and size in roots_seen:
+            if roots_seen[size] != root:
+                raise Failed(f"your trusted checkpoint of size {size} does not match the "
+                             "entries: history was rewritten")
+        else:
+            raise Failed(f"your trusted checkpoint of size {size} is not in this log's "
+                         "checkpoint history: history was rewritten")
+    return (f"OK: entries {first}..{last} of {latest}; {len(sizes)} signed checkpoints, "
+            f"latest root {base64.b64encode(checkpoints[latest]).decode()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Verify a consent-broker audit bundle.")
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--trusted-checkpoint", type=Path, action="append", default=[],
+                        help="a checkpoint note you saved earlier; may repeat")
+    parser.add_argument("--public-key", help="the service's Ed25519 public key (base64), "
+                        "obtained separately")
+    args = parser.parse_args(argv)
+    try:
+        print(verify_bundle(args.bundle, args.trusted_checkpoint, args.public_key))
+    except Failed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"FAILED: the bundle is damaged or incomplete: {exc!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Writing the bundle the commission verifies offline (see audit/bundle/README.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit import signing
+from audit.chain import canonical_entry
+from audit.checkpoints import verifier_key
+from audit.merkle import MerkleTree, leaf_hash
+from audit.models import AuditEvent, Checkpoint
+from audit.sealing import audit_log_seal
+
+BUNDLE_SOURCE = Path(__file__).resolve().parent / "bundle"
+ROW_FIELDS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
+              "target_id", "details", "request_id")
+
+
+class ExportError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    out_dir: Path
+    first_seq: int
+    last_seq: int
+    tree_size: int
+    checkpoints: int
+    complete: bool
+
+
+def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
+                        until: datetime | None = None) -> ExportReport:
+    """Seal, sign a final checkpoint, and write the bundle for entries in [since, until).
+
+    A time window is widened to a contiguous run of ``seq``: from the first entry recorded
+    at or after ``since`` to the last one recorded before ``until``, with everything between.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ExportError(f"{out_dir} is not empty")
+    audit_log_seal(force_checkpoint=True)
+    latest = Checkpoint.objects.order_by("-size").first()
+    if latest is None or latest.size == 0:
+        raise ExportError("the audit log is empty: nothing to export")
+    tree_size = latest.size
+
+    sealed = AuditEvent.objects.filter(seq__isnull=False, seq__lt=tree_size)
+    window = sealed
+    if since:
+        window = window.filter(created_at__gte=since)
+    if until:
+        window = window.filter(created_at__lt=until)
+    first = window.order_by("seq").values_list("seq", flat=True).first()
+    last = window.order_by("-seq").values_list("seq", flat=True).first()
+    if first is None:
+        raise ExportError("no audit entry in that time window")
+
+    (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (out_dir / "proofs").mkdir()
+    with (out_dir / "entries.jsonl").open("wb") as entries, \
+            (out_dir / "entry_hashes.txt").open("w", encoding="utf-8") as hashes:
+        rows = (sealed.filter(seq__gte=first, seq__lte=last).order_by("seq")
+                .values_list(*ROW_FIELDS, "entry_hash").iterator(chunk_size=10_000))
+        for *fields, stored_hash in rows:
+            entries.write(canonical_entry(**dict(zip(ROW_FIELDS, fields, strict=True))) + b"\n")
+            hashes.write(f"{fields[0]} {stored_hash}\n")
+
+    leaf_hashes = [leaf_hash(bytes.fromhex(h)) for h in
+                   sealed.order_by("seq").values_list("entry_hash", flat=True)
+                   .iterator(chunk_size=50_000)]
+    tree = MerkleTree(leaf_hashes)
+    checkpoints = list(Checkpoint.objects.filter(size__lte=tree_size).order_by("size")
+                       .values_list("size", "note"))
+    for size, note in checkpoints:
+        (out_dir / "checkpoints" / f"{size:012d}.note").write_text(note, encoding="utf-8")
+    with (out_dir / "proofs" / "consistency.jsonl").open("w", encoding="utf-8") as fh:
+        for (old, _), (new, _) in zip(checkpoints, checkpoints[1:], strict=False):
+            proof = tree.consistency_proof(old, new)
+            fh.write(json.dumps({"old_size": old, "new_size": new,
+                                 "proof": [p.hex() for p in proof]}) + "\n")
+    complete = first == 0 and last == tree_size - 1
+    if not complete:
+        with (out_dir / "proofs" / "inclusion.jsonl").open("w", encoding="utf-8") as fh:
+            for seq in range(first, last + 1):
+                fh.write(json.dumps({"seq": seq, "tree_size": tree_size, "proof": [
+                    p.hex() for p in tree.inclusion_proof(seq, tree_size)]}) + "\n")
+
+    origin = settings.AUDIT_LOG_ORIGIN
+    public_key = signing.service_public_key_bytes()
+    (out_dir / "public_key").write_text(verifier_key(origin, public_key) + "\n",
+                                        encoding="utf-8")
+    (out_dir / "public_key.json").write_text(json.dumps({
+        "algorithm": "Ed25519", "public_key": signing.service_public_key_b64(),
+        "key_id": signing.service_key_id(), "note_verifier_key": verifier_key(origin, public_key),
+    }, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "manifest.json").write_text(json.dumps({
+        "origin": origin, "first_seq": first, "last_seq": last, "tree_size": tree_size,
+        "complete": complete, "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "exported_at": timezone.now().isoformat(),
+    }, indent=2) + "\n", encoding="utf-8")
+    shutil.copyfile(BUNDLE_SOURCE / "verify.py", out_dir / "verify.py")
+    shutil.copyfile(BUNDLE_SOURCE / "README.md", out_dir / "README.md")
+    return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
+                        checkpoints=len(checkpoints), complete=complete)

@@ -1,0 +1,35 @@
+from datetime import datetime
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from audit.export import ExportError, audit_bundle_export
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CommandError(f"not an ISO date or time: {text!r}") from exc
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+class Command(BaseCommand):
+    help = "Write an audit bundle for the commission: entries, checkpoints, proofs, verify.py."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--out", required=True, type=Path)
+        parser.add_argument("--since", type=_when, help="ISO time (local time if naive)")
+        parser.add_argument("--until", type=_when, help="ISO time, exclusive")
+
+    def handle(self, *args, **options):
+        try:
+            report = audit_bundle_export(out_dir=options["out"], since=options["since"],
+                                         until=options["until"])
+        except ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"wrote entries {report.first_seq}..{report.last_seq} of "
+                          f"{report.tree_size} and {report.checkpoints} checkpoints to "
+                          f"{report.out_dir}; check with: python {report.out_dir}/verify.py "
+                          f"{report.out_dir}")

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from audit.models import LogState
+from audit.verification import AuditLogCorrupt, audit_log_verify
+
+
+class Command(BaseCommand):
+    help = ("Re-check every audit entry hash, the Merkle root at every signed checkpoint and "
+            "every checkpoint signature. Exits non-zero naming the first bad entry.")
+
+    def handle(self, *args, **options):
+        state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
+        with tqdm(total=state.size if state else 0, unit=" entries", disable=None,
+                  file=self.stderr._out) as bar:
+            try:
+                report = audit_log_verify(on_progress=bar.update)
+            except AuditLogCorrupt as exc:
+                raise CommandError(f"audit log verification FAILED: {exc}") from exc
+        self.stdout.write(f"OK: {report.entries} entries, {report.checkpoints} signed "
+                          f"checkpoints, root {report.root_hash} ({report.unsealed} not yet "
+                          "sealed)")

@@ -1,0 +1,113 @@
+"""Re-checking the whole log from the database: every entry hash, every signed root.
+
+Rows are streamed as tuples (no ORM objects) and the tree is rebuilt through a frontier, so
+memory stays flat and the cost is one canonical JSON encoding and two SHA-256 per entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from audit import signing
+from audit.chain import _dumps, format_timestamp
+from audit.checkpoints import CheckpointError, verify_checkpoint
+from audit.merkle import Frontier
+from audit.models import AuditEvent, Checkpoint, LogState
+
+ENTRY_COLUMNS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
+                 "target_id", "details", "request_id", "entry_hash")
+
+
+class AuditLogCorrupt(Exception):
+    """The log failed verification; the message names the first bad entry or checkpoint."""
+
+    def __init__(self, message: str, *, seq: int | None = None,
+                 checkpoint_size: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.checkpoint_size = checkpoint_size
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    checkpoints: int
+    unsealed: int
+    root_hash: str
+
+
+def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
+                     chunk_size: int = 20_000) -> VerifyReport:
+    """Verify the log or raise AuditLogCorrupt naming the first problem found."""
+    origin = settings.AUDIT_LOG_ORIGIN
+    public_key = signing.service_public_key_bytes()
+    checkpoints = list(Checkpoint.objects.order_by("size")
+                       .values_list("size", "root_hash", "note"))
+    for size, root_hex, note in checkpoints:
+        try:
+            parsed = verify_checkpoint(note, origin=origin, public_key=public_key)
+        except CheckpointError as exc:
+            raise AuditLogCorrupt(f"checkpoint {size}: {exc}", checkpoint_size=size) from exc
+        if parsed.size != size or parsed.root_hash.hex() != root_hex:
+            raise AuditLogCorrupt(f"checkpoint {size}: its columns differ from its signed note",
+                                  checkpoint_size=size)
+
+    frontier = Frontier()
+    pending = [(size, bytes.fromhex(root)) for size, root, _ in checkpoints]
+    pending.reverse()  # pop() from the end gives the smallest size
+    _check_due(frontier, pending)
+    rows = (AuditEvent.objects.filter(seq__isnull=False).order_by("seq")
+            .values_list(*ENTRY_COLUMNS).iterator(chunk_size=chunk_size))
+    sha256 = hashlib.sha256
+    append = frontier.append
+    done_since_report = 0
+    next_checkpoint = pending[-1][0] if pending else -1
+    for (seq, created_at, actor_type, actor_id, action, target_type, target_id, details,
+         request_id, stored_hash) in rows:
+        if seq != frontier.size:
+            if seq > frontier.size:
+                raise AuditLogCorrupt(f"entry {frontier.size} is missing (next is {seq})",
+                                      seq=frontier.size)
+            raise AuditLogCorrupt(f"entry {seq} appears twice", seq=seq)
+        digest = sha256(_dumps({
+            "seq": seq, "created_at": format_timestamp(created_at), "actor_type": actor_type,
+            "actor_id": actor_id, "action": action, "target_type": target_type,
+            "target_id": target_id, "details": details, "request_id": request_id,
+        }).encode()).digest()
+        if digest.hex() != stored_hash:
+            raise AuditLogCorrupt(f"entry {seq}: its content does not match its hash", seq=seq)
+        append(sha256(b"\x00" + digest).digest())
+        if frontier.size == next_checkpoint:
+            _check_due(frontier, pending)
+            next_checkpoint = pending[-1][0] if pending else -1
+        done_since_report += 1
+        if on_progress is not None and done_since_report == chunk_size:
+            on_progress(done_since_report)
+            done_since_report = 0
+    if on_progress is not None and done_since_report:
+        on_progress(done_since_report)
+    if pending:
+        size = pending[-1][0]
+        raise AuditLogCorrupt(
+            f"checkpoint {size} covers entries up to {size - 1}, but the log ends at "
+            f"{frontier.size - 1}: entries were removed", checkpoint_size=size)
+    state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
+    if state is not None and state.size != frontier.size:
+        raise AuditLogCorrupt(f"the log state says {state.size} entries, the table holds "
+                              f"{frontier.size}", seq=min(state.size, frontier.size))
+    return VerifyReport(entries=frontier.size, checkpoints=len(checkpoints),
+                        unsealed=AuditEvent.objects.filter(seq__isnull=True).count(),
+                        root_hash=frontier.root().hex())
+
+
+def _check_due(frontier: Frontier, pending: list[tuple[int, bytes]]) -> None:
+    while pending and pending[-1][0] == frontier.size:
+        size, root = pending.pop()
+        if frontier.root() != root:
+            raise AuditLogCorrupt(
+                f"checkpoint {size}: the entries before it do not give its signed root "
+                "(an entry was edited, inserted, removed or reordered)", checkpoint_size=size)
