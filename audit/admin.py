@@ -1,0 +1,65 @@
+"""A read-only audit browser. Opening it is itself recorded (audit.viewed)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from audit.models import AuditEvent, Checkpoint
+from audit.services import audit_record, officer_actor
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes here, superusers included."""
+
+    actions = None  # no bulk delete
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+def _record_view(request, *, target_type: str, target_id: str) -> None:
+    actor_type, actor_id = officer_actor(request.user)
+    audit_record(actor_type=actor_type, actor_id=actor_id, action="audit.viewed",
+                 target_type=target_type, target_id=target_id,
+                 details={"path": request.path[:200]})
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
+                    "target_id", "request_id", "sealed_at")
+    list_filter = ("actor_type", "action", "target_type", "created_at")
+    search_fields = ("=actor_id", "=target_id", "=request_id")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    show_full_result_count = False  # counting millions of rows on every page is slow
+    list_per_page = 50
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if getattr(response, "status_code", 200) == 200:
+            _record_view(request, target_type="audit_log", target_id="changelist")
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if getattr(response, "status_code", 200) == 200:
+            _record_view(request, target_type="audit_event", target_id=str(object_id)[:80])
+        return response
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("size", "root_hash", "key_id", "created_at")
+    list_filter = ("created_at",)
+    search_fields = ("=size", "root_hash")
+    ordering = ("-size",)
