@@ -1,0 +1,203 @@
+"""The commission's bundle: verify.py passes an honest one and names every kind of tampering.
+
+verify.py runs as a subprocess with a bare `python -I` from a copy outside the project, so it
+cannot import anything of ours.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from audit.sealing import audit_log_seal
+
+from .conftest import record
+
+
+def _verify(bundle: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-I", str(bundle / "verify.py"), str(bundle), *args],
+                          capture_output=True, text=True, cwd=bundle.parent, timeout=60)
+
+
+@pytest.fixture
+def bundle(sealed_log, tmp_path) -> Path:
+    out = tmp_path / "bundle"
+    call_command("export_audit", "--out", str(out), verbosity=0)
+    return out
+
+
+def _lines(bundle: Path) -> list[str]:
+    return (bundle / "entries.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _write(bundle: Path, lines: list[str]) -> None:
+    (bundle / "entries.jsonl").write_text("".join(lines), encoding="utf-8")
+
+
+def test_an_honest_bundle_verifies_with_the_standard_library_and_cryptography(bundle):
+    result = _verify(bundle)
+    assert result.returncode == 0, result.stderr
+    assert "OK: entries 0..11 of 12" in result.stdout
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "README.md", "checkpoints", "entries.jsonl", "entry_hashes.txt", "manifest.json",
+        "proofs", "public_key", "public_key.json", "verify.py"]
+    readme = (bundle / "README.md").read_text(encoding="utf-8")
+    assert "검증 방법" in readme and "Verify it" in readme
+
+
+def test_an_edited_entry_is_named(bundle):
+    lines = _lines(bundle)
+    lines[5] = lines[5].replace('"action":"plan.approved"', '"action":"plan.rejected"')
+    _write(bundle, lines)
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "entry 5 was edited" in result.stderr
+
+
+def test_an_edited_entry_with_its_hash_updated_breaks_the_signed_root(bundle):
+    import hashlib
+
+    lines = _lines(bundle)
+    lines[5] = lines[5].replace('"action":"plan.approved"', '"action":"plan.rejected"')
+    _write(bundle, lines)
+    hashes = (bundle / "entry_hashes.txt").read_text().splitlines()
+    hashes[5] = f"5 {hashlib.sha256(lines[5].rstrip(chr(10)).encode()).hexdigest()}"
+    (bundle / "entry_hashes.txt").write_text("\n".join(hashes) + "\n")
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "checkpoint" in result.stderr and "do not give its signed root" in result.stderr
+
+
+def test_a_deleted_entry_is_named(bundle):
+    lines = _lines(bundle)
+    del lines[7]
+    _write(bundle, lines)
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "entry 7 is missing" in result.stderr
+
+
+def test_an_inserted_entry_is_named(bundle):
+    lines = _lines(bundle)
+    forged = json.loads(lines[3])
+    forged["action"] = "plan.deleted"
+    lines.insert(4, json.dumps(forged, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False) + "\n")
+    _write(bundle, lines)
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "entry 3 at line 5 comes after entry 3" in result.stderr
+
+
+def test_reordered_entries_are_named(bundle):
+    lines = _lines(bundle)
+    lines[2], lines[3] = lines[3], lines[2]
+    _write(bundle, lines)
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "entry 2 is missing" in result.stderr and "reordered" in result.stderr
+
+
+def test_reordered_entries_renumbered_to_hide_it_break_the_hashes(bundle):
+    lines = [json.loads(line) for line in _lines(bundle)]
+    lines[2], lines[3] = lines[3], lines[2]
+    lines[2]["seq"], lines[3]["seq"] = 2, 3
+    _write(bundle, [json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                    + "\n" for e in lines])
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "entry 2 was edited" in result.stderr
+
+
+def test_a_forged_checkpoint_is_refused(bundle):
+    note_path = sorted((bundle / "checkpoints").glob("*.note"))[-1]
+    note_path.write_text(note_path.read_text().replace("\n12\n", "\n13\n"))
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert "signature does not verify" in result.stderr
+
+
+def test_a_log_truncated_behind_a_saved_checkpoint_is_caught(sealed_log, tmp_path,
+                                                              settings):
+    saved = tmp_path / "saved.note"
+    from audit.models import Checkpoint
+
+    saved.write_text(Checkpoint.objects.get(size=12).note, encoding="utf-8")
+    record(3, start=12)
+    audit_log_seal(force_checkpoint=True)
+    out = tmp_path / "bundle"
+    call_command("export_audit", "--out", str(out), verbosity=0)
+    assert _verify(out, "--trusted-checkpoint", str(saved)).returncode == 0
+
+    # The operator cuts the log back to 10 entries and re-exports from there: the bundle
+    # is self-consistent, but the commission's saved checkpoint covers 12 entries.
+    lines = _lines(out)[:10]
+    _write(out, lines)
+    for note in (out / "checkpoints").glob("*.note"):
+        if int(note.stem) > 10:
+            note.unlink()
+    checkpoints = sorted(int(p.stem) for p in (out / "checkpoints").glob("*.note"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest.update(last_seq=9, tree_size=checkpoints[-1])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    result = _verify(out, "--trusted-checkpoint", str(saved))
+    assert result.returncode == 1
+    assert "the log was truncated" in result.stderr or "entries were removed" in result.stderr
+
+
+def test_a_saved_checkpoint_from_another_history_is_caught(bundle, tmp_path):
+    from audit.checkpoints import sign_checkpoint
+    from audit.signing import service_public_key_bytes, service_sign
+
+    other = tmp_path / "other.note"
+    other.write_text(sign_checkpoint(origin=json.loads((bundle / "manifest.json").read_text())
+                                     ["origin"], size=12, root_hash=b"\x07" * 32,
+                                     public_key=service_public_key_bytes(), sign=service_sign))
+    result = _verify(bundle, "--trusted-checkpoint", str(other))
+    assert result.returncode == 1
+    assert "history was rewritten" in result.stderr
+
+
+def test_a_bundle_with_someone_elses_key_fails_against_the_pinned_key(bundle):
+    import base64
+    import os
+
+    result = _verify(bundle, "--public-key", base64.b64encode(os.urandom(32)).decode())
+    assert result.returncode == 1
+    assert "not the one you pinned" in result.stderr
+
+
+def test_a_time_window_exports_a_range_proven_by_inclusion_proofs(sealed_log, tmp_path):
+    from audit.models import AuditEvent
+
+    since = AuditEvent.objects.get(seq=4).created_at
+    until = AuditEvent.objects.get(seq=8).created_at
+    out = tmp_path / "window"
+    call_command("export_audit", "--out", str(out), "--since", since.isoformat(),
+                 "--until", until.isoformat(), verbosity=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["first_seq"], manifest["last_seq"], manifest["complete"]) == (4, 7, False)
+    assert _verify(out).returncode == 0
+
+    copy = tmp_path / "window-edited"
+    shutil.copytree(out, copy)
+    lines = _lines(copy)
+    lines[1] = lines[1].replace('"action":"plan.approved"', '"action":"plan.rejected"')
+    _write(copy, lines)
+    (copy / "entry_hashes.txt").unlink()
+    result = _verify(copy)
+    assert result.returncode == 1
+    assert "entry 5 is not at place 5 of the signed tree" in result.stderr
+
+
+def test_an_empty_log_cannot_be_exported(db, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="empty"):
+        call_command("export_audit", "--out", str(tmp_path / "x"))

@@ -1,0 +1,59 @@
+"""verify_audit re-checks the log in the database and names the first bad entry."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audit.maintenance import maintenance_mode
+from audit.models import AuditEvent, Checkpoint
+
+
+def test_an_untouched_log_verifies(sealed_log, capsys):
+    call_command("verify_audit")
+    assert f"OK: {sealed_log} entries" in capsys.readouterr().out
+
+
+def test_an_edited_entry_is_named(sealed_log):
+    with maintenance_mode():
+        AuditEvent.objects.filter(seq=4).update(target_id="999")
+    with pytest.raises(CommandError, match="entry 4: its content does not match its hash"):
+        call_command("verify_audit")
+
+
+def test_an_edited_entry_with_a_recomputed_hash_breaks_the_signed_root(sealed_log):
+    from audit.chain import canonical_entry, entry_hash
+
+    event = AuditEvent.objects.get(seq=6)
+    forged = entry_hash(canonical_entry(
+        seq=6, created_at=event.created_at, actor_type=event.actor_type,
+        actor_id=event.actor_id, action="plan.rejected", target_type=event.target_type,
+        target_id=event.target_id, details=event.details, request_id=event.request_id)).hex()
+    with maintenance_mode():
+        AuditEvent.objects.filter(seq=6).update(action="plan.rejected", entry_hash=forged)
+    with pytest.raises(CommandError, match=r"checkpoint (7|8|9|10|11|12): the entries before it"):
+        call_command("verify_audit")
+
+
+def test_a_deleted_entry_is_named(sealed_log):
+    with maintenance_mode():
+        AuditEvent.objects.filter(seq=2).delete()
+    with pytest.raises(CommandError, match="entry 2 is missing"):
+        call_command("verify_audit")
+
+
+def test_a_truncated_log_is_caught_by_its_checkpoint(sealed_log):
+    with maintenance_mode():
+        AuditEvent.objects.filter(seq__gte=10).delete()
+    with pytest.raises(CommandError,
+                       match=r"checkpoint 11 covers entries up to 10, but the log ends at 9"):
+        call_command("verify_audit")
+
+
+def test_a_forged_checkpoint_is_named(sealed_log):
+    note = Checkpoint.objects.get(size=12).note.replace("\n12\n", "\n11\n")
+    with maintenance_mode():
+        Checkpoint.objects.filter(size=12).update(note=note)
+    with pytest.raises(CommandError, match="checkpoint 12: bad signature"):
+        call_command("verify_audit")
