@@ -27,3 +27,14 @@ def sealed_log(transactional_db, settings):
     record(12)
     audit_log_seal(force_checkpoint=True)
     return 12
+
+
+@pytest.fixture(autouse=True)
+def no_sealing_queued_yet(monkeypatch):
+    """Each test starts with no sealing task queued by an earlier one (debounce state)."""
+    from django.core.cache import cache
+
+    from audit import sealing
+
+    monkeypatch.setattr(sealing, "_last_enqueued", -1e9)
+    cache.delete_many([sealing.SEAL_QUEUED_FLAG, sealing.CHECKPOINT_QUEUED_FLAG])

@@ -1,0 +1,299 @@
+"""Audit trail benchmark, on PostgreSQL (its own database `bench_audit`) with a real Celery
+worker on Redis sealing the log, as in production.
+
+1. Throughput: 16 writer threads, each committing transactions that do one business INSERT
+   and record one audit event with `audit_record`; ceiling: the same 16 writers doing the
+   same business INSERT and a plain INSERT of the same audit row (no ORM, no guard, no
+   sealing). Goal: ratio >= 0.7.
+2. Latency from commit to a signed checkpoint covering the event, with the worker sealing
+   (debounced task + AUDIT_CHECKPOINT_INTERVAL). Goal: p99 <= 2 s. Its floor is the
+   checkpoint interval itself: under steady load an event waits up to one interval.
+3. Verification time per million entries (`audit_log_verify`, one Python process), against
+   the ceiling of merely streaming the same rows out of PostgreSQL. Goal: <= 10 s.
+
+    .venv/bin/python bench/audit.py [--writers 16] [--seconds 8] [--entries 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
+DB = "bench_audit"
+INTERVAL = os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "1")
+
+
+def _admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def setup_django() -> None:
+    os.environ.update({
+        "DATABASE_URL": f"{PG}/{DB}", "CELERY_BROKER_URL": REDIS, "DJANGO_ENV": "test",
+        "AUDIT_CHECKPOINT_INTERVAL": INTERVAL, "AUDIT_SEAL_INLINE": "0",
+        "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING",
+        "VAR_DIR": os.environ.get("VAR_DIR", tempfile.mkdtemp(prefix="bench-audit-")),
+    })
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def start_worker() -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "audit",
+         "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "-n", f"bench-audit-{os.getpid()}@%h"],
+        cwd=ROOT, env=dict(os.environ))
+    from config.celery import app
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return worker
+    worker.kill()
+    raise SystemExit("the celery worker did not start")
+
+
+def reset_tables() -> None:
+    from django.db import connection
+
+    from audit.maintenance import maintenance_mode
+
+    with maintenance_mode(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_auditevent, audit_checkpoint, audit_logstate "
+                       "RESTART IDENTITY")
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_business "
+                       "(id bigserial PRIMARY KEY, writer int, n int, payload text)")
+        cursor.execute("TRUNCATE bench_business")
+
+
+def run_writers(writers: int, seconds: float, body, pace: float = 0.0) -> tuple[int, list]:
+    """Run `body(writer, n)` in `writers` threads for `seconds`; returns (count, extras)."""
+    from django.db import connection, transaction
+
+    stop = time.monotonic() + seconds
+    counts = [0] * writers
+    extras: list = []
+    barrier = threading.Barrier(writers)
+
+    def loop(w: int) -> None:
+        barrier.wait()
+        n = 0
+        while time.monotonic() < stop:
+            with transaction.atomic():
+                result = body(w, n)
+            if result is not None:
+                extras.append((result, time.time()))
+            n += 1
+            if pace:
+                time.sleep(pace)
+        counts[w] = n
+        connection.close()
+
+    threads = [threading.Thread(target=loop, args=(w,)) for w in range(writers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    return sum(counts) / elapsed, extras
+
+
+def business_insert(cursor, w: int, n: int) -> None:
+    cursor.execute("INSERT INTO bench_business (writer, n, payload) VALUES (%s, %s, %s)",
+                   [w, n, "x" * 100])
+
+
+def bench_throughput(writers: int, seconds: float) -> tuple[float, float]:
+    from django.db import connection
+
+    from audit.services import audit_record
+
+    def plain(w: int, n: int) -> None:
+        with connection.cursor() as cursor:
+            business_insert(cursor, w, n)
+            cursor.execute(
+                "INSERT INTO audit_auditevent (created_at, actor_type, actor_id, action, "
+                "target_type, target_id, details, request_id, entry_hash) VALUES "
+                "(now(), %s, %s, %s, %s, %s, %s, %s, '')",
+                ["system", f"system:w{w}", "bench.wrote", "bench", str(n),
+                 json.dumps({"writer": w, "n": n}), ""])
+
+    def recorded(w: int, n: int) -> None:
+        with connection.cursor() as cursor:
+            business_insert(cursor, w, n)
+        audit_record(actor_type="system", actor_id=f"system:w{w}", action="bench.wrote",
+                     target_type="bench", target_id=n, details={"writer": w, "n": n})
+
+    reset_tables()
+    ceiling, _ = run_writers(writers, seconds, plain)
+    reset_tables()
+    figure, _ = run_writers(writers, seconds, recorded)
+    return figure, ceiling
+
+
+def bench_latency(writers: int, seconds: float) -> list[float]:
+    from django.db import connection
+
+    from audit.models import AuditEvent, Checkpoint
+    from audit.services import audit_record
+
+    def recorded(w: int, n: int) -> int:
+        with connection.cursor() as cursor:
+            business_insert(cursor, w, n)
+        return audit_record(actor_type="system", actor_id=f"system:w{w}", action="bench.wrote",
+                            target_type="bench", target_id=n, details={"n": n}).pk
+
+    reset_tables()
+    _, committed = run_writers(writers, seconds, recorded, pace=0.02)
+    deadline = time.monotonic() + 30
+    while AuditEvent.objects.filter(seq__isnull=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(float(INTERVAL) + 1.5)  # the last owed checkpoint
+    seq_of = dict(AuditEvent.objects.values_list("id", "seq"))
+    checkpoints = list(Checkpoint.objects.order_by("size").values_list("size", "created_at"))
+    delays = []
+    for pk, commit_time in committed:
+        seq = seq_of.get(pk)
+        covering = next((at for size, at in checkpoints if seq is not None and size > seq), None)
+        if covering is None:
+            delays.append(float("inf"))
+        else:
+            delays.append(covering.timestamp() - commit_time)
+    return delays
+
+
+def generate_sealed_log(entries: int, checkpoint_every: int = 100_000) -> None:
+    """Write `entries` sealed entries directly (COPY), with their checkpoints, quickly."""
+    from django.db import connection
+
+    from audit.chain import canonical_entry, entry_hash, format_timestamp
+    from audit.merkle import Frontier, leaf_hash
+    from audit.models import LogState
+    from audit.sealing import checkpoint_sign
+
+    reset_tables()
+    frontier = Frontier()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    sealed_at = datetime.now(UTC)
+    raw = connection.cursor().cursor  # the psycopg cursor
+    copy_sql = ("COPY audit_auditevent (created_at, actor_type, actor_id, action, target_type, "
+                "target_id, details, request_id, seq, entry_hash, sealed_at) FROM STDIN")
+    with raw.copy(copy_sql) as copy:
+        for seq in range(entries):
+            created_at = start + timedelta(microseconds=seq * 1237)
+            details = {"plan": f"P-{seq % 40}", "fields": seq % 17, "sha256": f"{seq:064x}"}
+            actor_id, target_id = f"user:{seq % 9}", str(seq)
+            digest = entry_hash(canonical_entry(
+                seq=seq, created_at=created_at, actor_type="officer", actor_id=actor_id,
+                action="consent.granted", target_type="consent_request", target_id=target_id,
+                details=details, request_id=f"req{seq:012d}"))
+            frontier.append(leaf_hash(digest))
+            copy.write_row((format_timestamp(created_at), "officer", actor_id, "consent.granted",
+                            "consent_request", target_id, json.dumps(details),
+                            f"req{seq:012d}", seq, digest.hex(), sealed_at))
+            if frontier.size % checkpoint_every == 0 or frontier.size == entries:
+                # Checkpoints are signed after COPY; remember their roots now.
+                _pending_checkpoints.append((frontier.size, frontier.root()))
+    for size, root in _pending_checkpoints:
+        checkpoint_sign(size=size, root_hash=root)
+    _pending_checkpoints.clear()
+    LogState.objects.update_or_create(pk=LogState.SINGLETON_ID, defaults={
+        "size": frontier.size, "frontier": frontier.to_hex(), "root_hash": frontier.root().hex(),
+        "checkpoint_size": frontier.size, "checkpoint_at": sealed_at})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_auditevent")
+
+
+_pending_checkpoints: list = []
+
+
+def bench_verification(entries: int) -> tuple[float, float]:
+    from audit.verification import _stream_entries, audit_log_verify
+
+    generate_sealed_log(entries)
+    started = time.perf_counter()
+    for _ in _stream_entries(20_000):  # the same query verification streams
+        pass
+    stream = time.perf_counter() - started
+    started = time.perf_counter()
+    report = audit_log_verify()
+    verify = time.perf_counter() - started
+    assert report.entries == entries
+    return verify, stream
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["throughput", "latency", "verify"], action="append",
+                        help="run only these parts (default: all three)")
+    args = parser.parse_args()
+
+    subprocess.run([str(ROOT / "scripts" / "services.sh"), "ensure", "pg", "redis"],
+                   check=True, capture_output=True)
+    _admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    _admin_sql(f"CREATE DATABASE {DB}")
+    worker = None
+    try:
+        setup_django()
+        parts = set(args.only or ["throughput", "latency", "verify"])
+        worker = start_worker() if parts - {"verify"} else None
+        if "throughput" in parts:
+            figure, ceiling = bench_throughput(args.writers, args.seconds)
+            print(f"[1] {args.writers} writers in business transactions: {figure:,.0f} events/s "
+                  f"recorded vs {ceiling:,.0f} plain INSERTs/s (ceiling) = "
+                  f"{figure / ceiling:.2f} of the ceiling; goal >= 0.70")
+        if "latency" in parts:
+            delays = sorted(bench_latency(args.writers, args.seconds))
+            p50 = statistics.median(delays)
+            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+            print(f"[2] commit -> signed checkpoint over {len(delays):,} events: p50 {p50:.2f} "
+                  f"s, p99 {p99:.2f} s (floor: checkpoint interval {INTERVAL} s); "
+                  "goal p99 <= 2 s")
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=20)
+            worker = None
+        if "verify" not in parts:
+            return
+        verify, stream = bench_verification(args.entries)
+        per_million = verify * 1_000_000 / args.entries
+        print(f"[3] verify_audit over {args.entries:,} entries: {verify:.1f} s = "
+              f"{per_million:.1f} s per million; merely streaming the rows (ceiling) "
+              f"{stream:.1f} s = {stream / verify:.2f} of the time; goal <= 10 s per million")
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=20)
+        from django.db import connections
+
+        connections.close_all()
+        _admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
