@@ -261,7 +261,9 @@ def main() -> None:
     try:
         setup_django()
         parts = set(args.only or ["throughput", "latency", "verify"])
-        worker = start_worker() if parts - {"verify"} else None
+        # BENCH_AUDIT_NO_SEALER=1: no worker, to see what sealing itself costs the writers.
+        wants_worker = parts - {"verify"} and not os.environ.get("BENCH_AUDIT_NO_SEALER")
+        worker = start_worker() if wants_worker else None
         if "throughput" in parts:
             figure, ceiling = bench_throughput(args.writers, args.seconds)
             print(f"[1] {args.writers} writers in business transactions: {figure:,.0f} events/s "
