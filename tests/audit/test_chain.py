@@ -26,7 +26,7 @@ def test_the_canonical_form_is_sorted_compact_utf8_with_a_fixed_utc_timestamp():
         '{"action":"plan.approved","actor_id":"user:1","actor_type":"officer",'
         '"created_at":"2026-11-24T06:00:00.000000Z","details":{"a":["검토",true],"z":1},'
         '"request_id":"r-1","seq":7,"target_id":"3","target_type":"transfer_plan"}'
-    ).encode("utf-8")
+    ).encode()
 
 
 @settings(max_examples=200, deadline=None)
