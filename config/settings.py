@@ -219,8 +219,9 @@ SPECTACULAR_SETTINGS = {
 
 # Origin line of signed checkpoints (C2SP tlog-checkpoint); names this log for verifiers.
 AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", "consent-broker.example/audit")
-# A new signed checkpoint at most this often (seconds) while entries are being sealed.
-AUDIT_CHECKPOINT_INTERVAL = float(env_str("AUDIT_CHECKPOINT_INTERVAL", "2"))
+# A new signed checkpoint at most this often (seconds) while entries are being sealed. Under
+# steady load an event waits up to one interval for its checkpoint: 1 s keeps p99 under 2 s.
+AUDIT_CHECKPOINT_INTERVAL = float(env_str("AUDIT_CHECKPOINT_INTERVAL", "1"))
 # Seal right after commit in-process (embedded default) instead of in a Celery task.
 AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
 
