@@ -15,6 +15,19 @@ def test_an_untouched_log_verifies(sealed_log, capsys):
     assert f"OK: {sealed_log} entries" in capsys.readouterr().out
 
 
+def test_it_can_seal_and_sign_a_final_checkpoint_first(transactional_db, settings, capsys):
+    from unittest import mock
+
+    from .conftest import record
+
+    settings.AUDIT_SEAL_INLINE = False
+    with mock.patch("audit.tasks.seal_audit_log.apply_async"):
+        record(3)
+    call_command("verify_audit", "--seal")
+    assert "OK: 3 entries, 1 signed checkpoints" in capsys.readouterr().out
+    assert Checkpoint.objects.get().size == 3
+
+
 def test_an_edited_entry_is_named(sealed_log):
     with maintenance_mode():
         AuditEvent.objects.filter(seq=4).update(target_id="999")

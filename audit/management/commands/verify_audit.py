@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from audit.models import LogState
+from audit.sealing import audit_log_seal
 from audit.verification import AuditLogCorrupt, audit_log_verify
 
 
@@ -9,7 +10,13 @@ class Command(BaseCommand):
     help = ("Re-check every audit entry hash, the Merkle root at every signed checkpoint and "
             "every checkpoint signature. Exits non-zero naming the first bad entry.")
 
+    def add_arguments(self, parser):
+        parser.add_argument("--seal", action="store_true",
+                            help="seal what is waiting and sign a final checkpoint first")
+
     def handle(self, *args, **options):
+        if options["seal"]:
+            audit_log_seal(force_checkpoint=True)
         state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
         with tqdm(total=state.size if state else 0, unit=" entries", disable=None,
                   file=self.stderr._out) as bar:
