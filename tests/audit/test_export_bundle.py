@@ -201,3 +201,18 @@ def test_an_empty_log_cannot_be_exported(db, tmp_path):
 
     with pytest.raises(CommandError, match="empty"):
         call_command("export_audit", "--out", str(tmp_path / "x"))
+
+
+def test_verify_py_imports_only_the_standard_library_and_cryptography():
+    import ast
+
+    from audit.export import BUNDLE_SOURCE
+
+    tree = ast.parse((BUNDLE_SOURCE / "verify.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"cryptography"}
