@@ -96,8 +96,7 @@ def audit_record(
 
 _INSERT_SQL = (
     "INSERT INTO audit_auditevent (created_at, actor_type, actor_id, action, target_type, "
-    "target_id, details, request_id, entry_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '') "
-    "RETURNING id"
+    "target_id, details, request_id, entry_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '')"
 )
 
 
@@ -106,12 +105,13 @@ def _insert(event: AuditEvent) -> None:
     per-call SQL compilation (measured in bench/audit.py: it was the writers' main cost)."""
     connection = connections[router.db_for_write(AuditEvent)]
     details = AuditEvent._meta.get_field("details").get_db_prep_value(event.details, connection)
+    returning = connection.features.can_return_columns_from_insert  # SQLite < 3.35: no
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [
+        cursor.execute(_INSERT_SQL + (" RETURNING id" if returning else ""), [
             connection.ops.adapt_datetimefield_value(event.created_at), event.actor_type,
             event.actor_id, event.action, event.target_type, event.target_id, details,
             event.request_id])
-        event.pk = cursor.fetchone()[0]
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     event._state.adding = False
     event._state.db = connection.alias
 
