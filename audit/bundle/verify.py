@@ -251,7 +251,7 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
     trusted_cps = [(path.name, *read_checkpoint(path.read_text(encoding="utf-8"), origin,
                                                  public_key, f"trusted checkpoint {path.name}"))
                    for path in trusted]
-    complete = first == 0
+    complete = first == 0 and last == latest - 1
     roots_seen: dict[int, bytes] = {}
     if complete:
         # Rebuild the tree from the entries and meet every signed root on the way.

@@ -196,6 +196,19 @@ def test_a_time_window_exports_a_range_proven_by_inclusion_proofs(sealed_log, tm
     assert "entry 5 is not at place 5 of the signed tree" in result.stderr
 
 
+def test_a_window_from_the_start_of_the_log_verifies_too(sealed_log, tmp_path):
+    from audit.models import AuditEvent
+
+    out = tmp_path / "head"
+    call_command("export_audit", "--out", str(out), "--until",
+                 AuditEvent.objects.get(seq=5).created_at.isoformat(), verbosity=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["first_seq"], manifest["last_seq"], manifest["complete"]) == (0, 4, False)
+    result = _verify(out)
+    assert result.returncode == 0, result.stderr
+    assert "OK: entries 0..4 of 12" in result.stdout
+
+
 def test_an_empty_log_cannot_be_exported(db, tmp_path):
     from django.core.management.base import CommandError
 
