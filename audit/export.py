@@ -96,8 +96,10 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
 
     origin = settings.AUDIT_LOG_ORIGIN
     public_key = signing.service_public_key_bytes()
-    (out_dir / "public_key").write_text(verifier_key(origin, public_key) + "\n",
-                                        encoding="utf-8")
+    (out_dir / "public_key").write_text(
+        f"Ed25519 public key (base64): {signing.service_public_key_b64()}\n"
+        f"key id: {signing.service_key_id()}\n"
+        f"signed-note verifier key: {verifier_key(origin, public_key)}\n", encoding="utf-8")
     (out_dir / "public_key.json").write_text(json.dumps({
         "algorithm": "Ed25519", "public_key": signing.service_public_key_b64(),
         "key_id": signing.service_key_id(), "note_verifier_key": verifier_key(origin, public_key),

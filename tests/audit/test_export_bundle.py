@@ -47,6 +47,10 @@ def test_an_honest_bundle_verifies_with_the_standard_library_and_cryptography(bu
     assert sorted(p.name for p in bundle.iterdir()) == [
         "README.md", "checkpoints", "entries.jsonl", "entry_hashes.txt", "manifest.json",
         "proofs", "public_key", "public_key.json", "verify.py"]
+    from audit.signing import service_key_id, service_public_key_b64
+
+    key_text = (bundle / "public_key").read_text()
+    assert service_public_key_b64() in key_text and service_key_id() in key_text
     readme = (bundle / "README.md").read_text(encoding="utf-8")
     assert "검증 방법" in readme and "Verify it" in readme
 
