@@ -56,6 +56,23 @@ def canonical_entry(
 _string = json.encoder.encode_basestring  # the encoder's own (C) string quoting
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+if json.encoder.c_make_encoder is not None:
+    # The C encoder built once: JSONEncoder.encode() builds a new one on every call, which is
+    # half the cost of encoding a small dict. Same arguments as _dumps: sorted keys, compact,
+    # no ASCII escaping, NaN refused (markers=None: rows from the database have no cycles).
+    _c_encode = json.encoder.c_make_encoder(None, _refuse, _string, None, ":", ",", True,
+                                            False, False)
+
+    def _dumps_fast(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover - interpreters without the C accelerator
+    _dumps_fast = _dumps
+
+
 def canonical_entry_fast(seq: int, created_at: str, actor_type: str, actor_id: str,
                          action: str, target_type: str, target_id: str, details: Any,
                          request_id: str) -> bytes:
@@ -66,7 +83,7 @@ def canonical_entry_fast(seq: int, created_at: str, actor_type: str, actor_id: s
     """
     return (f'{{"action":{_string(action)},"actor_id":{_string(actor_id)},'
             f'"actor_type":{_string(actor_type)},"created_at":{_string(created_at)},'
-            f'"details":{_dumps(details)},"request_id":{_string(request_id)},"seq":{seq:d},'
+            f'"details":{_dumps_fast(details)},"request_id":{_string(request_id)},"seq":{seq:d},'
             f'"target_id":{_string(target_id)},"target_type":{_string(target_type)}}}'
             ).encode()
 

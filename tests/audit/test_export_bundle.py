@@ -233,3 +233,20 @@ def test_verify_py_imports_only_the_standard_library_and_cryptography():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+def test_a_bundle_with_awkward_details_verifies(transactional_db, settings, tmp_path):
+    from django.db import transaction
+
+    from audit.services import audit_record
+
+    settings.AUDIT_SEAL_INLINE = True
+    for details in ({"ratio": 0.1, "big": 1e20, "neg": -0.0},
+                    {"text": 'q " b \\ t \t\u2028 한글 \U0001f600', "": [None, True, {}]}):
+        with transaction.atomic():
+            audit_record(actor_type="system", actor_id="system:test", action="odd.details",
+                         target_type="thing", target_id="1", details=details)
+    out = tmp_path / "odd"
+    call_command("export_audit", "--out", str(out), verbosity=0)
+    result = _verify(out)
+    assert result.returncode == 0, result.stderr

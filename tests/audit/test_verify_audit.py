@@ -70,3 +70,23 @@ def test_a_forged_checkpoint_is_named(sealed_log):
         Checkpoint.objects.filter(size=12).update(note=note)
     with pytest.raises(CommandError, match="checkpoint 12: bad signature"):
         call_command("verify_audit")
+
+
+def test_awkward_details_survive_the_round_trip_through_the_database(transactional_db,
+                                                                     settings, capsys):
+    from django.db import transaction
+
+    from audit.services import audit_record
+
+    settings.AUDIT_SEAL_INLINE = True
+    awkward = [
+        {"ratio": 0.1, "big": 1e20, "neg": -0.0, "int": 2**62},
+        {"text": 'quote " backslash \\ tab \t line\u2028sep 한글 \U0001f600', "empty": ""},
+        {"nested": {"b": [1, {"z": None, "a": True}], "a": []}, "": "empty key"},
+    ]
+    for details in awkward:
+        with transaction.atomic():
+            audit_record(actor_type="system", actor_id="system:test", action="odd.details",
+                         target_type="thing", target_id="1", details=details)
+    call_command("verify_audit", "--seal")
+    assert "OK: 3 entries" in capsys.readouterr().out
