@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +39,8 @@ class ExportReport:
 
 
 def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
-                        until: datetime | None = None) -> ExportReport:
+                        until: datetime | None = None,
+                        on_progress: Callable[[int], None] | None = None) -> ExportReport:
     """Seal, sign a final checkpoint, and write the bundle for entries in [since, until).
 
     A time window is widened to a contiguous run of ``seq``: from the first entry recorded
@@ -73,6 +75,8 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         for *fields, stored_hash in rows:
             entries.write(canonical_entry(**dict(zip(ROW_FIELDS, fields, strict=True))) + b"\n")
             hashes.write(f"{fields[0]} {stored_hash}\n")
+            if on_progress is not None and fields[0] % 10_000 == 0:
+                on_progress(fields[0] - first)
 
     leaf_hashes = [leaf_hash(bytes.fromhex(h)) for h in
                    sealed.order_by("seq").values_list("entry_hash", flat=True)
@@ -112,5 +116,7 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
     }, indent=2) + "\n", encoding="utf-8")
     shutil.copyfile(BUNDLE_SOURCE / "verify.py", out_dir / "verify.py")
     shutil.copyfile(BUNDLE_SOURCE / "README.md", out_dir / "README.md")
+    if on_progress is not None:
+        on_progress(last - first + 1)
     return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
                         checkpoints=len(checkpoints), complete=complete)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from tqdm import tqdm
 
 from audit.export import ExportError, audit_bundle_export
 
@@ -24,11 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--until", type=_when, help="ISO time, exclusive")
 
     def handle(self, *args, **options):
-        try:
-            report = audit_bundle_export(out_dir=options["out"], since=options["since"],
-                                         until=options["until"])
-        except ExportError as exc:
-            raise CommandError(str(exc)) from exc
+        with tqdm(unit=" entries", disable=None, file=self.stderr._out) as bar:
+            def progress(done: int) -> None:
+                bar.update(done - bar.n)
+
+            try:
+                report = audit_bundle_export(out_dir=options["out"], since=options["since"],
+                                             until=options["until"], on_progress=progress)
+            except ExportError as exc:
+                raise CommandError(str(exc)) from exc
         self.stdout.write(f"wrote entries {report.first_seq}..{report.last_seq} of "
                           f"{report.tree_size} and {report.checkpoints} checkpoints to "
                           f"{report.out_dir}; check with: python {report.out_dir}/verify.py "
