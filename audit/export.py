@@ -45,6 +45,7 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
 
     A time window is widened to a contiguous run of ``seq``: from the first entry recorded
     at or after ``since`` to the last one recorded before ``until``, with everything between.
+    ``on_progress`` is called with the number of entries written so far.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
