@@ -90,8 +90,23 @@ def audit_record(
         request_id=request_id if request_id is not None else current_request_id.get(),
     )
     _insert(event)
-    transaction.on_commit(_schedule_sealing)
+    _schedule_sealing_once(event._state.db)
     return event
+
+
+def _schedule_sealing_once(using: str) -> None:
+    """One sealing request per transaction, however many events it records.
+
+    A bulk change recording 10,000 events would otherwise queue 10,000 sealing runs. When the
+    newest on-commit callback is already ours, registered under the same savepoints (so any
+    rollback discards both together), it covers this event too.
+    """
+    connection = connections[using]
+    pending = connection.run_on_commit
+    if (pending and pending[-1][1] is _schedule_sealing
+            and pending[-1][0] == set(connection.savepoint_ids)):
+        return
+    transaction.on_commit(_schedule_sealing, using=using)
 
 
 _INSERT_SQL = (

@@ -98,3 +98,28 @@ def test_the_seal_audit_command_seals_and_signs_on_request(transactional_db, set
         record(4)
     call_command("seal_audit", "--checkpoint")
     assert Checkpoint.objects.get().size == 4
+
+
+def test_a_transaction_recording_many_events_asks_for_sealing_once(db, settings,
+                                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        for i in range(50):
+            audit_record(actor_type="system", actor_id="system:bulk", action="bulk.item",
+                         target_type="item", target_id=i)
+    assert len(callbacks) == 1
+
+
+def test_a_rolled_back_savepoint_does_not_take_the_sealing_request_with_it(
+        transactional_db, settings):
+    settings.AUDIT_SEAL_INLINE = True
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                audit_record(actor_type="system", actor_id="system:a", action="x.inner",
+                             target_type="t", target_id=1)
+                raise RuntimeError("inner change failed")
+        except RuntimeError:
+            pass
+        audit_record(actor_type="system", actor_id="system:a", action="x.outer",
+                     target_type="t", target_id=2)
+    assert list(AuditEvent.objects.values_list("action", "seq")) == [("x.outer", 0)]
