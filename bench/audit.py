@@ -190,6 +190,7 @@ def generate_sealed_log(entries: int, checkpoint_every: int = 100_000) -> None:
     from django.db import connection
 
     from audit.chain import canonical_entry, entry_hash, format_timestamp
+    from audit.maintenance import maintenance_mode
     from audit.merkle import Frontier, leaf_hash
     from audit.models import LogState
     from audit.sealing import checkpoint_sign
@@ -201,7 +202,7 @@ def generate_sealed_log(entries: int, checkpoint_every: int = 100_000) -> None:
     raw = connection.cursor().cursor  # the psycopg cursor
     copy_sql = ("COPY audit_auditevent (created_at, actor_type, actor_id, action, target_type, "
                 "target_id, details, request_id, seq, entry_hash, sealed_at) FROM STDIN")
-    with raw.copy(copy_sql) as copy:
+    with maintenance_mode(), raw.copy(copy_sql) as copy:  # rows arrive already sealed
         for seq in range(entries):
             created_at = start + timedelta(microseconds=seq * 1237)
             details = {"plan": f"P-{seq % 40}", "fields": seq % 17, "sha256": f"{seq:064x}"}

@@ -36,6 +36,22 @@ def test_entries_cannot_be_deleted(sealed_log):
     assert AuditEvent.objects.count() == sealed_log
 
 
+def test_an_entry_cannot_arrive_already_sealed(sealed_log):
+    from django.utils import timezone
+
+    def insert_sealed(**seal):
+        AuditEvent.objects.create(actor_type="system", actor_id="system:x", action="x.forged",
+                                  target_type="t", target_id="1", **seal)
+
+    for seal in ({"seq": sealed_log}, {"entry_hash": "ab" * 32},
+                 {"sealed_at": timezone.now()}):
+        assert "arrive unsealed" in _refused(lambda seal=seal: insert_sealed(**seal))
+    assert AuditEvent.objects.count() == sealed_log
+    from audit.sealing import audit_log_seal
+
+    assert audit_log_seal().size == sealed_log  # the sealer is not blocked
+
+
 def test_checkpoints_cannot_be_edited_or_deleted(sealed_log):
     _refused(lambda: Checkpoint.objects.update(root_hash="0" * 64))
     _refused(lambda: Checkpoint.objects.all().delete())
@@ -109,12 +125,16 @@ def test_the_applications_role_cannot_update_delete_or_truncate_even_in_maintena
                         "DELETE FROM audit_auditevent WHERE seq = 2",
                         "TRUNCATE audit_auditevent",
                         "UPDATE audit_checkpoint SET root_hash = 'x'",
-                        "DELETE FROM audit_checkpoint"):
+                        "DELETE FROM audit_checkpoint",
+                        "INSERT INTO audit_auditevent (created_at, actor_type, actor_id, action,"
+                        " target_type, target_id, details, request_id, entry_hash, seq) VALUES"
+                        " (now(), 'system', 's', 'a', 't', '1', '{}', '', '', 999)"):
                 def attempt(sql=sql):
                     with connection.cursor() as cursor:
                         cursor.execute(sql)
                 message = _refused(attempt)
-                assert "permission denied" in message or "append-only" in message, sql
+                assert any(m in message for m in ("permission denied", "append-only",
+                                                  "arrive unsealed")), sql
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET ROLE")

@@ -90,3 +90,28 @@ def test_awkward_details_survive_the_round_trip_through_the_database(transaction
                          target_type="thing", target_id="1", details=details)
     call_command("verify_audit", "--seal")
     assert "OK: 3 entries" in capsys.readouterr().out
+
+
+def test_reordered_entries_are_named(sealed_log):
+    with maintenance_mode():
+        AuditEvent.objects.filter(seq=3).update(seq=-1)
+        AuditEvent.objects.filter(seq=4).update(seq=3)
+        AuditEvent.objects.filter(seq=-1).update(seq=4)
+    with pytest.raises(CommandError, match="entry 3: its content does not match its hash"):
+        call_command("verify_audit")
+
+
+def test_an_entry_slipped_in_at_the_end_with_a_valid_hash_is_caught(sealed_log):
+    from django.utils import timezone
+
+    from audit.chain import canonical_entry, entry_hash
+
+    fields = {"created_at": timezone.now(), "actor_type": "system", "actor_id": "system:x",
+              "action": "plan.approved", "target_type": "transfer_plan", "target_id": "99",
+              "details": {}, "request_id": ""}
+    digest = entry_hash(canonical_entry(seq=sealed_log, **fields)).hex()
+    with maintenance_mode():  # the database itself refuses this otherwise (test_append_only)
+        AuditEvent.objects.create(seq=sealed_log, entry_hash=digest,
+                                  sealed_at=fields["created_at"], **fields)
+    with pytest.raises(CommandError, match=f"the log state says {sealed_log} entries"):
+        call_command("verify_audit")
