@@ -137,3 +137,121 @@ def _wait_until_worker_answers(app, worker, timeout: float = 30) -> None:
         if app.control.ping(timeout=0.5):
             return
     raise RuntimeError("celery worker did not answer a ping within 30 s")
+
+
+# --- Governance: the parties, the catalogue, an approved plan (tests/governance owns these) ---
+
+
+class OperatorParty:
+    """An operator as the tests know it: the registered row and the private halves of the keys
+    it registered (generated per test; only the public halves are in the database)."""
+
+    def __init__(self, operator, hpke_private_key, signing_private_key):
+        self.operator = operator
+        self.hpke_private_key = hpke_private_key  # X25519PrivateKey: decrypts what we encrypt
+        self.signing_private_key = signing_private_key  # Ed25519PrivateKey: signs its requests
+
+    def __repr__(self) -> str:
+        return f"<OperatorParty {self.operator.code}>"
+
+
+def _party(code: str) -> OperatorParty:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from governance.models import OperatorKey
+    from governance.seoul import seoul_operators_ensure
+    from governance.services import operator_key_register
+
+    operator = seoul_operators_ensure()[code]
+    hpke, signing = X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    raw = (Encoding.Raw, PublicFormat.Raw)
+    operator_key_register(operator=operator, purpose=OperatorKey.Purpose.ENCRYPTION,
+                          public_key=hpke.public_key().public_bytes(*raw), by=None)
+    operator_key_register(operator=operator, purpose=OperatorKey.Purpose.SIGNATURE,
+                          public_key=signing.public_key().public_bytes(*raw), by=None)
+    return OperatorParty(operator, hpke, signing)
+
+
+@pytest.fixture
+def city(db):
+    """The Seoul Metropolitan Government: controller of the programme's data."""
+    from governance.seoul import seoul_operators_ensure
+
+    return seoul_operators_ensure()["SEOUL"]
+
+
+@pytest.fixture
+def outgoing_operator(db) -> OperatorParty:
+    """KEPF, the outgoing operator (``.operator``, ``.hpke_private_key``,
+    ``.signing_private_key``)."""
+    return _party("KEPF")
+
+
+@pytest.fixture
+def incoming_operator(db) -> OperatorParty:
+    """The Shinhan consortium, the incoming operator, with its private keys."""
+    return _party("SHINHAN")
+
+
+@pytest.fixture
+def unrelated_operator(db) -> OperatorParty:
+    """The Bizplay consortium: registered, keyed, and party to nothing here. Must see nothing."""
+    return _party("BIZPLAY")
+
+
+@pytest.fixture
+def field_catalogue(db) -> dict:
+    """The Seoul field catalogue (20 fields), by key: ``field_catalogue["user.phone"]``."""
+    from governance.seoul import seoul_catalogue_ensure
+
+    return seoul_catalogue_ensure()
+
+
+@pytest.fixture
+def approved_plan(db, officer, second_officer, outgoing_operator, incoming_operator,
+                  field_catalogue):
+    """KEPF → Shinhan, submitted by Kim and approved by Lee, using every legal basis
+    (governance.seoul.FIELDS). Its 30-day Art. 27 notice started 31 days ago, so
+    `notice_opt_out` fields have passed their notice period."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from governance.seoul import PLAN_VALUES, seoul_plan_rules
+    from governance.services import plan_approve, plan_create, plan_submit
+
+    now = timezone.now()
+    plan = plan_create(
+        by=officer, from_operator=outgoing_operator.operator,
+        to_operator=incoming_operator.operator, rules=seoul_plan_rules(field_catalogue),
+        notice_starts_at=now - dt.timedelta(days=31), cutover_at=now + dt.timedelta(days=7),
+        **PLAN_VALUES)
+    plan_submit(plan=plan, by=officer)
+    return plan_approve(plan=plan, by=second_officer)
+
+
+@pytest.fixture
+def merchant(db, outgoing_operator):
+    """A merchant held by KEPF, with a synthetic mobile number and business number."""
+    from governance.models import DataSubject
+    from governance.seoul import synthetic_brn, synthetic_phone
+    from governance.services import subjects_upsert
+
+    result = subjects_upsert(operator=outgoing_operator.operator, kind="merchant", by=None,
+                             rows=[{"external_id": "M-000001", "phone": synthetic_phone(1),
+                                    "brn": synthetic_brn(1)}])
+    return DataSubject.objects.get(pk=result.ids["M-000001"])
+
+
+@pytest.fixture
+def user(db, outgoing_operator):
+    """A certificate user held by KEPF, with a synthetic mobile number."""
+    from governance.models import DataSubject
+    from governance.seoul import synthetic_phone
+    from governance.services import subjects_upsert
+
+    result = subjects_upsert(operator=outgoing_operator.operator, kind="user", by=None,
+                             rows=[{"external_id": "U-000001", "phone": synthetic_phone(2)}])
+    return DataSubject.objects.get(pk=result.ids["U-000001"])

@@ -1,0 +1,195 @@
+"""Personal values at rest: Fernet encryption with rotatable keys, and keyed blind indexes.
+
+Keys come from settings (``FIELD_ENCRYPTION_KEYS``: the first key encrypts, every key
+decrypts, so a new key can be put in front and the old ones dropped after
+``manage.py rotate_encryption_keys``; ``BLIND_INDEX_KEY`` for HMAC lookups). A value that no
+configured key can open raises `DecryptionError`: we never hand ciphertext back as if it were
+the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+class DecryptionError(Exception):
+    """No configured key opens this value (wrong or dropped key, or tampered data)."""
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+class InvalidBRN(ValueError):
+    pass
+
+
+# --- Fernet -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: personal values cannot be "
+                                   "stored")
+    return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+def primary_fernet() -> Fernet:
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty")
+    return Fernet(keys[0].encode())
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    return fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return fernet().decrypt(token)
+    except InvalidToken as exc:
+        raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value") from exc
+
+
+def encrypt_text(value: str) -> str:
+    return encrypt_bytes(value.encode()).decode("ascii")
+
+
+def decrypt_text(token: str) -> str:
+    return decrypt_bytes(token.encode("ascii")).decode()
+
+
+def rotate_token(token: str) -> str:
+    """Re-encrypt one stored token under the first key (raises if no key opens it)."""
+    try:
+        return fernet().rotate(token.encode("ascii")).decode("ascii")
+    except InvalidToken as exc:
+        raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value") from exc
+
+
+# --- Model fields -------------------------------------------------------------------------
+
+
+class EncryptedTextField(models.TextField):
+    """A text column holding a Fernet token; Python sees the plain value.
+
+    Empty strings are stored as they are (nothing to protect, and it keeps "no phone" cheap).
+    Only `isnull` and exact-empty lookups make sense: search with a blind index instead.
+    """
+
+    encrypted = True
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt_text(str(value))
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return decrypt_text(value)
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_prep_value(value)
+
+
+class EncryptedJSONField(models.TextField):
+    """Any JSON value, stored as one Fernet token of its JSON text."""
+
+    encrypted = True
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return encrypt_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return json.loads(decrypt_text(value))
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_prep_value(value)
+
+
+def encrypted_fields(model) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if getattr(f, "encrypted", False)]
+
+
+# --- Blind indexes ------------------------------------------------------------------------
+
+
+def blind_index(value: str) -> str:
+    """HMAC-SHA256 of an (already normalised) value under BLIND_INDEX_KEY, as hex."""
+    key = settings.BLIND_INDEX_KEY
+    if not key:
+        raise ImproperlyConfigured("BLIND_INDEX_KEY is empty")
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_phone(raw: str) -> str:
+    """A Korean phone number in E.164 (+821012345678); raises InvalidPhone otherwise."""
+    try:
+        number = phonenumbers.parse(str(raw), "KR")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone("not a phone number") from exc
+    if not phonenumbers.is_possible_number(number) or number.country_code != 82:
+        raise InvalidPhone("not a Korean phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_mobile(raw: str) -> str:
+    """Like `normalize_phone`, but only +82 10-XXXX-XXXX mobiles (the numbers SMS reaches)."""
+    e164 = normalize_phone(raw)
+    if not re.fullmatch(r"\+8210\d{8}", e164):
+        raise InvalidPhone("not a Korean mobile number (010-XXXX-XXXX)")
+    return e164
+
+
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+
+
+def brn_check_digit(first_nine: str) -> int:
+    digits = [int(c) for c in first_nine]
+    total = sum(d * w for d, w in zip(digits, _BRN_WEIGHTS, strict=True))
+    total += (digits[8] * 5) // 10
+    return (10 - total % 10) % 10
+
+
+def normalize_brn(raw: str) -> str:
+    """The 10 digits of a business registration number (XXX-XX-XXXXX), check digit verified."""
+    digits = re.sub(r"[\s-]", "", str(raw))
+    if not re.fullmatch(r"\d{10}", digits):
+        raise InvalidBRN("a business registration number has 10 digits")
+    if brn_check_digit(digits[:9]) != int(digits[9]):
+        raise InvalidBRN("the check digit of the business registration number is wrong")
+    return digits
+
+
+def phone_index(raw: str) -> str:
+    return blind_index("phone:" + normalize_phone(raw))
+
+
+def brn_hash(raw: str) -> str:
+    return blind_index("brn:" + normalize_brn(raw))

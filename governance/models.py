@@ -1,0 +1,402 @@
+"""The data map: operators and their keys, data subjects, the field catalogue, ownership,
+disputes and rulings, transfer plans with a legal basis per field, the per-plan-version
+consent state of each subject, and the Decree Art. 15 provision register.
+
+Business rules live in `governance.services` (writes), `governance.selectors` (reads) and
+`governance.policy` (the pure decision); models only hold data and small derived properties.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from governance.crypto import EncryptedTextField
+
+
+def new_public_id() -> str:
+    """A random pseudonymous id for audit events and URLs (never derived from the subject)."""
+    return secrets.token_hex(12)
+
+
+class Operator(models.Model):
+    """A party of the programme: the city, or a payment operator (outgoing/incoming)."""
+
+    class Role(models.TextChoices):
+        CONTROLLER = "controller", "개인정보처리자 (controller)"
+        PROCESSOR = "processor", "수탁자 (processor)"
+
+    code = models.SlugField("코드 (code)", max_length=32, unique=True)
+    name = models.CharField("이름 (name)", max_length=200)
+    name_en = models.CharField("영문 이름 (English name)", max_length=200, blank=True)
+    role = models.CharField("역할 (role)", max_length=16, choices=Role.choices)
+    # Art. 27 notices must name the recipient and how to reach it.
+    address = models.CharField("주소 (address)", max_length=300, blank=True)
+    phone = models.CharField("대표 전화 (phone)", max_length=40, blank=True)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "사업자 (operator)"
+        verbose_name_plural = "사업자 (operators)"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class OperatorKey(models.Model):
+    """A registered public key of an operator. Only public halves are ever stored here."""
+
+    class Purpose(models.TextChoices):
+        ENCRYPTION = "encryption", "암호화 X25519 (HPKE)"
+        SIGNATURE = "signature", "서명 Ed25519"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="keys",
+                                 verbose_name="사업자")
+    purpose = models.CharField("용도 (purpose)", max_length=16, choices=Purpose.choices)
+    key_id = models.CharField("키 ID", max_length=32, unique=True)
+    public_key = models.BinaryField("공개키 (raw 32 bytes)")
+    valid_from = models.DateTimeField("유효 시작", default=timezone.now)
+    valid_until = models.DateTimeField("유효 종료", null=True, blank=True)
+    replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="replaces", verbose_name="교체된 키")
+    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "사업자 공개키 (operator key)"
+        verbose_name_plural = "사업자 공개키 (operator keys)"
+        ordering = ["operator", "purpose", "-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.operator.code} {self.purpose} {self.key_id}"
+
+    def is_valid_at(self, at) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+
+class DataSubject(models.Model):
+    """A merchant or a user, keyed by its id at the operator that holds its record."""
+
+    class Kind(models.TextChoices):
+        MERCHANT = "merchant", "가맹점 (merchant)"
+        USER = "user", "이용자 (user)"
+
+    kind = models.CharField("유형 (kind)", max_length=16, choices=Kind.choices)
+    source_operator = models.ForeignKey(Operator, on_delete=models.PROTECT,
+                                        related_name="subjects", verbose_name="보유 사업자")
+    external_id = models.CharField("보유 사업자의 ID (external id)", max_length=64)
+    public_id = models.CharField("가명 ID (public id)", max_length=32, unique=True,
+                                 default=new_public_id, editable=False)
+    phone = EncryptedTextField("연락처 (암호화)", blank=True, default="")
+    phone_index = models.CharField("연락처 검색 색인", max_length=64, blank=True, db_index=True)
+    brn_hash = models.CharField("사업자등록번호 해시", max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+    updated_at = models.DateTimeField("변경 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "정보주체 (data subject)"
+        verbose_name_plural = "정보주체 (data subjects)"
+        constraints = [
+            models.UniqueConstraint(fields=["source_operator", "kind", "external_id"],
+                                    name="governance_subject_unique_external_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id}"
+
+
+class Field(models.Model):
+    """One field of a merchant or user record, in the catalogue."""
+
+    class Category(models.TextChoices):
+        IDENTITY = "identity", "식별 (identity)"
+        CONTACT = "contact", "연락처 (contact)"
+        BUSINESS = "business", "사업 정보 (business)"
+        FINANCIAL = "financial", "금융 (financial)"
+        TRANSACTION = "transaction", "거래 (transaction)"
+        OPERATIONAL = "operational", "운영 (operational)"
+
+    class Sensitivity(models.TextChoices):
+        LOW = "low", "낮음 (low)"
+        MEDIUM = "medium", "보통 (medium)"
+        HIGH = "high", "높음 (high)"
+
+    class DataType(models.TextChoices):
+        TEXT = "text", "문자열"
+        PHONE = "phone", "전화번호"
+        BRN = "brn", "사업자등록번호"
+        INTEGER = "integer", "정수"
+        MONEY = "money", "금액(원)"
+        DATE = "date", "날짜"
+        JSON = "json", "JSON"
+
+    key = models.CharField("키 (key)", max_length=80, unique=True)
+    subject_kind = models.CharField("정보주체 유형", max_length=16,
+                                    choices=DataSubject.Kind.choices)
+    label_ko = models.CharField("항목명", max_length=100)
+    label_en = models.CharField("항목명 (English)", max_length=100)
+    category = models.CharField("분류 (category)", max_length=16, choices=Category.choices)
+    personal = models.BooleanField("개인정보 여부 (personal under PIPA)")
+    sensitivity = models.CharField("민감도", max_length=8, choices=Sensitivity.choices,
+                                   default=Sensitivity.LOW)
+    fides_category = models.CharField("fideslang 분류", max_length=100, blank=True)
+    data_type = models.CharField("자료형", max_length=16, choices=DataType.choices,
+                                 default=DataType.TEXT)
+    position = models.PositiveSmallIntegerField("순서", default=0)
+
+    class Meta:
+        verbose_name = "항목 (field)"
+        verbose_name_plural = "항목 카탈로그 (field catalogue)"
+        ordering = ["subject_kind", "position", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.label_ko} ({self.key})"
+
+
+class FieldOwnership(models.Model):
+    """Who controls a field, and who processes it for the controller, on what ground."""
+
+    field = models.ForeignKey(Field, on_delete=models.PROTECT, related_name="ownerships",
+                              verbose_name="항목")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="ownerships",
+                                 verbose_name="사업자")
+    role = models.CharField("역할", max_length=16, choices=Operator.Role.choices)
+    ground = models.TextField("근거 (ground)", blank=True)
+    evidence = models.TextField("증빙 (evidence)", blank=True)
+    since = models.DateField("시작일", null=True, blank=True)
+    until = models.DateField("종료일", null=True, blank=True)
+    ruling = models.ForeignKey("Ruling", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="ownerships", verbose_name="결정에 따름")
+
+    class Meta:
+        verbose_name = "항목 관리 주체 (ownership)"
+        verbose_name_plural = "항목 관리 주체 (ownership)"
+        ordering = ["field", "role", "-since"]
+
+    def __str__(self) -> str:
+        return f"{self.field.key}: {self.operator.code} ({self.role})"
+
+
+class OwnershipDispute(models.Model):
+    """A disagreement over who controls some fields, possibly referred to the commission."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "진행 중 (open)"
+        REFERRED = "referred", "위원회 회부 (referred)"
+        RULED = "ruled", "결정됨 (ruled)"
+        WITHDRAWN = "withdrawn", "철회 (withdrawn)"
+
+    UNSETTLED = (Status.OPEN, Status.REFERRED)
+
+    title = models.CharField("제목", max_length=200)
+    fields = models.ManyToManyField(Field, related_name="disputes", verbose_name="대상 항목")
+    claimant = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="주장자 (claimant)")
+    claimant_ground = models.TextField("주장자 근거")
+    counter_claimant = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                         verbose_name="상대방 (counter-claimant)")
+    counter_ground = models.TextField("상대방 근거", blank=True)
+    opened_on = models.DateField("제기일")
+    referred_on = models.DateField("위원회 회부일", null=True, blank=True)
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.OPEN)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "관리 주체 분쟁 (dispute)"
+        verbose_name_plural = "관리 주체 분쟁 (disputes)"
+        ordering = ["-opened_on"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Ruling(models.Model):
+    """An authority's answer to a dispute: who controls the disputed fields."""
+
+    dispute = models.OneToOneField(OwnershipDispute, on_delete=models.PROTECT,
+                                   related_name="ruling", verbose_name="분쟁")
+    authority = models.CharField("결정 기관", max_length=200)
+    decided_on = models.DateField("결정일")
+    reference = models.CharField("문서 번호 (reference)", max_length=100, blank=True)
+    controller = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="관리 주체 (controller)")
+    processor = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                  null=True, blank=True, verbose_name="수탁자 (processor)")
+    outcome = models.TextField("결정 요지 (outcome)")
+    effect = models.TextField("변경 사항 (what it changes)", blank=True)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "결정 (ruling)"
+        verbose_name_plural = "결정 (rulings)"
+        ordering = ["-decided_on"]
+
+    def __str__(self) -> str:
+        return f"{self.authority} {self.decided_on} {self.reference}".strip()
+
+
+class TransferPlan(models.Model):
+    """One version of a transfer plan. Versions of the same plan share a `lineage`."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "작성 중 (draft)"
+        SUBMITTED = "submitted", "승인 요청 (submitted)"
+        APPROVED = "approved", "승인됨 (approved)"
+        ACTIVE = "active", "시행 중 (active)"
+        COMPLETED = "completed", "완료 (completed)"
+        CANCELLED = "cancelled", "취소 (cancelled)"
+        SUPERSEDED = "superseded", "새 버전으로 대체 (superseded)"
+
+    # Statuses under which data may move (approved: rehearsals and early movers; active).
+    IN_FORCE = (Status.APPROVED, Status.ACTIVE)
+    EDITABLE = (Status.DRAFT,)
+
+    lineage = models.UUIDField("계획 계보 (lineage)", default=uuid.uuid4, db_index=True)
+    version = models.PositiveIntegerField("버전", default=1)
+    previous = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="next_versions", verbose_name="이전 버전")
+    title = models.CharField("계획명", max_length=200)
+    from_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name="제공자 (from)")
+    to_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="수령자 (to)")
+    purpose = models.TextField("이용 목적 (고지문에 표시)")
+    retention = models.CharField("보유·이용 기간 (고지문에 표시)", max_length=200)
+    recipient_limits = models.TextField("수령자에 대한 제한", blank=True)
+    method = models.CharField("제공 방법", max_length=200,
+                              default="암호화 파일 (HPKE) API 제공")
+    notice_period_days = models.PositiveIntegerField("고지 기간 (일)", default=30)
+    notice_starts_at = models.DateTimeField("고지 시작", null=True, blank=True)
+    cutover_at = models.DateTimeField("전환 일시 (cut-over)", null=True, blank=True)
+    rehearsal = models.BooleanField("리허설", default=False)
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.DRAFT, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name="작성자")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     null=True, blank=True, related_name="+",
+                                     verbose_name="승인 요청자")
+    submitted_at = models.DateTimeField("승인 요청 시각", null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+",
+                                    verbose_name="승인자")
+    approved_at = models.DateTimeField("승인 시각", null=True, blank=True)
+    created_at = models.DateTimeField("작성 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "이전 계획 (transfer plan)"
+        verbose_name_plural = "이전 계획 (transfer plans)"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["lineage", "version"],
+                                    name="governance_plan_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+    @property
+    def notice_ends_at(self):
+        if self.notice_starts_at is None:
+            return None
+        return self.notice_starts_at + timedelta(days=self.notice_period_days)
+
+    @property
+    def in_force(self) -> bool:
+        return self.status in self.IN_FORCE
+
+
+class FieldRule(models.Model):
+    """The legal basis on which one field may move under one plan version."""
+
+    class Basis(models.TextChoices):
+        NOT_PERSONAL = "not_personal", "개인정보 아님 (not personal)"
+        ENTRUSTMENT_RETURN = "entrustment_return", "위탁 반환 (PIPA Art. 26)"
+        LEGAL_OBLIGATION = "legal_obligation", "법령상 의무 (legal obligation)"
+        NOTICE_OPT_OUT = "notice_opt_out", "고지 후 거부권 (PIPA Art. 27)"
+        CONSENT = "consent", "동의 (PIPA Art. 17)"
+        PROHIBITED = "prohibited", "이전 금지 (prohibited)"
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.CASCADE, related_name="rules",
+                             verbose_name="계획")
+    field = models.ForeignKey(Field, on_delete=models.PROTECT, related_name="rules",
+                              verbose_name="항목")
+    basis = models.CharField("법적 근거 (legal basis)", max_length=24, choices=Basis.choices)
+    # For consent fields: is agreeing to this item required to take part, or optional?
+    required = models.BooleanField("필수 동의 항목", default=False)
+    note = models.CharField("비고", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "항목별 이전 근거 (field rule)"
+        verbose_name_plural = "항목별 이전 근거 (field rules)"
+        ordering = ["plan", "field__subject_kind", "field__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "field"], name="governance_rule_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field.key}: {self.basis}"
+
+
+class SubjectConsentState(models.Model):
+    """What one subject has said for one plan version (kept current by the consent app)."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT,
+                             related_name="consent_states", verbose_name="계획 버전")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT,
+                                related_name="consent_states", verbose_name="정보주체")
+    fields_granted = models.JSONField("동의 항목", default=list, blank=True)
+    fields_declined = models.JSONField("거부 항목", default=list, blank=True)
+    objected = models.BooleanField("이전 거부 (Art. 27 objection)", default=False)
+    answered_at = models.DateTimeField("응답 시각", null=True, blank=True)
+    withdrawn_at = models.DateTimeField("철회 시각", null=True, blank=True)
+    expires_at = models.DateTimeField("동의 만료", null=True, blank=True)
+    notice_hash = models.CharField("고지문 해시", max_length=64, blank=True)
+    updated_at = models.DateTimeField("변경 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "정보주체 동의 상태 (consent state)"
+        verbose_name_plural = "정보주체 동의 상태 (consent states)"
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "subject"],
+                                    name="governance_consent_state_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}/{self.subject_id}"
+
+
+class ProvisionRecord(models.Model):
+    """Decree Art. 15 register: one row per provision of personal data to a third party."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="provisions",
+                             verbose_name="계획 버전")
+    recipient = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name="제공받는 자 (recipient)")
+    file_name = models.CharField("개인정보파일 명칭", max_length=200)
+    purpose = models.TextField("제공 목적")
+    statutory_ground = models.TextField("법적 근거")
+    items = models.JSONField("제공 항목", default=list)
+    subject_count = models.PositiveIntegerField("정보주체 수", default=0)
+    provided_from = models.DateTimeField("제공 일시 (시작)")
+    provided_until = models.DateTimeField("제공 일시 (종료)", null=True, blank=True)
+    method = models.CharField("제공 방법", max_length=200)
+    recipient_limits = models.TextField("수령자에 대한 제한", blank=True)
+    reference = models.CharField("참조 (release id 등)", max_length=100, blank=True,
+                                 db_index=True)
+    created_at = models.DateTimeField("기록 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "제3자 제공 기록 (provision register)"
+        verbose_name_plural = "제3자 제공 대장 (Decree Art. 15 register)"
+        ordering = ["-provided_from", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} → {self.recipient.code}"

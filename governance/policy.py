@@ -1,0 +1,185 @@
+"""The policy decision point: may this field of this subject move under this plan, and why?
+
+A pure function over frozen dataclasses: no database, no clock of its own (the caller passes
+``now``), so it can be property-tested exhaustively. Deny by default: every path that does not
+end in an explicit ``allowed_*`` reason denies. The table of outcomes is in
+docs/governance.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Basis(StrEnum):
+    # Same values as governance.models.FieldRule.Basis (kept Django-free here).
+    NOT_PERSONAL = "not_personal"
+    ENTRUSTMENT_RETURN = "entrustment_return"
+    LEGAL_OBLIGATION = "legal_obligation"
+    NOTICE_OPT_OUT = "notice_opt_out"
+    CONSENT = "consent"
+    PROHIBITED = "prohibited"
+
+
+class Reason(StrEnum):
+    ALLOWED_NOT_PERSONAL = "allowed_not_personal"
+    ALLOWED_ENTRUSTMENT_RETURN = "allowed_entrustment_return"
+    ALLOWED_LEGAL_OBLIGATION = "allowed_legal_obligation"
+    ALLOWED_NOTICE_ELAPSED = "allowed_notice_elapsed"
+    ALLOWED_CONSENT = "allowed_consent"
+    DENIED_NO_BASIS = "denied_no_basis"
+    DENIED_PROHIBITED = "denied_prohibited"
+    DENIED_DISPUTED = "denied_disputed"
+    DENIED_CONSENT_PENDING = "denied_consent_pending"
+    DENIED_CONSENT_DECLINED = "denied_consent_declined"
+    DENIED_CONSENT_WITHDRAWN = "denied_consent_withdrawn"
+    DENIED_CONSENT_EXPIRED = "denied_consent_expired"
+    DENIED_CONSENT_STALE_VERSION = "denied_consent_stale_version"
+    DENIED_OBJECTED = "denied_objected"
+    DENIED_NOTICE_PERIOD = "denied_notice_period"
+    DENIED_PLAN_NOT_ACTIVE = "denied_plan_not_active"
+
+    @property
+    def allowed(self) -> bool:
+        return self.value.startswith("allowed_")
+
+
+# Short Korean explanations (shown to privacy officers), with the English gist.
+EXPLANATIONS: dict[Reason, str] = {
+    Reason.ALLOWED_NOT_PERSONAL: "개인정보가 아닌 항목 (not personal data)",
+    Reason.ALLOWED_ENTRUSTMENT_RETURN: "위탁 업무 반환 — 제26조 (entrustment return)",
+    Reason.ALLOWED_LEGAL_OBLIGATION: "법령상 의무 (legal obligation)",
+    Reason.ALLOWED_NOTICE_ELAPSED: "고지 기간 경과, 이의 없음 — 제27조 (notice elapsed)",
+    Reason.ALLOWED_CONSENT: "유효한 동의 — 제17조 (live consent)",
+    Reason.DENIED_NO_BASIS: "이전 근거 없음 (no legal basis)",
+    Reason.DENIED_PROHIBITED: "이전 금지 항목 (prohibited)",
+    Reason.DENIED_DISPUTED: "관리 주체 분쟁 중, 동의 없음 (ownership disputed, no consent)",
+    Reason.DENIED_CONSENT_PENDING: "동의 대기 중 (consent pending)",
+    Reason.DENIED_CONSENT_DECLINED: "동의 거부 (consent declined)",
+    Reason.DENIED_CONSENT_WITHDRAWN: "동의 철회 (consent withdrawn)",
+    Reason.DENIED_CONSENT_EXPIRED: "동의 만료 (consent expired)",
+    Reason.DENIED_CONSENT_STALE_VERSION: "이전 버전 계획에 대한 동의 (consent to an older plan "
+                                         "version)",
+    Reason.DENIED_OBJECTED: "이전에 이의 제기 — 제27조 (objected)",
+    Reason.DENIED_NOTICE_PERIOD: "고지 기간 진행 중 (notice period not ended)",
+    Reason.DENIED_PLAN_NOT_ACTIVE: "계획이 승인·시행 상태가 아님 (plan not in force)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The plan's rule for one field, with the catalogue facts the decision needs."""
+
+    field_key: str
+    personal: bool
+    basis: str | None  # None or an unknown value: no basis, denied
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Whether the field's control is under an unsettled dispute (no ruling yet)."""
+
+    disputed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What the subject has said, as of the newest plan version they answered.
+
+    ``plan_version`` is the version of the plan their answer was given to; ``None`` means they
+    have not answered any version. An objection (Art. 27) counts whatever version it was
+    given to.
+    """
+
+    plan_version: int | None = None
+    granted: frozenset[str] = field(default_factory=frozenset)
+    declined: frozenset[str] = field(default_factory=frozenset)
+    objected: bool = False
+    withdrawn: bool = False
+    expires_at: datetime | None = None
+
+
+NO_ANSWER = Consent()
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Facts about the plan version the decision is for."""
+
+    plan_version: int
+    plan_in_force: bool
+    notice_ends_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+    explanation: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+_DECISIONS = {r: Decision(r.allowed, r, EXPLANATIONS[r]) for r in Reason}
+
+
+def decision_for(reason: Reason) -> Decision:
+    return _DECISIONS[reason]
+
+
+def consent_reason(rule: Rule, consent: Consent, timing: Timing, now: datetime) -> Reason:
+    """Whether the subject's consent covers this field for this plan version now."""
+    if consent.plan_version is None:
+        return Reason.DENIED_CONSENT_PENDING
+    if consent.plan_version != timing.plan_version:
+        return Reason.DENIED_CONSENT_STALE_VERSION
+    if consent.withdrawn:
+        return Reason.DENIED_CONSENT_WITHDRAWN
+    if consent.expires_at is not None and now >= consent.expires_at:
+        return Reason.DENIED_CONSENT_EXPIRED
+    if rule.field_key in consent.declined:
+        return Reason.DENIED_CONSENT_DECLINED
+    if rule.field_key in consent.granted:
+        return Reason.ALLOWED_CONSENT
+    return Reason.DENIED_CONSENT_PENDING
+
+
+def decide(rule: Rule, ownership: Ownership, consent: Consent, timing: Timing,
+           now: datetime) -> Decision:
+    """May ``rule.field_key`` of this subject move now? Deny unless a basis clearly allows."""
+    return _DECISIONS[_reason(rule, ownership, consent, timing, now)]
+
+
+def _reason(rule: Rule, ownership: Ownership, consent: Consent, timing: Timing,
+            now: datetime) -> Reason:
+    if not timing.plan_in_force:
+        return Reason.DENIED_PLAN_NOT_ACTIVE
+    basis = rule.basis
+    if basis == Basis.PROHIBITED:
+        return Reason.DENIED_PROHIBITED
+    if ownership.disputed:
+        # Until a ruling settles who controls the field, only the subject's own consent (where
+        # the plan asks for it) lets it move.
+        if basis == Basis.CONSENT and (
+                consent_reason(rule, consent, timing, now) is Reason.ALLOWED_CONSENT):
+            return Reason.ALLOWED_CONSENT
+        return Reason.DENIED_DISPUTED
+    if basis == Basis.NOT_PERSONAL:
+        return Reason.DENIED_NO_BASIS if rule.personal else Reason.ALLOWED_NOT_PERSONAL
+    if basis == Basis.ENTRUSTMENT_RETURN:
+        return Reason.ALLOWED_ENTRUSTMENT_RETURN
+    if basis == Basis.LEGAL_OBLIGATION:
+        return Reason.ALLOWED_LEGAL_OBLIGATION
+    if basis == Basis.NOTICE_OPT_OUT:
+        if consent.objected:
+            return Reason.DENIED_OBJECTED
+        if timing.notice_ends_at is None or now < timing.notice_ends_at:
+            return Reason.DENIED_NOTICE_PERIOD
+        return Reason.ALLOWED_NOTICE_ELAPSED
+    if basis == Basis.CONSENT:
+        return consent_reason(rule, consent, timing, now)
+    return Reason.DENIED_NO_BASIS

@@ -1,0 +1,229 @@
+"""Reads: current keys, plan versions, and the policy decisions for a whole plan.
+
+`plan_decisions` builds the policy inputs for hundreds of thousands of subjects with a
+handful of queries: the plan's rules and the unsettled disputes once, the answers given to
+older versions of the plan once, then one server-side cursor over the subjects joined with
+their consent state for this version. Decisions are memoised per input shape (subject kind ×
+consent state), since a whole plan has only a few hundred distinct shapes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+
+from django.db.models import FilteredRelation, Q, QuerySet
+
+from governance.models import (
+    DataSubject,
+    FieldRule,
+    Operator,
+    OperatorKey,
+    OwnershipDispute,
+    SubjectConsentState,
+    TransferPlan,
+)
+from governance.policy import Consent, Decision, Ownership, Reason, Rule, Timing, decide
+
+# --- Operators ----------------------------------------------------------------------------
+
+
+def operator_current_key(operator: Operator, purpose: str, at: datetime | None = None
+                         ) -> OperatorKey | None:
+    """The operator's key for ``purpose`` valid at ``at`` (now by default), newest first."""
+    from django.utils import timezone
+
+    at = at or timezone.now()
+    return (OperatorKey.objects.filter(operator=operator, purpose=purpose, valid_from__lte=at)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+            .order_by("-valid_from", "-id").first())
+
+
+# --- Plans --------------------------------------------------------------------------------
+
+
+def plan_versions(plan: TransferPlan) -> QuerySet[TransferPlan]:
+    return TransferPlan.objects.filter(lineage=plan.lineage).order_by("version")
+
+
+def plan_latest_version(plan: TransferPlan) -> TransferPlan:
+    return plan_versions(plan).last()
+
+
+def plan_rules(plan: TransferPlan) -> list[FieldRule]:
+    return list(plan.rules.select_related("field").order_by("field__subject_kind",
+                                                              "field__position", "field__key"))
+
+
+def plan_in_force_for(from_operator: Operator, to_operator: Operator) -> TransferPlan | None:
+    return (TransferPlan.objects.filter(from_operator=from_operator, to_operator=to_operator,
+                                        status__in=TransferPlan.IN_FORCE)
+            .order_by("-approved_at").first())
+
+
+def field_disputed_ids() -> set[int]:
+    """Ids of fields under a dispute that no ruling has settled yet."""
+    return set(OwnershipDispute.fields.through.objects.filter(
+        ownershipdispute__status__in=OwnershipDispute.UNSETTLED).values_list("field_id",
+                                                                             flat=True))
+
+
+# --- Decisions for a whole plan -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRef:
+    """The subject a batch of decisions is about (no personal values)."""
+
+    id: int
+    public_id: str
+    kind: str
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    plan_id: int
+    timing: Timing
+    rules_by_kind: Mapping[str, tuple[tuple[Rule, Ownership], ...]]
+
+
+def plan_inputs(plan: TransferPlan) -> PlanInputs:
+    """The parts of the policy input that are the same for every subject of the plan."""
+    disputed = field_disputed_ids()
+    by_kind: dict[str, list[tuple[Rule, Ownership]]] = defaultdict(list)
+    for rule in plan_rules(plan):
+        by_kind[rule.field.subject_kind].append((
+            Rule(field_key=rule.field.key, personal=rule.field.personal, basis=rule.basis,
+                 required=rule.required),
+            Ownership(disputed=rule.field_id in disputed),
+        ))
+    return PlanInputs(
+        plan_id=plan.pk,
+        timing=Timing(plan_version=plan.version, plan_in_force=plan.in_force,
+                      notice_ends_at=plan.notice_ends_at),
+        rules_by_kind={k: tuple(v) for k, v in by_kind.items()},
+    )
+
+
+def _older_answers(plan: TransferPlan) -> dict[int, tuple[int, bool]]:
+    """subject id -> (newest older version answered, objected to any older version)."""
+    answers: dict[int, tuple[int, bool]] = {}
+    rows = (SubjectConsentState.objects
+            .filter(plan__lineage=plan.lineage, plan__version__lt=plan.version)
+            .values_list("subject_id", "plan__version", "objected"))
+    for subject_id, version, objected in rows.iterator(chunk_size=10_000):
+        seen = answers.get(subject_id)
+        if seen is None:
+            answers[subject_id] = (version, objected)
+        else:
+            answers[subject_id] = (max(seen[0], version), seen[1] or objected)
+    return answers
+
+
+_SUBJECT_COLUMNS = ("id", "public_id", "kind", "external_id", "cs__id", "cs__fields_granted",
+                    "cs__fields_declined", "cs__objected", "cs__withdrawn_at", "cs__expires_at")
+
+
+def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int):
+    base = (DataSubject.objects
+            .filter(source_operator_id=plan.from_operator_id, kind__in=list(kinds))
+            .annotate(cs=FilteredRelation("consent_states",
+                                          condition=Q(consent_states__plan_id=plan.pk)))
+            .order_by("id").values_list(*_SUBJECT_COLUMNS))
+    if subject_ids is None:
+        yield from base.iterator(chunk_size=chunk_size)
+        return
+    ids = sorted(set(subject_ids))
+    for start in range(0, len(ids), chunk_size):
+        yield from base.filter(id__in=ids[start:start + chunk_size])
+
+
+def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[int] | None = None,
+                   chunk_size: int = 5000
+                   ) -> Iterator[tuple[SubjectRef, Mapping[str, Decision]]]:
+    """For every subject of the plan's outgoing operator (or only ``subject_ids``), yield
+    ``(SubjectRef, {field_key: Decision})`` for the fields of that subject's kind.
+
+    The decision mappings are shared between subjects with the same inputs: read-only.
+    """
+    inputs = plan_inputs(plan)
+    if not inputs.rules_by_kind:
+        return
+    older = _older_answers(plan)
+    cache: dict[tuple, Mapping[str, Decision]] = {}
+    timing = inputs.timing
+    for (sid, public_id, kind, external_id, cs_id, granted, declined, objected, withdrawn_at,
+         expires_at) in _subject_rows(plan, inputs.rules_by_kind, subject_ids, chunk_size):
+        old = older.get(sid)
+        old_objected = old[1] if old else False
+        if cs_id is not None:
+            version = timing.plan_version
+            granted_set = frozenset(granted or ())
+            declined_set = frozenset(declined or ())
+            is_objected = bool(objected) or old_objected
+            withdrawn = withdrawn_at is not None and withdrawn_at <= now
+            expired = expires_at is not None and now >= expires_at
+        else:
+            version = old[0] if old else None
+            granted_set = declined_set = frozenset()
+            is_objected = old_objected
+            withdrawn = expired = False
+        key = (kind, version, granted_set, declined_set, is_objected, withdrawn, expired)
+        decisions = cache.get(key)
+        if decisions is None:
+            consent = Consent(plan_version=version, granted=granted_set, declined=declined_set,
+                              objected=is_objected, withdrawn=withdrawn,
+                              expires_at=now if expired else None)
+            decisions = MappingProxyType({
+                rule.field_key: decide(rule, ownership, consent, timing, now)
+                for rule, ownership in inputs.rules_by_kind[kind]})
+            cache[key] = decisions
+        yield SubjectRef(sid, public_id, kind, external_id), decisions
+
+
+@dataclass
+class FieldSummary:
+    field_key: str
+    label: str
+    subject_kind: str
+    basis: str
+    disputed: bool
+    counts: Counter
+
+    @property
+    def allowed(self) -> int:
+        return sum(n for r, n in self.counts.items() if Reason(r).allowed)
+
+    @property
+    def waiting(self) -> int:
+        return sum(n for r, n in self.counts.items() if not Reason(r).allowed)
+
+    def waiting_by_reason(self) -> list[tuple[Reason, int]]:
+        return sorted(((Reason(r), n) for r, n in self.counts.items() if not Reason(r).allowed),
+                      key=lambda item: -item[1])
+
+
+def plan_decision_summary(plan: TransferPlan, *, now: datetime) -> list[FieldSummary]:
+    """Per field of the plan: how many subjects may move now, how many wait and why.
+
+    Counts decisions per input shape first, so the per-field tally is done once per shape
+    instead of once per subject.
+    """
+    shapes: Counter = Counter()
+    by_id: dict[int, Mapping[str, Decision]] = {}
+    for _subject, decisions in plan_decisions(plan, now=now):
+        shapes[id(decisions)] += 1
+        by_id[id(decisions)] = decisions
+    disputed = field_disputed_ids()
+    summaries = {
+        rule.field.key: FieldSummary(rule.field.key, rule.field.label_ko, rule.field.subject_kind,
+                                     rule.basis, rule.field_id in disputed, Counter())
+        for rule in plan_rules(plan)}
+    for shape_id, n in shapes.items():
+        for field_key, decision in by_id[shape_id].items():
+            summaries[field_key].counts[decision.reason.value] += n
+    return list(summaries.values())

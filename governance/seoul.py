@@ -1,0 +1,130 @@
+"""The Seoul programme's reference data: parties, the field catalogue and the plan's bases.
+
+Shared by the demo (`governance/demo.py`) and the test fixtures, so both describe the same
+programme. Only public facts and synthetic values live here; no key, no personal datum.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from governance.crypto import brn_check_digit
+from governance.models import Field, FieldRule, Operator
+from governance.services import catalogue_object_save
+
+B = FieldRule.Basis
+
+OPERATORS = {
+    # code: (name, English name, role, address, phone)
+    "SEOUL": ("서울특별시", "Seoul Metropolitan Government", Operator.Role.CONTROLLER,
+              "서울특별시 중구 세종대로 110", "02-120"),
+    "KEPF": ("한국간편결제진흥원", "Korea Easy Payment Foundation (KEPF)",
+             Operator.Role.PROCESSOR, "서울특별시 (데모 주소)", "02-0000-0001"),
+    "SHINHAN": ("신한카드 컨소시엄", "Shinhan Card consortium", Operator.Role.PROCESSOR,
+                "서울특별시 (데모 주소)", "02-0000-0002"),
+    "BIZPLAY": ("비즈플레이 컨소시엄", "Bizplay consortium", Operator.Role.PROCESSOR,
+                "서울특별시 (데모 주소)", "02-0000-0003"),
+}
+
+# key, kind, Korean label, English label, category, personal, sensitivity, fides, data type,
+# and the basis the KEPF -> Shinhan plan gives it (with "required" for consent items).
+FIELDS: list[tuple] = [
+    ("merchant.business_registration_number", "merchant", "사업자등록번호",
+     "Business registration number", "identity", True, "medium", "user.government_id", "brn",
+     B.ENTRUSTMENT_RETURN, False),
+    ("merchant.shop_name", "merchant", "상호명", "Shop name", "business", False, "low",
+     "system.operations", "text", B.NOT_PERSONAL, False),
+    ("merchant.representative_name", "merchant", "대표자명", "Representative name", "identity",
+     True, "medium", "user.name", "text", B.ENTRUSTMENT_RETURN, False),
+    ("merchant.representative_phone", "merchant", "대표자 전화번호", "Representative phone",
+     "contact", True, "medium", "user.contact.phone_number", "phone", B.ENTRUSTMENT_RETURN,
+     False),
+    ("merchant.address", "merchant", "사업장 주소", "Business address", "business", False, "low",
+     "system.operations", "text", B.NOT_PERSONAL, False),
+    ("merchant.business_type", "merchant", "업종", "Business type", "business", False, "low",
+     "system.operations", "text", B.NOT_PERSONAL, False),
+    ("merchant.qr_merchant_id", "merchant", "QR 가맹점 ID (MPM)", "QR merchant id",
+     "operational", False, "low", "system.operations", "text", B.NOT_PERSONAL, False),
+    ("merchant.fee_tier", "merchant", "수수료 등급", "Fee tier", "operational", False, "low",
+     "system.operations", "text", B.NOT_PERSONAL, False),
+    ("merchant.settlement_history", "merchant", "정산 내역", "Settlement history",
+     "transaction", True, "medium", "user.financial", "json", B.LEGAL_OBLIGATION, False),
+    ("merchant.settlement_bank_account", "merchant", "정산 계좌", "Settlement bank account",
+     "financial", True, "high", "user.financial.bank_account", "text", B.CONSENT, True),
+    ("merchant.email", "merchant", "이메일", "E-mail", "contact", True, "low",
+     "user.contact.email", "text", B.CONSENT, False),
+    ("merchant.marketing_opt_in", "merchant", "마케팅 수신 동의", "Marketing opt-in", "contact",
+     True, "low", "user.behavior", "text", B.CONSENT, False),
+    ("merchant.internal_risk_score", "merchant", "내부 위험 평가", "Internal risk score",
+     "operational", True, "high", "user.behavior", "integer", B.PROHIBITED, False),
+    ("user.phone", "user", "이용자 전화번호", "User phone", "contact", True, "medium",
+     "user.contact.phone_number", "phone", B.NOTICE_OPT_OUT, False),
+    ("user.name", "user", "이용자 이름", "User name", "identity", True, "medium", "user.name",
+     "text", B.NOTICE_OPT_OUT, False),
+    ("user.certificate_balance", "user", "상품권 잔액", "Certificate balance", "financial", True,
+     "medium", "user.financial", "money", B.NOTICE_OPT_OUT, False),
+    ("user.issuance_records", "user", "발행·환불 기록", "Issuance and refund records",
+     "transaction", True, "medium", "user.financial", "json", B.LEGAL_OBLIGATION, False),
+    ("user.purchase_history", "user", "구매 내역", "Purchase history", "transaction", True,
+     "medium", "user.behavior.purchase_history", "json", B.CONSENT, False),
+    ("user.refund_account", "user", "환불 계좌", "Refund account", "financial", True, "high",
+     "user.financial.bank_account", "text", B.CONSENT, False),
+    ("user.device_id", "user", "기기 식별자", "Device identifier", "operational", True, "medium",
+     "user.device.device_identifier", "text", B.PROHIBITED, False),
+]
+
+DISPUTED_FIELDS = ("merchant.representative_name", "merchant.representative_phone")
+
+PLAN_VALUES = {
+    "title": "서울사랑상품권 운영사 변경 (KEPF → 신한카드 컨소시엄)",
+    "purpose": "서울사랑상품권 가맹점 결제·정산 및 이용자 상품권 관리 업무의 운영사 변경에 따른 "
+               "업무 승계",
+    "retention": "서울사랑상품권 운영 위탁 계약 종료 시까지 (계약 종료 후 지체 없이 파기)",
+    "recipient_limits": "서울사랑상품권 운영 목적 외 이용 및 제3자 제공 금지; 계약 종료 시 파기",
+    "method": "수령자 공개키로 암호화(HPKE)한 파일을 API로 제공, 서명된 명세서 첨부",
+    "notice_period_days": 30,
+}
+
+
+@transaction.atomic
+def seoul_operators_ensure(*, by=None) -> dict[str, Operator]:
+    operators = {}
+    for code, (name, name_en, role, address, phone) in OPERATORS.items():
+        operator = Operator.objects.filter(code=code).first()
+        if operator is None:
+            operator = catalogue_object_save(obj=Operator(
+                code=code, name=name, name_en=name_en, role=role, address=address,
+                phone=phone), by=by)
+        operators[code] = operator
+    return operators
+
+
+@transaction.atomic
+def seoul_catalogue_ensure(*, by=None) -> dict[str, Field]:
+    fields = {}
+    for position, (key, kind, ko, en, category, personal, sensitivity, fides, data_type,
+                   _basis, _required) in enumerate(FIELDS):
+        field = Field.objects.filter(key=key).first()
+        if field is None:
+            field = catalogue_object_save(obj=Field(
+                key=key, subject_kind=kind, label_ko=ko, label_en=en, category=category,
+                personal=personal, sensitivity=sensitivity, fides_category=fides,
+                data_type=data_type, position=position), by=by)
+        fields[key] = field
+    return fields
+
+
+def seoul_plan_rules(fields: dict[str, Field]) -> list[tuple[Field, str, bool]]:
+    return [(fields[key], basis, required) for key, *_rest, basis, required in FIELDS]
+
+
+def synthetic_phone(n: int) -> str:
+    """A synthetic mobile number in the unassigned 010-0000-xxxx range (n < 10,000)."""
+    return f"010-0000-{n % 10_000:04d}"
+
+
+def synthetic_brn(n: int) -> str:
+    """A check-digit-valid synthetic business registration number (XXX-XX-XXXXX)."""
+    first_nine = f"{900_000_000 + n % 99_999_999:09d}"
+    digits = first_nine + str(brn_check_digit(first_nine))
+    return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"

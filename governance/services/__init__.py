@@ -1,0 +1,49 @@
+"""Writes of the governance app. Every service records its audit event in its transaction."""
+
+from governance.services.catalogue import (
+    catalogue_object_delete,
+    catalogue_object_save,
+    operator_key_register,
+)
+from governance.services.common import (
+    GovernanceError,
+    InvalidTransition,
+    PlanFrozen,
+    TwoPersonRuleViolation,
+)
+from governance.services.ownership import (
+    dispute_open,
+    dispute_refer,
+    dispute_withdraw,
+    ownership_set,
+    ruling_record,
+)
+from governance.services.plans import (
+    plan_activate,
+    plan_approve,
+    plan_cancel,
+    plan_complete,
+    plan_create,
+    plan_new_version,
+    plan_reject,
+    plan_rule_remove,
+    plan_rule_set,
+    plan_submit,
+    plan_update,
+)
+from governance.services.register import provision_record
+from governance.services.subjects import (
+    SubjectsUpsertResult,
+    subject_consent_state_set,
+    subjects_upsert,
+)
+
+__all__ = [
+    "GovernanceError", "InvalidTransition", "PlanFrozen", "SubjectsUpsertResult",
+    "TwoPersonRuleViolation", "catalogue_object_delete", "catalogue_object_save",
+    "dispute_open", "dispute_refer", "dispute_withdraw", "operator_key_register",
+    "ownership_set", "plan_activate", "plan_approve", "plan_cancel", "plan_complete",
+    "plan_create", "plan_new_version", "plan_reject", "plan_rule_remove", "plan_rule_set",
+    "plan_submit", "plan_update", "provision_record", "ruling_record",
+    "subject_consent_state_set", "subjects_upsert",
+]

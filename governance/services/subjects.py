@@ -1,0 +1,150 @@
+"""Data subjects, and what each has said for a plan version (kept current by consent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.crypto import brn_hash, normalize_phone, phone_index
+from governance.models import (
+    DataSubject,
+    FieldRule,
+    Operator,
+    SubjectConsentState,
+    TransferPlan,
+)
+from governance.services.common import Actor, GovernanceError, record
+
+
+@dataclass
+class SubjectsUpsertResult:
+    created: int = 0
+    updated: int = 0
+    ids: dict[str, int] = field(default_factory=dict)  # external_id -> DataSubject.pk
+
+
+@transaction.atomic
+def subjects_upsert(*, operator: Operator, kind: str, rows: Iterable[Mapping[str, Any]],
+                    by: Actor, batch_size: int = 2000) -> SubjectsUpsertResult:
+    """Create or update subjects held by ``operator`` from rows of
+    ``{"external_id": ..., "phone": ... (optional), "brn": ... (optional)}``.
+
+    The phone is stored encrypted with its blind index; the business registration number only
+    as a keyed hash. A malformed phone or BRN raises ValueError naming the row's external id
+    (the caller validates first; this is the last line). One audit event with the counts.
+    """
+    if kind not in DataSubject.Kind.values:
+        raise GovernanceError(f"unknown subject kind: {kind}")
+    result = SubjectsUpsertResult()
+    batch: list[Mapping[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            _upsert_batch(operator, kind, batch, result)
+            batch = []
+    if batch:
+        _upsert_batch(operator, kind, batch, result)
+    record(by, "subjects.upserted", operator,
+           {"kind": kind, "created": result.created, "updated": result.updated})
+    return result
+
+
+def _prepared(row: Mapping[str, Any]) -> dict[str, Any]:
+    external_id = str(row["external_id"]).strip()
+    if not external_id:
+        raise ValueError("a row has no external_id")
+    values: dict[str, Any] = {}
+    try:
+        if row.get("phone"):
+            values["phone"] = normalize_phone(row["phone"])
+            values["phone_index"] = phone_index(row["phone"])
+        if row.get("brn"):
+            values["brn_hash"] = brn_hash(row["brn"])
+    except ValueError as exc:
+        raise ValueError(f"row {external_id}: {exc}") from exc
+    values["external_id"] = external_id
+    return values
+
+
+def _upsert_batch(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
+                  result: SubjectsUpsertResult) -> None:
+    prepared = {}
+    for row in rows:
+        values = _prepared(row)
+        prepared[values["external_id"]] = values  # a later row for the same id wins
+    existing = {s.external_id: s for s in DataSubject.objects.filter(
+        source_operator=operator, kind=kind, external_id__in=list(prepared)).defer("phone")}
+    now = timezone.now()
+    to_create, to_update, update_fields = [], [], {"updated_at"}
+    for external_id, values in prepared.items():
+        subject = existing.get(external_id)
+        if subject is None:
+            to_create.append(DataSubject(source_operator=operator, kind=kind, created_at=now,
+                                         updated_at=now, **values))
+            continue
+        for name, value in values.items():
+            if name != "external_id":
+                setattr(subject, name, value)
+                update_fields.add(name)
+        subject.updated_at = now
+        to_update.append(subject)
+    DataSubject.objects.bulk_create(to_create, batch_size=1000)
+    if to_update:
+        DataSubject.objects.bulk_update(to_update, sorted(update_fields), batch_size=1000)
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    if to_create:
+        created = DataSubject.objects.filter(
+            source_operator=operator, kind=kind,
+            external_id__in=[s.external_id for s in to_create]).values_list("external_id", "id")
+        result.ids.update(created)
+    result.ids.update({s.external_id: s.pk for s in to_update})
+
+
+def subject_find_by_phone(*, phone: str) -> list[DataSubject]:
+    return list(DataSubject.objects.filter(phone_index=phone_index(phone)))
+
+
+@transaction.atomic
+def subject_consent_state_set(*, plan: TransferPlan, subject: DataSubject,
+                              fields_granted: Iterable[str] = (),
+                              fields_declined: Iterable[str] = (), objected: bool = False,
+                              answered_at: datetime | None = None,
+                              withdrawn_at: datetime | None = None,
+                              expires_at: datetime | None = None,
+                              notice_hash: str = "") -> SubjectConsentState:
+    """Set what ``subject`` has said for this plan version (the whole state, not a delta).
+
+    Called by the consent app inside the transaction that stores its immutable consent
+    record and writes its audit event (consent.granted, consent.withdrawn, ...), so this
+    function adds no audit event of its own. Field keys must be fields the plan has a rule
+    for, for the subject's kind; a plan that is still a draft or submitted has no notice yet
+    and takes no answers.
+    """
+    if plan.status in (TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED):
+        raise GovernanceError("승인되지 않은 계획에는 동의를 받을 수 없습니다. "
+                              "(the plan is not approved yet)")
+    granted, declined = sorted(set(fields_granted)), sorted(set(fields_declined))
+    if set(granted) & set(declined):
+        raise GovernanceError("같은 항목에 동의와 거부가 함께 있습니다. (a field is both granted "
+                              "and declined)")
+    known = set(FieldRule.objects.filter(plan=plan, field__subject_kind=subject.kind)
+                .values_list("field__key", flat=True))
+    unknown = (set(granted) | set(declined)) - known
+    if unknown:
+        raise GovernanceError(f"계획에 없는 항목입니다: {sorted(unknown)} (not in the plan)")
+    state, _ = SubjectConsentState.objects.select_for_update().get_or_create(
+        plan=plan, subject=subject)
+    state.fields_granted, state.fields_declined = granted, declined
+    state.objected = objected
+    state.answered_at = answered_at or state.answered_at or timezone.now()
+    state.withdrawn_at, state.expires_at = withdrawn_at, expires_at
+    state.notice_hash = notice_hash
+    state.updated_at = timezone.now()
+    state.save()
+    return state

@@ -1,0 +1,69 @@
+"""Encryption at rest and blind indexes."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+
+from governance.crypto import (
+    DecryptionError,
+    InvalidBRN,
+    InvalidPhone,
+    blind_index,
+    brn_hash,
+    decrypt_bytes,
+    encrypt_bytes,
+    normalize_brn,
+    normalize_mobile,
+    phone_index,
+)
+from governance.models import DataSubject
+
+
+def test_it_round_trips_bytes_and_refuses_a_wrong_key(settings):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    token = encrypt_bytes(b"secret")
+    assert token != b"secret" and decrypt_bytes(token) == b"secret"
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionError):
+        decrypt_bytes(token)
+
+
+@pytest.mark.django_db
+def test_a_phone_is_stored_encrypted_and_a_wrong_key_raises_instead_of_returning_ciphertext(
+        merchant, settings):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT phone FROM governance_datasubject WHERE id = %s", [merchant.pk])
+        (stored,) = cursor.fetchone()
+    assert "0000" not in stored and stored.startswith("gAAAA")
+    assert DataSubject.objects.get(pk=merchant.pk).phone == "+821000000001"
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionError):
+        DataSubject.objects.get(pk=merchant.pk).phone  # noqa: B018
+
+
+@pytest.mark.django_db
+def test_a_subject_is_found_by_the_blind_index_of_any_spelling_of_its_phone(merchant):
+    assert merchant.phone_index == phone_index("+82 10-0000-0001") == phone_index("01000000001")
+    assert DataSubject.objects.filter(phone_index=phone_index("010 0000 0001")).get() == merchant
+    assert merchant.brn_hash == brn_hash("900-00-00016") == brn_hash("9000000016")
+
+
+def test_blind_indexes_depend_on_the_key(settings):
+    first = blind_index("x")
+    settings.BLIND_INDEX_KEY = "another key"
+    assert blind_index("x") != first
+
+
+def test_it_rejects_malformed_numbers():
+    with pytest.raises(InvalidBRN):
+        normalize_brn("900-00-00002")  # wrong check digit
+    with pytest.raises(InvalidBRN):
+        normalize_brn("12345")
+    assert normalize_brn("900 00 00001") == "9000000001"
+    with pytest.raises(InvalidPhone):
+        normalize_mobile("02-120-1234")
+    with pytest.raises(InvalidPhone):
+        normalize_mobile("not a phone")
+    assert normalize_mobile("010-0000-0001") == "+821000000001"
