@@ -38,7 +38,7 @@ class Operator(models.Model):
     # Art. 27 notices must name the recipient and how to reach it.
     address = models.CharField("주소 (address)", max_length=300, blank=True)
     phone = models.CharField("대표 전화 (phone)", max_length=40, blank=True)
-    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "사업자 (operator)"
@@ -65,7 +65,7 @@ class OperatorKey(models.Model):
     valid_until = models.DateTimeField("유효 종료", null=True, blank=True)
     replaced_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="replaces", verbose_name="교체된 키")
-    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "사업자 공개키 (operator key)"
@@ -95,8 +95,8 @@ class DataSubject(models.Model):
     phone = EncryptedTextField("연락처 (암호화)", blank=True, default="")
     phone_index = models.CharField("연락처 검색 색인", max_length=64, blank=True, db_index=True)
     brn_hash = models.CharField("사업자등록번호 해시", max_length=64, blank=True, db_index=True)
-    created_at = models.DateTimeField("등록 시각", default=timezone.now)
-    updated_at = models.DateTimeField("변경 시각", default=timezone.now)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
+    updated_at = models.DateTimeField("변경 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "정보주체 (data subject)"
@@ -205,7 +205,7 @@ class OwnershipDispute(models.Model):
     referred_on = models.DateField("위원회 회부일", null=True, blank=True)
     status = models.CharField("상태", max_length=16, choices=Status.choices,
                               default=Status.OPEN)
-    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "관리 주체 분쟁 (dispute)"
@@ -230,7 +230,7 @@ class Ruling(models.Model):
                                   null=True, blank=True, verbose_name="수탁자 (processor)")
     outcome = models.TextField("결정 요지 (outcome)")
     effect = models.TextField("변경 사항 (what it changes)", blank=True)
-    created_at = models.DateTimeField("등록 시각", default=timezone.now)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "결정 (ruling)"
@@ -288,7 +288,7 @@ class TransferPlan(models.Model):
                                     null=True, blank=True, related_name="+",
                                     verbose_name="승인자")
     approved_at = models.DateTimeField("승인 시각", null=True, blank=True)
-    created_at = models.DateTimeField("작성 시각", default=timezone.now)
+    created_at = models.DateTimeField("작성 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "이전 계획 (transfer plan)"
@@ -359,7 +359,7 @@ class SubjectConsentState(models.Model):
     withdrawn_at = models.DateTimeField("철회 시각", null=True, blank=True)
     expires_at = models.DateTimeField("동의 만료", null=True, blank=True)
     notice_hash = models.CharField("고지문 해시", max_length=64, blank=True)
-    updated_at = models.DateTimeField("변경 시각", default=timezone.now)
+    updated_at = models.DateTimeField("변경 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "정보주체 동의 상태 (consent state)"
@@ -391,7 +391,7 @@ class ProvisionRecord(models.Model):
     recipient_limits = models.TextField("수령자에 대한 제한", blank=True)
     reference = models.CharField("참조 (release id 등)", max_length=100, blank=True,
                                  db_index=True)
-    created_at = models.DateTimeField("기록 시각", default=timezone.now)
+    created_at = models.DateTimeField("기록 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "제3자 제공 기록 (provision register)"

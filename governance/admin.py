@@ -1,0 +1,481 @@
+"""The privacy officers' admin: every change goes through a service, so it is audited and the
+rules (two-person approval, frozen plans, settled disputes) hold here exactly as in code."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from governance.models import (
+    DataSubject,
+    Field,
+    FieldOwnership,
+    FieldRule,
+    Operator,
+    OperatorKey,
+    OwnershipDispute,
+    ProvisionRecord,
+    Ruling,
+    SubjectConsentState,
+    TransferPlan,
+)
+from governance.policy import EXPLANATIONS, Reason
+from governance.selectors import field_disputed_ids, plan_decision_summary
+from governance.services import (
+    GovernanceError,
+    catalogue_object_delete,
+    catalogue_object_save,
+    dispute_open,
+    dispute_refer,
+    operator_key_register,
+    ownership_set,
+    plan_activate,
+    plan_approve,
+    plan_cancel,
+    plan_create,
+    plan_new_version,
+    plan_reject,
+    plan_rule_remove,
+    plan_rule_set,
+    plan_submit,
+    plan_update,
+    ruling_record,
+)
+from governance.services.plans import PLAN_EDITABLE_FIELDS
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves and deletes go through the catalogue services (one audit event each)."""
+
+    def save_model(self, request, obj, form, change):
+        catalogue_object_save(obj=obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        catalogue_object_delete(obj=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            catalogue_object_delete(obj=obj, by=request.user)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Operators and keys -------------------------------------------------------------------
+
+
+class OperatorKeyInline(admin.TabularInline):
+    model = OperatorKey
+    fk_name = "operator"
+    extra = 0
+    can_delete = False
+    fields = ("purpose", "key_id", "valid_from", "valid_until", "replaced_by")
+    readonly_fields = fields
+    verbose_name_plural = "등록된 공개키 (교체 이력 포함)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Operator)
+class OperatorAdmin(AuditedAdmin):
+    list_display = ("code", "name", "role", "phone")
+    list_filter = ("role",)
+    search_fields = ("code", "name", "name_en")
+    inlines = [OperatorKeyInline]
+
+
+class OperatorKeyForm(forms.ModelForm):
+    public_key_b64 = forms.CharField(label="공개키 (base64, raw 32 bytes)", max_length=100)
+
+    class Meta:
+        model = OperatorKey
+        fields = ("operator", "purpose", "valid_from")
+
+    def clean_public_key_b64(self) -> bytes:
+        try:
+            raw = base64.b64decode(self.cleaned_data["public_key_b64"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise forms.ValidationError("base64 형식이 아닙니다.") from exc
+        if len(raw) != 32:
+            raise forms.ValidationError("공개키는 32바이트여야 합니다.")
+        return raw
+
+
+@admin.register(OperatorKey)
+class OperatorKeyAdmin(admin.ModelAdmin):
+    """Keys are registered, never edited: a new key replaces the current one."""
+
+    form = OperatorKeyForm
+    list_display = ("operator", "purpose", "key_id", "valid_from", "valid_until")
+    list_filter = ("operator", "purpose")
+    readonly_fields = ("key_id", "valid_until", "replaced_by")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            key = operator_key_register(
+                operator=form.cleaned_data["operator"], purpose=form.cleaned_data["purpose"],
+                public_key=form.cleaned_data["public_key_b64"], by=request.user,
+                valid_from=form.cleaned_data.get("valid_from"))
+        except GovernanceError as exc:
+            # Reached only on a race or duplicate; the form validated the shape.
+            messages.error(request, str(exc))
+            raise
+        obj.pk = key.pk
+
+
+# --- Catalogue, ownership, disputes, rulings --------------------------------------------
+
+
+class OwnershipInline(admin.TabularInline):
+    model = FieldOwnership
+    extra = 0
+    can_delete = False
+    fields = ("operator", "role", "since", "until", "ground", "ruling")
+    readonly_fields = fields
+    verbose_name_plural = "관리 주체 이력"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Field)
+class FieldAdmin(AuditedAdmin):
+    list_display = ("key", "label_ko", "label_en", "subject_kind", "category", "personal",
+                    "sensitivity", "fides_category", "is_disputed")
+    list_filter = ("subject_kind", "category", "personal", "sensitivity")
+    search_fields = ("key", "label_ko", "label_en", "fides_category")
+    inlines = [OwnershipInline]
+    actions = ["open_dispute"]
+
+    def get_queryset(self, request):
+        self._disputed = field_disputed_ids()
+        return super().get_queryset(request)
+
+    @admin.display(description="분쟁 중", boolean=True)
+    def is_disputed(self, obj: Field) -> bool:
+        return obj.pk in getattr(self, "_disputed", set())
+
+    @admin.action(description="선택한 항목에 대해 관리 주체 분쟁 제기 (open dispute)")
+    def open_dispute(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        url = reverse("admin:governance_ownershipdispute_add") + "?" + urlencode({"fields": ids})
+        return HttpResponseRedirect(url)
+
+
+@admin.register(FieldOwnership)
+class FieldOwnershipAdmin(admin.ModelAdmin):
+    list_display = ("field", "operator", "role", "since", "until", "ruling")
+    list_filter = ("role", "operator", "field__subject_kind")
+    fields = ("field", "operator", "role", "ground", "evidence", "since")
+    readonly_fields = ("until", "ruling")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        row = ownership_set(field=obj.field, operator=obj.operator, role=obj.role,
+                            ground=obj.ground, evidence=obj.evidence, since=obj.since,
+                            by=request.user)
+        obj.pk = row.pk
+
+
+@admin.register(OwnershipDispute)
+class OwnershipDisputeAdmin(admin.ModelAdmin):
+    list_display = ("title", "claimant", "counter_claimant", "opened_on", "referred_on",
+                    "status")
+    list_filter = ("status", "claimant", "counter_claimant")
+    filter_horizontal = ("fields",)
+    actions = ["refer_to_commission", "record_ruling"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("status",)
+        return ("title", "fields", "claimant", "counter_claimant", "claimant_ground",
+                "counter_ground", "opened_on", "referred_on", "status")
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "fields" in request.GET:
+            initial["fields"] = [pk for pk in request.GET["fields"].split(",") if pk.isdigit()]
+        initial.setdefault("opened_on", timezone.localdate())
+        return initial
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # read-only once opened: refer, withdraw and rule through the actions
+        data = form.cleaned_data
+        dispute = dispute_open(
+            title=data["title"], fields=data["fields"], claimant=data["claimant"],
+            counter_claimant=data["counter_claimant"], claimant_ground=data["claimant_ground"],
+            counter_ground=data.get("counter_ground", ""), opened_on=data["opened_on"],
+            referred_on=data.get("referred_on"), by=request.user)
+        obj.pk = dispute.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # dispute_open has set the fields
+
+    @admin.action(description="개인정보보호위원회에 회부 (refer to the commission)")
+    def refer_to_commission(self, request, queryset):
+        for dispute in queryset:
+            try:
+                dispute_refer(dispute=dispute, by=request.user)
+                messages.success(request, f"'{dispute}' 회부됨")
+            except GovernanceError as exc:
+                messages.error(request, str(exc))
+
+    @admin.action(description="결정 기록 (record ruling)")
+    def record_ruling(self, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, "결정은 분쟁 하나씩 기록합니다. (choose exactly one dispute)")
+            return None
+        url = reverse("admin:governance_ruling_add") + "?" + urlencode(
+            {"dispute": queryset.get().pk})
+        return HttpResponseRedirect(url)
+
+
+@admin.register(Ruling)
+class RulingAdmin(admin.ModelAdmin):
+    list_display = ("dispute", "authority", "decided_on", "reference", "controller",
+                    "processor")
+    list_filter = ("authority", "controller")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("dispute", "authority", "decided_on", "reference", "controller", "processor",
+                "outcome", "effect", "created_at")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "dispute":
+            kwargs["queryset"] = OwnershipDispute.objects.filter(
+                status__in=OwnershipDispute.UNSETTLED)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # a ruling is a fact: recorded once, never edited
+        data = form.cleaned_data
+        ruling = ruling_record(
+            dispute=data["dispute"], authority=data["authority"],
+            decided_on=data["decided_on"], reference=data.get("reference", ""),
+            controller=data["controller"], processor=data.get("processor"),
+            outcome=data["outcome"], effect=data.get("effect", ""), by=request.user)
+        obj.pk = ruling.pk
+
+
+# --- Transfer plans -------------------------------------------------------------------------
+
+
+class FieldRuleInline(admin.TabularInline):
+    model = FieldRule
+    extra = 0
+    fields = ("field", "basis", "required", "note")
+    autocomplete_fields = ()
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.status in TransferPlan.EDITABLE) and \
+            super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return (obj is None or obj.status in TransferPlan.EDITABLE) and \
+            super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.status in TransferPlan.EDITABLE) and \
+            super().has_delete_permission(request, obj)
+
+
+@admin.register(TransferPlan)
+class TransferPlanAdmin(admin.ModelAdmin):
+    list_display = ("title", "version", "from_operator", "to_operator", "status", "rehearsal",
+                    "submitted_by", "approved_by", "summary_link")
+    list_filter = ("status", "rehearsal", "from_operator", "to_operator")
+    search_fields = ("title",)
+    inlines = [FieldRuleInline]
+    actions = ["submit_plans", "approve_plans", "return_plans", "activate_plans",
+               "new_version", "cancel_plans"]
+    fieldsets = (
+        (None, {"fields": ("title", "from_operator", "to_operator", "rehearsal")}),
+        ("고지 내용 (Art. 17(2) / Art. 27 notice)", {
+            "fields": ("purpose", "retention", "recipient_limits", "method")}),
+        ("일정", {"fields": ("notice_starts_at", "notice_period_days", "cutover_at")}),
+        ("승인 (two-person rule)", {
+            "fields": ("status", "version", "previous", "created_by", "submitted_by",
+                       "submitted_at", "approved_by", "approved_at", "summary_link")}),
+    )
+    readonly_fields = ("status", "version", "previous", "created_by", "submitted_by",
+                       "submitted_at", "approved_by", "approved_at", "summary_link")
+
+    def has_change_permission(self, request, obj=None):
+        # A plan past draft is frozen: its page is read-only (changes make a new version).
+        if obj is not None and obj.status not in TransferPlan.EDITABLE:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="이전 현황 (summary)")
+    def summary_link(self, obj: TransferPlan):
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:governance_transferplan_summary", args=[obj.pk])
+        return format_html('<a href="{}">항목별 현황 보기</a>', url)
+
+    def get_urls(self):
+        return [path("<int:pk>/summary/", self.admin_site.admin_view(self.summary_view),
+                     name="governance_transferplan_summary"), *super().get_urls()]
+
+    def summary_view(self, request: HttpRequest, pk: int):
+        plan = self.get_object(request, str(pk))
+        if plan is None or not self.has_view_permission(request, plan):
+            self.message_user(request, "계획을 찾을 수 없습니다.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:governance_transferplan_changelist"))
+        now = timezone.now()
+        rows = plan_decision_summary(plan, now=now)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "plan": plan,
+            "title": f"항목별 이전 현황 — {plan}", "now": now,
+            "rows": [{"row": r, "reasons": [(EXPLANATIONS[reason], n) for reason, n in
+                                            r.waiting_by_reason()]} for r in rows],
+            "basis_labels": dict(FieldRule.Basis.choices),
+            "reasons": [(r.value, EXPLANATIONS[r]) for r in Reason],
+        }
+        return TemplateResponse(request, "admin/governance/transferplan/summary.html", context)
+
+    # Saves go through the plan services: audited, and refused once the plan is frozen.
+    def save_model(self, request, obj, form, change):
+        values = {f: form.cleaned_data[f] for f in PLAN_EDITABLE_FIELDS if f in form.cleaned_data}
+        if change:
+            plan_update(plan=obj, by=request.user, **values)
+        else:
+            obj.pk = plan_create(by=request.user, **values).pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        plan = form.instance
+        # The admin's change message reads these, as after formset.save().
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            should_delete = formset._should_delete_form(inline_form)
+            if not inline_form.has_changed() and not should_delete:
+                continue
+            instance = inline_form.instance
+            if should_delete:
+                if instance.pk:
+                    plan_rule_remove(rule=instance, by=request.user)
+                    formset.deleted_objects.append(instance)
+                continue
+            data = inline_form.cleaned_data
+            rule = plan_rule_set(plan=plan, field=data["field"], basis=data["basis"],
+                                 required=data.get("required", False),
+                                 note=data.get("note", ""), by=request.user)
+            if instance.pk:
+                formset.changed_objects.append((rule, inline_form.changed_data))
+            else:
+                formset.new_objects.append(rule)
+
+    def _each(self, request, queryset, service, done: str):
+        for plan in queryset:
+            try:
+                service(plan=plan, by=request.user)
+                messages.success(request, f"'{plan}': {done}")
+            except GovernanceError as exc:
+                messages.error(request, str(exc))
+
+    @admin.action(description="승인 요청 (submit)")
+    def submit_plans(self, request, queryset):
+        self._each(request, queryset, plan_submit, "승인 요청됨")
+
+    @admin.action(description="승인 (approve — 요청자가 아닌 다른 담당자만)")
+    def approve_plans(self, request, queryset):
+        self._each(request, queryset, plan_approve, "승인됨")
+
+    @admin.action(description="반려 (return to draft)")
+    def return_plans(self, request, queryset):
+        self._each(request, queryset, plan_reject, "작성 중으로 반려됨")
+
+    @admin.action(description="시행 (activate)")
+    def activate_plans(self, request, queryset):
+        self._each(request, queryset, plan_activate, "시행 중")
+
+    @admin.action(description="새 버전 만들기 (new version)")
+    def new_version(self, request, queryset):
+        self._each(request, queryset, plan_new_version, "새 버전(작성 중)이 만들어졌습니다")
+
+    @admin.action(description="취소 (cancel)")
+    def cancel_plans(self, request, queryset):
+        self._each(request, queryset, plan_cancel, "취소됨")
+
+
+# --- Subjects, consent state, the register (read-only here) -------------------------------
+
+
+@admin.register(DataSubject)
+class DataSubjectAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "kind", "external_id", "source_operator", "updated_at")
+    list_filter = ("kind", "source_operator")
+    search_fields = ("external_id", "public_id")
+    fields = ("public_id", "kind", "external_id", "source_operator", "created_at", "updated_at")
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        """A phone number is searched through its blind index, never in the clear."""
+        from governance.crypto import InvalidPhone, blind_index, normalize_mobile
+
+        try:
+            index = blind_index("phone:" + normalize_mobile(search_term))
+        except InvalidPhone:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(phone_index=index), False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("phone")
+
+
+@admin.register(SubjectConsentState)
+class SubjectConsentStateAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "plan", "objected", "answered_at", "withdrawn_at", "expires_at")
+    list_filter = ("plan", "objected")
+    list_select_related = ("subject", "plan")
+
+
+@admin.register(ProvisionRecord)
+class ProvisionRecordAdmin(ReadOnlyAdmin):
+    list_display = ("provided_from", "file_name", "recipient", "subject_count", "plan",
+                    "reference")
+    list_filter = ("recipient", "plan")
+    date_hierarchy = "provided_from"

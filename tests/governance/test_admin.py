@@ -1,0 +1,154 @@
+"""The privacy officers' admin: real requests, as an officer would make them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.admin import helpers
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from governance.models import OwnershipDispute, Ruling, TransferPlan
+from governance.seoul import PLAN_VALUES
+from governance.services import plan_create, plan_submit
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "admin:governance_transferplan_changelist"
+
+
+@pytest.fixture
+def submitted_plan(officer, outgoing_operator, incoming_operator, field_catalogue):
+    plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
+                       to_operator=incoming_operator.operator,
+                       rules=[(field_catalogue["merchant.shop_name"], "not_personal", False)],
+                       **PLAN_VALUES)
+    return plan_submit(plan=plan, by=officer)
+
+
+def _action(client, action: str, *pks):
+    return client.post(reverse(CHANGELIST), {"action": action,
+                                             helpers.ACTION_CHECKBOX_NAME: [str(p) for p in pks]},
+                       follow=True)
+
+
+def test_the_submitter_is_refused_when_approving_through_the_admin(client, officer,
+                                                                   submitted_plan):
+    client.force_login(officer)
+    response = _action(client, "approve_plans", submitted_plan.pk)
+    assert response.status_code == 200
+    assert "승인 요청자 본인은 승인할 수 없습니다" in response.content.decode()
+    submitted_plan.refresh_from_db()
+    assert submitted_plan.status == TransferPlan.Status.SUBMITTED
+
+
+def test_a_second_officer_approves_through_the_admin(client, second_officer, submitted_plan):
+    client.force_login(second_officer)
+    response = _action(client, "approve_plans", submitted_plan.pk)
+    assert "승인됨" in response.content.decode()
+    submitted_plan.refresh_from_db()
+    assert submitted_plan.status == TransferPlan.Status.APPROVED
+    assert submitted_plan.approved_by == second_officer
+
+
+def test_an_approved_plan_cannot_be_changed_through_its_admin_page(client, officer,
+                                                                   approved_plan):
+    client.force_login(officer)
+    url = reverse("admin:governance_transferplan_change", args=[approved_plan.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="purpose"' not in page.content.decode()
+    response = client.post(url, {"title": "바꾼 제목", "purpose": "x"})
+    assert response.status_code == 403
+    approved_plan.refresh_from_db()
+    assert approved_plan.title == PLAN_VALUES["title"]
+
+
+def test_an_officer_drafts_a_plan_with_field_rules_and_each_change_is_audited(
+        client, officer, outgoing_operator, incoming_operator, field_catalogue):
+    client.force_login(officer)
+    data = {
+        "title": "리허설 1차", "from_operator": outgoing_operator.operator.pk,
+        "to_operator": incoming_operator.operator.pk, "rehearsal": "on",
+        "purpose": "운영사 변경", "retention": "계약 종료 시까지", "recipient_limits": "",
+        "method": "API", "notice_period_days": "30",
+        "rules-TOTAL_FORMS": "2", "rules-INITIAL_FORMS": "0",
+        "rules-0-field": field_catalogue["merchant.shop_name"].pk,
+        "rules-0-basis": "not_personal",
+        "rules-1-field": field_catalogue["merchant.email"].pk,
+        "rules-1-basis": "consent", "rules-1-required": "on",
+    }
+    response = client.post(reverse("admin:governance_transferplan_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = TransferPlan.objects.get(title="리허설 1차")
+    assert plan.rehearsal and plan.created_by == officer
+    assert {r.field.key: (r.basis, r.required) for r in plan.rules.all()} == {
+        "merchant.shop_name": ("not_personal", False), "merchant.email": ("consent", True)}
+    actions = list(AuditEvent.objects.filter(target_type="governance.transferplan",
+                                             target_id=str(plan.pk)).order_by("id")
+                   .values_list("action", flat=True))
+    assert actions == ["plan.created", "plan.rule_set", "plan.rule_set"]
+
+
+def test_the_plan_summary_shows_who_may_move_and_who_waits(client, officer, approved_plan,
+                                                           merchant, user):
+    client.force_login(officer)
+    response = client.get(reverse("admin:governance_transferplan_summary",
+                                  args=[approved_plan.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "항목별 이전 현황" in html
+    row = html.split('data-field="merchant.settlement_bank_account"')[1].split("</tr>")[0]
+    assert '<td class="allowed">0</td>' in row and '<td class="waiting">1</td>' in row
+    assert "동의 대기 중 (consent pending): 1" in row
+    shop = html.split('data-field="merchant.shop_name"')[1].split("</tr>")[0]
+    assert '<td class="allowed">1</td>' in shop
+
+
+def test_the_unrelated_operator_has_no_admin_access(client, django_user_model):
+    outsider = django_user_model.objects.create_user(username="bizplay-staff", password="x" * 12)
+    client.force_login(outsider)
+    response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_an_officer_opens_a_dispute_and_records_the_ruling_in_the_admin(
+        client, officer, city, outgoing_operator, field_catalogue):
+    client.force_login(officer)
+    name = field_catalogue["merchant.representative_name"]
+    phone = field_catalogue["merchant.representative_phone"]
+    response = client.post(reverse("admin:governance_field_changelist"), {
+        "action": "open_dispute", helpers.ACTION_CHECKBOX_NAME: [name.pk, phone.pk]})
+    assert response.status_code == 302
+    form = client.get(response["Location"])
+    assert form.status_code == 200
+    response = client.post(reverse("admin:governance_ownershipdispute_add"), {
+        "title": "대표자 정보 분쟁", "fields": [name.pk, phone.pk], "claimant": city.pk,
+        "counter_claimant": outgoing_operator.operator.pk, "claimant_ground": "주관자",
+        "counter_ground": "영업 비밀", "opened_on": "2022-01-20"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    dispute = OwnershipDispute.objects.get()
+    assert set(dispute.fields.values_list("key", flat=True)) == {name.key, phone.key}
+
+    response = client.post(reverse("admin:governance_ruling_add"), {
+        "dispute": dispute.pk, "authority": "개인정보보호위원회", "decided_on": "2022-03-04",
+        "reference": "", "controller": city.pk, "processor": outgoing_operator.operator.pk,
+        "outcome": "운영사는 수탁자", "effect": ""})
+    assert response.status_code == 302
+    ruling = Ruling.objects.get()
+    assert ruling.decided_on == dt.date(2022, 3, 4)
+    dispute.refresh_from_db()
+    assert dispute.status == OwnershipDispute.Status.RULED
+    assert {"dispute.opened", "ruling.recorded", "ownership.set"} <= set(
+        AuditEvent.objects.values_list("action", flat=True))
+
+
+def test_editing_an_operator_in_the_admin_is_audited(client, officer, city):
+    client.force_login(officer)
+    url = reverse("admin:governance_operator_change", args=[city.pk])
+    response = client.post(url, {"code": city.code, "name": city.name, "name_en": city.name_en,
+                                 "role": city.role, "address": city.address,
+                                 "phone": "02-120", "keys-TOTAL_FORMS": "0",
+                                 "keys-INITIAL_FORMS": "0"})
+    assert response.status_code == 302, response.content.decode()[:1500]
+    event = AuditEvent.objects.filter(action="operator.updated").get()
+    assert event.actor_id == f"user:{officer.pk}"
