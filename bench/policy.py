@@ -43,7 +43,6 @@ def _recreate_database() -> None:
 
 def _drop_database() -> None:
     import psycopg
-
     from django.db import connections
 
     connections.close_all()

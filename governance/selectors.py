@@ -9,9 +9,9 @@ consent state), since a whole plan has only a few hundred distinct shapes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
