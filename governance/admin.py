@@ -369,9 +369,9 @@ class TransferPlanAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "plan": plan,
             "title": f"항목별 이전 현황 — {plan}", "now": now,
-            "rows": [{"row": r, "reasons": [(EXPLANATIONS[reason], n) for reason, n in
-                                            r.waiting_by_reason()]} for r in rows],
-            "basis_labels": dict(FieldRule.Basis.choices),
+            "rows": [{"row": r, "basis": FieldRule.Basis(r.basis).label,
+                      "reasons": [(EXPLANATIONS[reason], n) for reason, n in
+                                  r.waiting_by_reason()]} for r in rows],
             "reasons": [(r.value, EXPLANATIONS[r]) for r in Reason],
         }
         return TemplateResponse(request, "admin/governance/transferplan/summary.html", context)

@@ -97,6 +97,8 @@ class EncryptedTextField(models.TextField):
     encrypted = True
 
     def get_prep_value(self, value: Any) -> Any:
+        if hasattr(value, "resolve_expression"):
+            return value
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
@@ -107,9 +109,6 @@ class EncryptedTextField(models.TextField):
             return value
         return decrypt_text(value)
 
-    def get_db_prep_save(self, value, connection):
-        return self.get_prep_value(value)
-
 
 class EncryptedJSONField(models.TextField):
     """Any JSON value, stored as one Fernet token of its JSON text."""
@@ -117,8 +116,8 @@ class EncryptedJSONField(models.TextField):
     encrypted = True
 
     def get_prep_value(self, value: Any) -> Any:
-        if value is None:
-            return None
+        if value is None or hasattr(value, "resolve_expression"):
+            return value
         return encrypt_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     def from_db_value(self, value, expression, connection):
@@ -128,9 +127,6 @@ class EncryptedJSONField(models.TextField):
 
     def to_python(self, value: Any) -> Any:
         return value
-
-    def get_db_prep_save(self, value, connection):
-        return self.get_prep_value(value)
 
 
 def encrypted_fields(model) -> list[models.Field]:
