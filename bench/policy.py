@@ -100,7 +100,8 @@ def _populate(merchants: int):
     rules += [(fields[k], basis, False) for k, _p, basis in EXTRA_FIELDS]
     assert len(rules) == 20
     users = get_user_model().objects
-    kim, lee = users.create_user("bench-kim"), users.create_user("bench-lee")
+    kim = users.create_superuser("bench-kim", password=None)
+    lee = users.create_superuser("bench-lee", password=None)
     now = timezone.now()
     plan = plan_create(by=kim, from_operator=operators["KEPF"], to_operator=operators["SHINHAN"],
                        rules=rules, notice_starts_at=now - dt.timedelta(days=31),

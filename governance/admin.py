@@ -175,11 +175,15 @@ class FieldAdmin(AuditedAdmin):
         self._disputed = field_disputed_ids()
         return super().get_queryset(request)
 
+    def has_add_dispute_permission(self, request) -> bool:
+        return request.user.has_perm("governance.add_ownershipdispute")
+
     @admin.display(description="분쟁 중", boolean=True)
     def is_disputed(self, obj: Field) -> bool:
         return obj.pk in getattr(self, "_disputed", set())
 
-    @admin.action(description="선택한 항목에 대해 관리 주체 분쟁 제기 (open dispute)")
+    @admin.action(description="선택한 항목에 대해 관리 주체 분쟁 제기 (open dispute)",
+                  permissions=["add_dispute"])
     def open_dispute(self, request, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
         url = reverse("admin:governance_ownershipdispute_add") + "?" + urlencode({"fields": ids})
@@ -244,7 +248,11 @@ class OwnershipDisputeAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # dispute_open has set the fields
 
-    @admin.action(description="개인정보보호위원회에 회부 (refer to the commission)")
+    def has_add_ruling_permission(self, request) -> bool:
+        return request.user.has_perm("governance.add_ruling")
+
+    @admin.action(description="개인정보보호위원회에 회부 (refer to the commission)",
+                  permissions=["add"])
     def refer_to_commission(self, request, queryset):
         for dispute in queryset:
             try:
@@ -253,7 +261,7 @@ class OwnershipDisputeAdmin(admin.ModelAdmin):
             except GovernanceError as exc:
                 messages.error(request, str(exc))
 
-    @admin.action(description="결정 기록 (record ruling)")
+    @admin.action(description="결정 기록 (record ruling)", permissions=["add_ruling"])
     def record_ruling(self, request, queryset):
         if queryset.count() != 1:
             messages.error(request, "결정은 분쟁 하나씩 기록합니다. (choose exactly one dispute)")
@@ -416,27 +424,28 @@ class TransferPlanAdmin(admin.ModelAdmin):
             except GovernanceError as exc:
                 messages.error(request, str(exc))
 
-    @admin.action(description="승인 요청 (submit)")
+    @admin.action(description="승인 요청 (submit)", permissions=["change"])
     def submit_plans(self, request, queryset):
         self._each(request, queryset, plan_submit, "승인 요청됨")
 
-    @admin.action(description="승인 (approve — 요청자가 아닌 다른 담당자만)")
+    @admin.action(description="승인 (approve — 요청자가 아닌 다른 담당자만)",
+                  permissions=["change"])
     def approve_plans(self, request, queryset):
         self._each(request, queryset, plan_approve, "승인됨")
 
-    @admin.action(description="반려 (return to draft)")
+    @admin.action(description="반려 (return to draft)", permissions=["change"])
     def return_plans(self, request, queryset):
         self._each(request, queryset, plan_reject, "작성 중으로 반려됨")
 
-    @admin.action(description="시행 (activate)")
+    @admin.action(description="시행 (activate)", permissions=["change"])
     def activate_plans(self, request, queryset):
         self._each(request, queryset, plan_activate, "시행 중")
 
-    @admin.action(description="새 버전 만들기 (new version)")
+    @admin.action(description="새 버전 만들기 (new version)", permissions=["add"])
     def new_version(self, request, queryset):
         self._each(request, queryset, plan_new_version, "새 버전(작성 중)이 만들어졌습니다")
 
-    @admin.action(description="취소 (cancel)")
+    @admin.action(description="취소 (cancel)", permissions=["change"])
     def cancel_plans(self, request, queryset):
         self._each(request, queryset, plan_cancel, "취소됨")
 

@@ -125,10 +125,18 @@ def _transition(plan: TransferPlan, *, by: Actor, frm: tuple[str, ...], to: str,
     return plan
 
 
+def _require_officer(by: Actor, what: str, error: type[GovernanceError] = GovernanceError):
+    """Only a privacy officer (a user who may change plans) submits or approves."""
+    officer = user_of(by)
+    if officer is None or not officer.is_active or \
+            not officer.has_perm("governance.change_transferplan"):
+        raise error(f"{what}은(는) 개인정보 담당자만 할 수 있습니다. (only a privacy officer)")
+    return officer
+
+
 @transaction.atomic
 def plan_submit(*, plan: TransferPlan, by: Actor) -> TransferPlan:
-    if user_of(by) is None:
-        raise GovernanceError("승인 요청은 담당자만 할 수 있습니다. (only an officer submits)")
+    _require_officer(by, "승인 요청")
     if not plan.rules.exists():
         raise GovernanceError("항목별 이전 근거가 없습니다. (a plan needs at least one field rule)")
     return _transition(plan, by=by, frm=(Status.DRAFT,), to=Status.SUBMITTED,
@@ -150,9 +158,7 @@ def plan_approve(*, plan: TransferPlan, by: Actor) -> TransferPlan:
 
     Approving a new version supersedes the lineage's older approved or active version.
     """
-    officer = user_of(by)
-    if officer is None:
-        raise TwoPersonRuleViolation("승인은 담당자만 할 수 있습니다. (only an officer approves)")
+    officer = _require_officer(by, "승인", TwoPersonRuleViolation)
     plan = _transition(plan, by=by, frm=(Status.SUBMITTED,), to=Status.APPROVED,
                        action="plan.approved", exclude_submitter=True,
                        extra={"approved_by": officer, "approved_at": timezone.now()})

@@ -152,3 +152,13 @@ def test_editing_an_operator_in_the_admin_is_audited(client, officer, city):
     assert response.status_code == 302, response.content.decode()[:1500]
     event = AuditEvent.objects.filter(action="operator.updated").get()
     assert event.actor_id == f"user:{officer.pk}"
+
+
+def test_the_commission_reviewer_cannot_approve_through_the_admin(client, commission_reviewer,
+                                                                  submitted_plan):
+    client.force_login(commission_reviewer)
+    page = client.get(reverse(CHANGELIST))
+    assert page.status_code == 200 and "approve_plans" not in page.content.decode()
+    _action(client, "approve_plans", submitted_plan.pk)
+    submitted_plan.refresh_from_db()
+    assert submitted_plan.status == TransferPlan.Status.SUBMITTED

@@ -116,3 +116,12 @@ def test_consent_state_is_refused_for_a_draft_or_for_fields_outside_the_plan(
     with pytest.raises(GovernanceError):
         subject_consent_state_set(plan=approved_plan, subject=merchant,
                                   fields_granted=["user.phone"])
+
+
+def test_a_staff_member_who_is_not_a_privacy_officer_cannot_approve(draft_plan, officer,
+                                                                    commission_reviewer):
+    plan_submit(plan=draft_plan, by=officer)
+    with pytest.raises(TwoPersonRuleViolation):
+        plan_approve(plan=draft_plan, by=commission_reviewer)
+    draft_plan.refresh_from_db()
+    assert draft_plan.status == TransferPlan.Status.SUBMITTED
