@@ -45,7 +45,7 @@ def operator_key_register(*, operator: Operator, purpose: str, public_key: bytes
                 .filter(operator=operator, purpose=purpose, valid_until__isnull=True,
                         replaced_by__isnull=True).exclude(pk=key.pk))
     for old in previous:
-        old.valid_until, old.replaced_by = valid_from, key
+        old.valid_until, old.replaced_by = max(valid_from, old.valid_from), key
         old.save(update_fields=["valid_until", "replaced_by"])
     record(by, "operator_key.registered", key, {
         "operator": operator.code, "purpose": purpose, "key_id": key_id,
