@@ -8,6 +8,7 @@ import binascii
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,7 +30,7 @@ from governance.models import (
     TransferPlan,
 )
 from governance.policy import EXPLANATIONS, Reason
-from governance.selectors import field_disputed_ids, plan_decision_summary
+from governance.selectors import plan_decision_summary
 from governance.services import (
     GovernanceError,
     catalogue_object_delete,
@@ -172,15 +173,16 @@ class FieldAdmin(AuditedAdmin):
     actions = ["open_dispute"]
 
     def get_queryset(self, request):
-        self._disputed = field_disputed_ids()
-        return super().get_queryset(request)
+        unsettled = OwnershipDispute.objects.filter(fields=OuterRef("pk"),
+                                                    status__in=OwnershipDispute.UNSETTLED)
+        return super().get_queryset(request).annotate(disputed_now=Exists(unsettled))
 
     def has_add_dispute_permission(self, request) -> bool:
         return request.user.has_perm("governance.add_ownershipdispute")
 
     @admin.display(description="분쟁 중", boolean=True)
     def is_disputed(self, obj: Field) -> bool:
-        return obj.pk in getattr(self, "_disputed", set())
+        return obj.disputed_now
 
     @admin.action(description="선택한 항목에 대해 관리 주체 분쟁 제기 (open dispute)",
                   permissions=["add_dispute"])

@@ -162,3 +162,19 @@ def test_the_commission_reviewer_cannot_approve_through_the_admin(client, commis
     _action(client, "approve_plans", submitted_plan.pk)
     submitted_plan.refresh_from_db()
     assert submitted_plan.status == TransferPlan.Status.SUBMITTED
+
+
+def test_the_field_list_marks_disputed_fields(client, officer, city, outgoing_operator,
+                                              field_catalogue):
+    from governance.services import dispute_open
+
+    dispute_open(title="분쟁", fields=[field_catalogue["merchant.representative_name"]],
+                 claimant=city, counter_claimant=outgoing_operator.operator,
+                 claimant_ground="주관자", by=officer)
+    client.force_login(officer)
+    html = client.get(reverse("admin:governance_field_changelist") + "?q=representative_name"
+                      ).content.decode()
+    rows = [row for row in html.split("<tr") if "merchant.representative_name</a>" in row]
+    assert len(rows) == 1
+    assert '<td class="field-is_disputed"><img src="/static/admin/img/icon-yes.svg" alt="True">' \
+        in rows[0]
