@@ -67,3 +67,17 @@ def test_it_rejects_malformed_numbers():
     with pytest.raises(InvalidPhone):
         normalize_mobile("not a phone")
     assert normalize_mobile("010-0000-0001") == "+821000000001"
+
+
+def test_the_json_field_round_trips_a_value_and_refuses_a_wrong_key(settings):
+    from governance.crypto import EncryptedJSONField
+
+    field = EncryptedJSONField()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    value = {"대표자명": "홍길동", "items": [1, 2]}
+    stored = field.get_prep_value(value)
+    assert "홍길동" not in stored
+    assert field.from_db_value(stored, None, None) == value
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionError):
+        field.from_db_value(stored, None, None)
