@@ -75,16 +75,39 @@ def start_worker() -> subprocess.Popen:
 
 
 def reset_tables() -> None:
-    from django.db import connection
+    """Empty the tables between runs, once the worker has sealed the previous run's backlog.
+
+    TRUNCATE while the sealer still holds its locks deadlocks (seen when the throughput runs
+    left a backlog), so wait for the backlog first and retry the rare late collision.
+    """
+    from django.db import OperationalError, connection
 
     from audit.maintenance import maintenance_mode
 
-    with maintenance_mode(), connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audit_auditevent, audit_checkpoint, audit_logstate "
-                       "RESTART IDENTITY")
+    wait_until_sealed()
+    for attempt in range(5):
+        try:
+            with maintenance_mode(), connection.cursor() as cursor:
+                cursor.execute("TRUNCATE audit_auditevent, audit_checkpoint, audit_logstate "
+                               "RESTART IDENTITY")
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(1)
+    with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_business "
                        "(id bigserial PRIMARY KEY, writer int, n int, payload text)")
         cursor.execute("TRUNCATE bench_business")
+
+
+def wait_until_sealed(timeout: float = 120) -> None:
+    from audit.models import AuditEvent
+
+    deadline = time.monotonic() + timeout
+    while AuditEvent.objects.filter(seq__isnull=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # let the sealer finish signing its last checkpoint
 
 
 def run_writers(writers: int, seconds: float, body, pace: float = 0.0) -> tuple[int, list]:
