@@ -1,0 +1,3 @@
+"""URLs of the merchant consent page (see consent/views.py)."""
+
+urlpatterns: list = []

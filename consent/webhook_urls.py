@@ -1,0 +1,3 @@
+"""URLs of the SMS provider webhooks (see consent/webhooks.py)."""
+
+urlpatterns: list = []
