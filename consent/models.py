@@ -61,6 +61,12 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField("시작 시각", null=True, blank=True)
     finished_at = models.DateTimeField("종료 시각", null=True, blank=True)
     created_at = models.DateTimeField("작성 시각", default=timezone.now, editable=False)
+    # One sending loop per campaign at a time (its rate cap holds across workers): the loop
+    # takes this lease with a conditional UPDATE and renews it; a killed worker's lease lapses.
+    sender_lease_owner = models.CharField("발송 작업자", max_length=64, blank=True,
+                                          editable=False)
+    sender_lease_until = models.DateTimeField("발송 작업 임대 만료", null=True, blank=True,
+                                              editable=False)
 
     class Meta:
         verbose_name = "동의 요청 캠페인 (campaign)"
@@ -214,6 +220,10 @@ class SmsMessage(models.Model):
     status = models.CharField("상태", max_length=16, choices=Status.choices,
                               default=Status.QUEUED, db_index=True)
     body_redacted = models.TextField("본문 (링크 토큰 가림)", blank=True)
+    # The link this SMS carried: a lookup at the provider finds the message by the hash of the
+    # token in its body, which settles a send whose outcome we never heard (5xx, timeout, kill).
+    link = models.ForeignKey(ConsentLink, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+", verbose_name="개인 링크")
     provider = models.CharField("발송 사업자", max_length=32, blank=True)
     provider_sid = models.CharField("발송 사업자 메시지 ID", max_length=64, null=True,
                                     blank=True, unique=True)
@@ -234,6 +244,8 @@ class SmsMessage(models.Model):
             models.UniqueConstraint(fields=["request", "purpose", "sequence"],
                                     name="consent_sms_one_per_purpose"),
         ]
+        # The claim walks queued rows in id order; without this it rescans every sent row.
+        indexes = [models.Index(fields=["status", "id"], name="consent_sms_status_id")]
 
     def __str__(self) -> str:
         return f"SMS {self.purpose} #{self.sequence} ({self.status})"
