@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "governance",
     "consent",
     "transfers",
+    "operations",  # the top layer: dashboard, rehearsal and its report
 ]
 
 MIDDLEWARE = [
