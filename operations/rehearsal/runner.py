@@ -1,0 +1,56 @@
+"""Stages of a rehearsal: each is timed, shows a progress bar, and notes what it did."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+
+@dataclass
+class StageTiming:
+    key: str
+    label: str
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Progress:
+    """The stages run so far; `stage()` opens one with its own progress bar."""
+
+    quiet: bool = False
+    stages: list[StageTiming] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, key: str, label: str, total: int | None = None) -> Iterator[_Stage]:
+        timing = StageTiming(key, label)
+        bar = tqdm(total=total, desc=label, unit="", disable=self.quiet, leave=True,
+                   dynamic_ncols=True)
+        started = time.perf_counter()
+        try:
+            yield _Stage(timing, bar)
+        finally:
+            bar.close()
+            timing.seconds = time.perf_counter() - started
+            self.stages.append(timing)
+
+    def as_rows(self) -> list[dict]:
+        return [{"key": s.key, "label": s.label, "seconds": round(s.seconds, 2), "note": s.note}
+                for s in self.stages]
+
+
+@dataclass
+class _Stage:
+    timing: StageTiming
+    bar: tqdm
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def note(self, text: str) -> None:
+        self.timing.note = text
+        self.bar.set_postfix_str(text[:60])
