@@ -36,6 +36,7 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from audit.signing import service_key_id
 from consent.models import ConsentRecord, ConsentRequest, Notice
 from consent.notices import notice_current
 from consent.receipts import receipt_build, receipt_file_bytes
@@ -394,7 +395,7 @@ def receipt(request, visit: _Visit, receipt_id):
         return bad_link(request)
     return _page(request, "consent/receipt.html", {
         "visit": visit, "record": record, "receipt": receipt_build(record),
-        "done": request.GET.get("done") == "1",
+        "done": request.GET.get("done") == "1", "key_id": service_key_id(),
     })
 
 
