@@ -238,6 +238,10 @@ TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 # Points the real Twilio SDK at the local stand-in server in tests and benchmarks.
 TWILIO_API_BASE = env_str("TWILIO_API_BASE")
 SMS_SEND_RATE_PER_SECOND = env_int("SMS_SEND_RATE_PER_SECOND", 100)
+# A claimed SMS (and a campaign's sending loop) whose worker went silent this long is settled
+# by a lookup at the provider, never resent blindly. Must exceed one batch (~2 s of sends).
+SMS_CLAIM_LEASE_SECONDS = env_int("SMS_CLAIM_LEASE_SECONDS", 120)
+TWILIO_HTTP_TIMEOUT = float(env_str("TWILIO_HTTP_TIMEOUT", "10"))
 CALL_CENTRE_PHONE = env_str("CALL_CENTRE_PHONE", "02-120")
 
 # --- Logging ----------------------------------------------------------------------------

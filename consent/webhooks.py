@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -51,7 +52,7 @@ def _verified(request: HttpRequest) -> str | None:
     for url in _candidate_urls(request):
         if validator.validate(url, params, signature):
             return "twilio-seen:" + hashlib.sha256(
-                (signature + "\n" + url + "\n" + request.body.decode("utf-8", "replace"))
+                (signature + "\n" + url + "\n" + urlencode(sorted(params.items())))
                 .encode()).hexdigest()
     return None
 

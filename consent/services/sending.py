@@ -69,7 +69,7 @@ _TOKEN_IN_BODY = re.compile(r"/c/([A-Za-z0-9_-]{22})")
 
 
 def claim_lease() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "SMS_CLAIM_LEASE_SECONDS", 300))
+    return dt.timedelta(seconds=settings.SMS_CLAIM_LEASE_SECONDS)
 
 
 def status_callback_url(message_id: int) -> str:
@@ -284,7 +284,7 @@ def _mark_requests_sent(campaign: Campaign, request_ids: list[int], now: dt.date
 def _lease_take(campaign_id: int, owner: str, now: dt.datetime) -> bool:
     from django.db.models import Q
 
-    until = now + dt.timedelta(seconds=60)
+    until = now + claim_lease()
     return bool(Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING).filter(
         Q(sender_lease_until__isnull=True) | Q(sender_lease_until__lt=now)
         | Q(sender_lease_owner=owner)).update(sender_lease_owner=owner,

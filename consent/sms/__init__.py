@@ -24,7 +24,8 @@ def provider() -> SmsProvider:
     """The provider named by settings.SMS_PROVIDER (one instance per configuration)."""
     name = settings.SMS_PROVIDER
     key = (name, settings.TWILIO_API_BASE, settings.TWILIO_ACCOUNT_SID,
-           str(settings.SMS_OUTBOX_FILE), settings.SMS_SEND_RATE_PER_SECOND)
+           str(settings.SMS_OUTBOX_FILE), settings.SMS_SEND_RATE_PER_SECOND,
+           settings.TWILIO_HTTP_TIMEOUT)
     if key not in _cache:
         if name == "console":
             from consent.sms.console import ConsoleProvider
@@ -39,7 +40,7 @@ def provider() -> SmsProvider:
                 messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
                 api_base=settings.TWILIO_API_BASE or None,
                 rate_per_second=settings.SMS_SEND_RATE_PER_SECOND,
-                timeout=getattr(settings, "TWILIO_HTTP_TIMEOUT", 10.0))
+                timeout=settings.TWILIO_HTTP_TIMEOUT)
         else:
             raise ValueError(f"unknown SMS_PROVIDER {name!r} (console | twilio)")
     return _cache[key]

@@ -14,6 +14,7 @@ SDK's request building, authentication and error handling all run. It answers li
 It can be told to misbehave, one request at a time, in the order given (``add_faults``, or
 ``POST /_standin/faults`` with ``{"faults": [...]}``): ``{"status": 429}`` / ``500`` / ``503``
 (``"accept": true`` stores the message anyway, as a 5xx after Twilio queued it would),
+``{"status": 400}`` (21610, a recipient who unsubscribed: refused for good),
 ``{"delay": 3.0, "accept": true}`` (answers late: a client timeout). With ``callbacks`` it
 posts ``sent`` then ``delivered`` to each message's StatusCallback, signed like Twilio
 (``X-Twilio-Signature``, computed by the SDK's own RequestValidator).
@@ -102,6 +103,7 @@ def _twilio_error(status: int, code: int, message: str) -> dict:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's pooled session expects
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stalls
     server: _Server
 
     def log_message(self, *args) -> None:  # quiet
@@ -223,6 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.rate_limited += 1
             return self._send(429, _twilio_error(429, 20429, "Too Many Requests"))
+        if status and 400 <= status < 500:
+            return self._send(status, _twilio_error(
+                status, 21610, "Attempt to send to unsubscribed recipient"))
         msg = None
         if fault is None or fault.get("accept"):
             msg = self._store(form)

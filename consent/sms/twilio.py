@@ -19,7 +19,6 @@ from twilio.rest import Client
 
 from consent.sms.base import FoundMessage, LookupUnavailable, OutgoingSms, SendOutcome, SendResult
 
-
 # The SDK logs every request's parameters at INFO: the number and the body with its live
 # token. Only its warnings go to our logs.
 _quiet = logging.getLogger("consent.sms.twilio_http")

@@ -72,3 +72,13 @@ def user_link(user_request):
     from consent.tokens import link_issue
 
     return link_issue(request=user_request)
+
+
+@pytest.fixture(autouse=True)
+def _empty_rate_limits():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
