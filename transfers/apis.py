@@ -377,7 +377,8 @@ class ReleaseFileApi(OperatorApi):
                            "chunks/NNNNNN.bin",
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               401: E401, 403: E403, 404: E404})
-    def get(self, request, release_id, name: str):
+    def get(self, request, release_id, file: str):
+        name = file
         release = self.release_of(release_id)
         if release.status != Release.Status.READY:
             raise NotFound("the release is not ready")

@@ -21,7 +21,7 @@ urlpatterns = [
          name="release-records"),
     path("releases/<uuid:release_id>/acknowledgements", apis.AcknowledgementApi.as_view(),
          name="release-ack"),
-    re_path(r"^releases/(?P<release_id>[0-9a-f-]{36})/(?P<name>manifest\.json|manifest\.sig|"
+    re_path(r"^releases/(?P<release_id>[0-9a-f-]{36})/(?P<file>manifest\.json|manifest\.sig|"
             r"chunks/\d{6}\.bin)$", apis.ReleaseFileApi.as_view(), name="release-file"),
     path("deletions/<int:notice_id>/confirm", apis.DeletionConfirmApi.as_view(),
          name="deletion-confirm"),

@@ -89,10 +89,10 @@ def test_a_subject_sent_again_in_another_batch_is_reported_as_a_duplicate(
 
 def test_csv_batches_are_validated_like_ndjson(kepf_api, approved_plan):
     upload_id = _start(kepf_api, approved_plan)
-    csv_body = ("kind,external_id,user.phone,user.certificate_balance,user.issuance_records\n"
-                'user,U-1,010-0000-0001,5000,"[{""amount"": 5000}]"\n'
-                "user,U-2,+82 10 0000 0002,-3,\n"
-                "user,U-3,01000000003\n").encode()
+    csv_body = (b"kind,external_id,user.phone,user.certificate_balance,user.issuance_records\n"
+                b'user,U-1,010-0000-0001,5000,"[{""amount"": 5000}]"\n'
+                b"user,U-2,+82 10 0000 0002,-3,\n"
+                b"user,U-3,01000000003\n")
     response = kepf_api.put(f"/api/uploads/{upload_id}/batches/csv-1", csv_body,
                             content_type="text/csv")
     assert response.status_code == 201

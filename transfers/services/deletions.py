@@ -59,7 +59,13 @@ def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
         notices.append(DeletionNotice(plan=plan, recipient_id=plan.to_operator_id,
                                       subject_id=ref.id, fields=gone, reason=reason,
                                       state_updated_at=updated_at))
-    created = DeletionNotice.objects.bulk_create(notices, ignore_conflicts=True)
+    if not notices:
+        return []
+    # Unique per (plan, subject, change): a concurrent poll that got there first wins.
+    DeletionNotice.objects.bulk_create(notices, ignore_conflicts=True)
+    created = list(DeletionNotice.objects.filter(
+        plan=plan, subject_id__in=[n.subject_id for n in notices],
+        state_updated_at__in={n.state_updated_at for n in notices}).order_by("id"))
     if created:
         record(SYSTEM, "deletion.requested", "governance.transferplan", plan.pk,
                {"plan_id": plan.pk, "notices": len(created)})
