@@ -54,4 +54,4 @@ def record(actor: tuple[str, str] | None, action: str, target_type: str, target_
 
 
 def releases_dir() -> Path:
-    return Path(getattr(settings, "RELEASES_DIR", None) or settings.VAR_DIR / "releases")
+    return Path(settings.RELEASES_DIR)
