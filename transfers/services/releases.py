@@ -199,7 +199,7 @@ def _release_lines(release: Release, tally: _Tally
     decisions = plan_decisions(plan, now=release.as_of)
     previous = _previously_released(plan, release)
     records = (Record.objects.filter(plan=plan).order_by("subject_id")
-               .values_list("subject_id", "values").iterator(chunk_size=2000))
+               .values_list("subject_id", "values").iterator(chunk_size=10_000))
     shapes: dict[tuple, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
     ref = decided = None
     prev_id, prev_fields = -1, set()
