@@ -71,7 +71,10 @@ def _max_batch_bytes() -> int:
 
 
 class OperatorApi(APIView):
-    """Base: OAuth2 token of an operator client with ``required_scopes``; audit every call."""
+    """Needs an OAuth2 bearer token (client credentials) of an active operator client, with
+    the scope listed under security. A plan, upload or release of another operator answers
+    404, exactly like one that does not exist. Every call is recorded in the audit trail.
+    Errors are JSON: `{"error": code, "detail": message}`."""
 
     authentication_classes = [OperatorOAuth2Authentication]
     permission_classes = [IsOperatorClient, OperatorTokenHasScope]
@@ -176,7 +179,8 @@ def _plan_json(plan: TransferPlan, operator) -> dict:
 
 
 class PlanListApi(OperatorApi):
-    @extend_schema(summary="Plans where this operator is the source or the recipient",
+    @extend_schema(operation_id="plans_list",
+                   summary="Plans where this operator is the source or the recipient",
                    responses={200: OpenApiTypes.OBJECT, 401: E401})
     def get(self, request):
         return Response({"plans": [_plan_json(p, self.operator)
@@ -369,11 +373,10 @@ class ReleaseDetailApi(OperatorApi):
 
 
 class ReleaseFileApi(OperatorApi):
-    """manifest.json, manifest.sig and chunks/NNNNNN.bin of a ready release."""
-
     required_scopes = [SCOPE_RELEASE_READ]
 
-    @extend_schema(summary="A file of a ready release: manifest.json, manifest.sig or "
+    @extend_schema(operation_id="releases_file",
+                   summary="A file of a ready release: manifest.json, manifest.sig or "
                            "chunks/NNNNNN.bin",
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               401: E401, 403: E403, 404: E404})
