@@ -244,6 +244,15 @@ SMS_CLAIM_LEASE_SECONDS = env_int("SMS_CLAIM_LEASE_SECONDS", 120)
 TWILIO_HTTP_TIMEOUT = float(env_str("TWILIO_HTTP_TIMEOUT", "10"))
 CALL_CENTRE_PHONE = env_str("CALL_CENTRE_PHONE", "02-120")
 
+# --- Transfers (uploads and releases) -------------------------------------------------
+
+# Release files (manifest, signature, encrypted chunks), served to the recipient only.
+RELEASES_DIR = Path(env_str("RELEASES_DIR", str(VAR_DIR / "releases")))
+TRANSFERS_RELEASE_CHUNK_RECORDS = env_int("TRANSFERS_RELEASE_CHUNK_RECORDS", 50_000)
+TRANSFERS_MAX_BATCH_BYTES = env_int("TRANSFERS_MAX_BATCH_BYTES", 64 * 1024 * 1024)
+# An acknowledgement signed longer ago than this is refused (replay window).
+TRANSFERS_ACK_MAX_AGE_SECONDS = env_int("TRANSFERS_ACK_MAX_AGE_SECONDS", 900)
+
 # --- Logging ----------------------------------------------------------------------------
 
 LOGGING = {
