@@ -125,8 +125,13 @@ DATABASES = {
                                      conn_health_checks=True),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite: wait for the writer instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite: wait for the writer instead of failing with "database is locked". IMMEDIATE
+    # transactions take the write lock up front: a deferred one that reads, then writes, fails
+    # at once when another thread writes (seen with concurrent SMS status callbacks). WAL lets
+    # readers go on while one thread writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -261,4 +266,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One line per task is noise when a task runs in-process for every batch.
+    "loggers": {"celery.app.trace": {"level": env_str("CELERY_TASK_LOG_LEVEL", "WARNING")}},
 }

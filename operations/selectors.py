@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
-
-from consent.models import Campaign, ConsentRecord, ConsentRequest, InboundSms, SmsMessage
+from consent.models import Campaign, InboundSms, SmsMessage
+from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
 from governance.models import OwnershipDispute, TransferPlan
 
-R = ConsentRequest.Status
+FUNNEL = [(step, FUNNEL_LABELS[step]) for step in FUNNEL_STEPS]
 
 
 @dataclass
@@ -22,9 +21,17 @@ class CampaignProgress:
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(step, self.counts.get(step, 0)) for step in FUNNEL_STEPS]
+
+    @property
+    def answered(self) -> int:
+        return self.counts.get("agreed", 0) + self.counts.get("declined", 0)
+
+    @property
     def answered_percent(self) -> float:
-        total = self.counts.get("requests", 0)
-        return 100 * self.counts.get("answered", 0) / total if total else 0.0
+        total = self.counts.get("created", 0)
+        return 100 * self.answered / total if total else 0.0
 
 
 def plans_overview() -> list[TransferPlan]:
@@ -35,28 +42,9 @@ def plans_overview() -> list[TransferPlan]:
 
 
 def campaigns_progress(limit: int = 20) -> list[CampaignProgress]:
-    """The funnel of the newest campaigns: one aggregate query each over their requests."""
-    progress = []
-    for campaign in (Campaign.objects.select_related("plan").order_by("-created_at")[:limit]):
-        counts = ConsentRequest.objects.filter(campaign=campaign).aggregate(
-            requests=Count("id"),
-            sent=Count("id", filter=Q(first_sent_at__isnull=False)),
-            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
-            failed=Count("id", filter=Q(status=R.FAILED)),
-            opened=Count("id", filter=Q(opened_at__isnull=False)),
-            verified=Count("id", filter=Q(verified_at__isnull=False)),
-            answered=Count("id", filter=Q(answered_at__isnull=False)),
-            expired=Count("id", filter=Q(status=R.EXPIRED)),
-            opted_out=Count("id", filter=Q(status=R.OPTED_OUT)),
-        )
-        counts.update(ConsentRecord.objects.filter(request__campaign=campaign).aggregate(
-            withdrawn=Count("id", filter=Q(action=ConsentRecord.Action.WITHDRAW)),
-            objected=Count("id", filter=Q(action=ConsentRecord.Action.OBJECT)),
-        ))
-        counts["sms_unknown"] = SmsMessage.objects.filter(
-            request__campaign=campaign, status=SmsMessage.Status.UNKNOWN).count()
-        progress.append(CampaignProgress(campaign, counts))
-    return progress
+    """The funnel of the newest campaigns (a few aggregate queries each)."""
+    return [CampaignProgress(c, campaign_funnel(campaign=c))
+            for c in Campaign.objects.select_related("plan").order_by("-created_at")[:limit]]
 
 
 def open_reviews() -> dict[str, int]:

@@ -22,6 +22,7 @@ def dashboard(request: HttpRequest):
         "now": timezone.now(),
         "plans": selectors.plans_overview(),
         "campaigns": selectors.campaigns_progress(),
+        "funnel": selectors.FUNNEL,
         "reviews": selectors.open_reviews(),
     }
     return TemplateResponse(request, "operations/dashboard.html", context)

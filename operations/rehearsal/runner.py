@@ -6,7 +6,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from django.utils import timezone
 from tqdm import tqdm
 
 
@@ -16,6 +18,8 @@ class StageTiming:
     label: str
     seconds: float = 0.0
     note: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 @dataclass
@@ -31,15 +35,19 @@ class Progress:
         bar = tqdm(total=total, desc=label, unit="", disable=self.quiet, leave=True,
                    dynamic_ncols=True)
         started = time.perf_counter()
+        timing.started_at = timezone.now()
         try:
             yield _Stage(timing, bar)
         finally:
             bar.close()
             timing.seconds = time.perf_counter() - started
+            timing.ended_at = timezone.now()
             self.stages.append(timing)
 
     def as_rows(self) -> list[dict]:
-        return [{"key": s.key, "label": s.label, "seconds": round(s.seconds, 2), "note": s.note}
+        return [{"key": s.key, "label": s.label, "seconds": round(s.seconds, 2), "note": s.note,
+                 "started_at": s.started_at.isoformat() if s.started_at else None,
+                 "ended_at": s.ended_at.isoformat() if s.ended_at else None}
                 for s in self.stages]
 
 
