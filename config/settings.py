@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's, the consent page's and Chart.js's static files from gunicorn itself
+    # (compressed, cached forever under hashed names), so no extra server is needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -176,6 +179,17 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Production serves what `collectstatic` gathered (the Procfile's release step), under hashed
+# names; elsewhere WhiteNoise finds the files in the apps, so nothing needs collecting first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": ("whitenoise.storage.CompressedManifestStaticFilesStorage"
+                                if IS_PRODUCTION else
+                                "django.contrib.staticfiles.storage.StaticFilesStorage")},
+}
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+if not IS_PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 
 # --- Authentication ---------------------------------------------------------------------
 
