@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from consent.models import Campaign, InboundSms, SmsMessage
 from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
 from governance.models import OwnershipDispute, TransferPlan
+from transfers.models import Release
+from transfers.selectors import plan_reconciliation, unconfirmed_deletions
 
 FUNNEL = [(step, FUNNEL_LABELS[step]) for step in FUNNEL_STEPS]
 
@@ -58,4 +60,39 @@ def open_reviews() -> dict[str, int]:
             outcome=InboundSms.Outcome.NEEDS_REVIEW).count(),
         "sms_unknown_outcome": SmsMessage.objects.filter(
             status=SmsMessage.Status.UNKNOWN).count(),
+        "deletions_unconfirmed": unconfirmed_deletions().count(),
     }
+
+
+@dataclass
+class ReleaseRow:
+    release: Release
+    acknowledged: bool
+    matches: bool | None  # None: not acknowledged yet
+
+
+def releases_overview(limit: int = 20) -> list[ReleaseRow]:
+    rows = []
+    for release in (Release.objects.select_related("plan", "recipient")
+                    .prefetch_related("acknowledgements").order_by("-created_at")[:limit]):
+        acks = sorted(release.acknowledgements.all(), key=lambda a: a.received_at)
+        rows.append(ReleaseRow(release, bool(acks), acks[-1].matches if acks else None))
+    return rows
+
+
+@dataclass
+class ReconciliationState:
+    plan: TransferPlan
+    totals: int
+    mismatched: int
+
+
+def reconciliation_overview() -> list[ReconciliationState]:
+    """Per plan that has received an upload: how many totals disagree."""
+    plans = TransferPlan.objects.filter(uploads__isnull=False).distinct().order_by(
+        "-created_at")[:20]
+    states = []
+    for plan in plans:
+        rows = plan_reconciliation(plan)
+        states.append(ReconciliationState(plan, len(rows), sum(1 for r in rows if not r.ok)))
+    return states

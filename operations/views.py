@@ -24,5 +24,7 @@ def dashboard(request: HttpRequest):
         "campaigns": selectors.campaigns_progress(),
         "funnel": selectors.FUNNEL,
         "reviews": selectors.open_reviews(),
+        "releases": selectors.releases_overview(),
+        "reconciliations": selectors.reconciliation_overview(),
     }
     return TemplateResponse(request, "operations/dashboard.html", context)

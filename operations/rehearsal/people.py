@@ -7,6 +7,7 @@ internals: if the page changes so that a person can no longer answer, the rehear
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -47,6 +48,13 @@ class _Forms(HTMLParser):
                 form.fields[name] = a.get("value", "")
 
 
+_PEOPLE_NET = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544: benchmarking, never routed
+
+
+def person_address(person: int) -> str:
+    return str(_PEOPLE_NET[person % _PEOPLE_NET.num_addresses])
+
+
 def link_in(body: str) -> str | None:
     match = LINK.search(body)
     return match.group(0) if match else None
@@ -55,10 +63,13 @@ def link_in(body: str) -> str | None:
 class Visitor:
     """One person's browser session on the consent pages."""
 
-    def __init__(self, link: str, base_url: str) -> None:
+    def __init__(self, link: str, base_url: str, person: int = 0) -> None:
         # The SMS carries the public address; the rehearsal serves on its own port.
         self.url = base_url + link[link.index("/c/"):]
         self.session = requests.Session()
+        # Each person comes from their own phone's address, as through the TLS proxy in
+        # production (the per-address rate limit of the identity check applies per person).
+        self.session.headers["X-Forwarded-For"] = person_address(person)
         self.page = ""
         self.page_url = ""
 

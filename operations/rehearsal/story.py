@@ -253,6 +253,9 @@ def sms_through_standin(ctx: Context, stack: ExitStack) -> None:
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + secrets.token_hex(16)
     settings.TWILIO_API_BASE = ctx.standin.url
     settings.PUBLIC_BASE_URL = ctx.base_url
+    # The in-process server stands where the TLS proxy would: each simulated person's
+    # X-Forwarded-For is their address (see people.Visitor).
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
 def stage_campaigns(ctx: Context) -> None:
@@ -347,7 +350,7 @@ def _cast(ctx: Context) -> Cast:
 def _merchant_acts(ctx: Context, i: int, profile: str) -> str:
     from governance.seoul import synthetic_brn
 
-    visitor = Visitor(ctx.links[f"M-{i:07d}"], ctx.base_url)
+    visitor = Visitor(ctx.links[f"M-{i:07d}"], ctx.base_url, person=i)
     if profile == "opened_only":
         visitor.open()
         return profile
@@ -368,7 +371,7 @@ def _merchant_acts(ctx: Context, i: int, profile: str) -> str:
 def _user_objects(ctx: Context, i: int) -> str:
     from governance.seoul import synthetic_phone
 
-    visitor = Visitor(ctx.links[f"U-{i:07d}"], ctx.base_url)
+    visitor = Visitor(ctx.links[f"U-{i:07d}"], ctx.base_url, person=ctx.options.merchants + i)
     visitor.verify(synthetic_phone(i)[-4:])
     visitor.press("/object")
     return "objected"
@@ -445,7 +448,7 @@ def stage_ruling(ctx: Context) -> None:
 def _merchant_withdraws(ctx: Context, i: int) -> None:
     from governance.seoul import synthetic_brn
 
-    visitor = Visitor(ctx.links[f"M-{i:07d}"], ctx.base_url)
+    visitor = Visitor(ctx.links[f"M-{i:07d}"], ctx.base_url, person=i)
     visitor.verify(synthetic_brn(i))
     visitor.press("/withdraw")
 

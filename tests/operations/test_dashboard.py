@@ -80,3 +80,17 @@ def test_the_admin_index_links_to_it(client, officer):
     client.force_login(officer)
 
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()
+
+
+def test_it_shows_releases_and_a_plan_whose_totals_disagree(client, officer, approved_plan):
+    from transfers.models import Upload
+
+    Upload.objects.create(plan=approved_plan, operator_id=approved_plan.from_operator_id,
+                          declared_totals={"subjects": {"merchant": 5}})
+    client.force_login(officer)
+
+    html = client.get("/admin/dashboard/").content.decode()
+
+    row = html.split(f'<tr data-plan="{approved_plan.pk}"><td>')[1].split("</tr>")[0]
+    assert 'class="num alert">1</td>' in row  # declared 5 merchants, none accepted
+    assert "릴리스가 없습니다." in html
