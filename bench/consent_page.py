@@ -89,13 +89,14 @@ def _drop_database() -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
-def _environment(var_dir: str) -> dict[str, str]:
+def _environment(var_dir: str, cache_url: str) -> dict[str, str]:
+    """Production-like: PostgreSQL with persistent connections, DEBUG off, the shared Redis
+    cache (rate limits; sessions read through it)."""
     env = dict(os.environ)
     env.update({"DATABASE_URL": f"{PG}/{DB}", "VAR_DIR": var_dir, "DJANGO_DEBUG": "0",
                 "CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "config.settings",
-                "LOG_LEVEL": "WARNING"})
+                "LOG_LEVEL": "WARNING", "CACHE_URL": cache_url})
     env.pop("CELERY_BROKER_URL", None)
-    env.pop("CACHE_URL", None)
     return env
 
 
@@ -109,9 +110,10 @@ def _setup_django(env: dict[str, str]) -> None:
 def _populate(links: int, sessions: int) -> tuple[list[str], list[tuple[str, str]]]:
     """Subjects, a running campaign, one request and one link per subject; verified sessions
     for the first ``sessions`` links. Returns (landing paths, [(notice path, cookie)])."""
+    from importlib import import_module
+
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -160,6 +162,7 @@ def _populate(links: int, sessions: int) -> tuple[list[str], list[tuple[str, str
         [ConsentLink(request=r, token_hash=token_hash(t), expires_at=expires)
          for r, t in zip(requests, tokens, strict=True)], batch_size=2000)
     landing = [f"/c/{t}" for t in tokens]
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
     notice = []
     until = time.time() + 24 * 3600
     for request, token in list(zip(requests, tokens, strict=True))[:sessions]:
@@ -170,6 +173,19 @@ def _populate(links: int, sessions: int) -> tuple[list[str], list[tuple[str, str
         notice.append((f"/c/{token}/notice",
                        f"{settings.SESSION_COOKIE_NAME}={store.session_key}"))
     return landing, notice
+
+
+def _forget_sessions() -> None:
+    """The bench's sessions are cached in the shared Redis too: remove them."""
+    from django.contrib.sessions.models import Session
+    from django.core.cache import cache
+
+    try:
+        prefix = "django.contrib.sessions.cached_db"
+        cache.delete_many([prefix + key for key in
+                           Session.objects.values_list("session_key", flat=True)])
+    except Exception as exc:  # noqa: BLE001 - cleanup only; they expire anyway
+        print(f"(could not remove cached sessions: {exc})")
 
 
 def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
@@ -219,13 +235,17 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="> 1: gunicorn's gthread workers (keep-alive) with this many threads")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--port", type=int, default=8150)
+    parser.add_argument("--cache", default="redis://127.0.0.1:6379/10",
+                        help="CACHE_URL for the server (shared cache: sessions, rate limits)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-consent-page-"))
-    env = _environment(str(work / "var"))
+    env = _environment(str(work / "var"), args.cache)
     _recreate_database()
     _setup_django(env)
     server = None
@@ -249,7 +269,9 @@ def main() -> None:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application",
              "-w", str(args.workers), "-b", f"127.0.0.1:{args.port}", "--backlog", "2048",
-             "--log-level", "warning"], cwd=ROOT, env=env)
+             "--log-level", "warning",
+             *(["-k", "gthread", "--threads", str(args.threads)] if args.threads > 1 else [])],
+            cwd=ROOT, env=env)
         _wait_until_up(base, server)
         _check_page(base, landing[0], "", 'name="answer"')
         _check_page(base, notice[0][0], notice[0][1], "제17조제2항")
@@ -268,7 +290,8 @@ def main() -> None:
         ceiling = best["ceiling"]["rps"]
         print(f"\nceiling (/healthz, one query): {ceiling:.0f} req/s, "
               f"p99 {best['ceiling']['p99_ms']:.1f} ms "
-              f"({args.workers} gunicorn workers, {args.connections} connections)")
+              f"({args.workers} gunicorn workers x {args.threads} threads, "
+              f"{args.connections} connections)")
         for name, label in (("landing", "GET /c/<token> (identity form)"),
                             ("notice", "GET /c/<token>/notice (verified session)")):
             r = best[name]
@@ -285,6 +308,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         if not args.keep:
+            _forget_sessions()
             _drop_database()
             shutil.rmtree(work, ignore_errors=True)
 

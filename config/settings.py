@@ -137,6 +137,10 @@ if REDIS_CACHE_URL:
                           "LOCATION": REDIS_CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With a shared cache, sessions are read from it (written through to the database): the
+# consent page reads the session on every step (bench/consent_page.py).
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if REDIS_CACHE_URL
+                  else "django.contrib.sessions.backends.db")
 
 # --- Celery -----------------------------------------------------------------------------
 
