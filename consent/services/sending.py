@@ -188,7 +188,10 @@ class _Pacer:
     def wait(self) -> None:
         with self.lock:
             now = time.monotonic()
-            at = max(self.next_at, now)
+            # A thread that woke late may catch up, by at most a twentieth of a second (the
+            # provider's own bucket allows that much burst), so scheduling hiccups do not
+            # lower the rate; no more, so a pause never turns into a flood of 429s.
+            at = max(self.next_at, now - 0.05)
             self.next_at = at + self.interval
         delay = at - time.monotonic()
         if delay > 0:
