@@ -387,3 +387,28 @@ def test_behind_the_proxy_the_rate_limit_counts_the_address_the_proxy_saw(rf, se
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     assert _client_ip(request) == "203.0.113.5"  # the entry our proxy appended
     assert _client_ip(rf.get("/", REMOTE_ADDR="2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::"
+
+
+def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
+        client, merchant_link, merchant_request, user_link):
+    from consent.views import _BLANK_FORMS
+
+    _BLANK_FORMS.clear()
+    first = _text(client.get(f"/c/{merchant_link.token}"))
+    again = _text(client.get(f"/c/{merchant_link.token}"))  # from the per-process copy
+    assert "\x00" not in first + again
+    assert f'action="/c/{merchant_link.token}"' in again
+    assert str(merchant_request.public_id)[:8].upper() in again
+    assert f"next=/c/{merchant_link.token}" in again
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', again).group(1)
+    assert len(token) == 64  # a real, masked CSRF token, and the form works with it
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = _text(strict.get(f"/c/{merchant_link.token}"))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = strict.post(f"/c/{merchant_link.token}", {"answer": MERCHANT_BRN,
+                                                         "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    # Another kind of subject gets its own form.
+    assert "휴대전화 번호 뒤 4자리" in _text(client.get(f"/c/{user_link.token}"))
