@@ -146,6 +146,10 @@ if REDIS_CACHE_URL:
                           "LOCATION": REDIS_CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With a shared cache, sessions are read from it (written through to the database): the
+# consent page reads the session on every step (bench/consent_page.py).
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if REDIS_CACHE_URL
+                  else "django.contrib.sessions.backends.db")
 
 # --- Celery -----------------------------------------------------------------------------
 
@@ -262,6 +266,8 @@ SMS_SEND_RATE_PER_SECOND = env_int("SMS_SEND_RATE_PER_SECOND", 100)
 SMS_CLAIM_LEASE_SECONDS = env_int("SMS_CLAIM_LEASE_SECONDS", 120)
 TWILIO_HTTP_TIMEOUT = float(env_str("TWILIO_HTTP_TIMEOUT", "10"))
 CALL_CENTRE_PHONE = env_str("CALL_CENTRE_PHONE", "02-120")
+# Identity checks on the consent page per client address (django-ratelimit, shared cache).
+CONSENT_VERIFY_RATE = env_str("CONSENT_VERIFY_RATE", "30/m")
 
 # --- Transfers (uploads and releases) -------------------------------------------------
 

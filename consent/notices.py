@@ -44,15 +44,27 @@ class NoticeItem:
     required: bool
 
 
-def notice_items(*, plan: TransferPlan, subject_kind: str, kind: str) -> list[NoticeItem]:
+_ITEMS_CACHE: dict[tuple[int, str, str], tuple[float, list[NoticeItem]]] = {}
+
+
+def notice_items(*, plan: TransferPlan, subject_kind: str, kind: str,
+                 max_age: float = 0) -> list[NoticeItem]:
     """The plan's fields of ``subject_kind`` a notice of ``kind`` is about, in catalogue order:
-    ``consent`` fields for a consent notice, ``notice_opt_out`` fields for a transfer notice."""
+    ``consent`` fields for a consent notice, ``notice_opt_out`` fields for a transfer notice.
+    ``max_age`` > 0 lets the page reuse this process's answer for that many seconds."""
+    cache_key = (plan.pk, subject_kind, kind)
+    if max_age > 0:
+        cached = _ITEMS_CACHE.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
     basis = Basis.CONSENT if kind == Notice.Kind.CONSENT else Basis.NOTICE_OPT_OUT
     rules = (FieldRule.objects.select_related("field")
              .filter(plan=plan, basis=basis, field__subject_kind=subject_kind)
              .order_by("field__position", "field__key"))
-    return [NoticeItem(r.field.key, r.field.label_ko, r.required and kind == Notice.Kind.CONSENT)
-            for r in rules]
+    items = [NoticeItem(r.field.key, r.field.label_ko,
+                        r.required and kind == Notice.Kind.CONSENT) for r in rules]
+    _ITEMS_CACHE[cache_key] = (time.monotonic(), items)
+    return items
 
 
 def text_hash(text: str) -> str:
@@ -175,3 +187,4 @@ def notice_current(*, plan: TransferPlan, subject_kind: str, kind: str,
 
 def notice_cache_clear() -> None:
     _CACHE.clear()
+    _ITEMS_CACHE.clear()

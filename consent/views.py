@@ -21,15 +21,19 @@ whether a subject or a request exists. Views speak HTTP only; the rules are in t
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from functools import wraps
+from functools import cached_property, wraps
 
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -40,7 +44,13 @@ from audit.signing import service_key_id
 from consent.models import ConsentRecord, ConsentRequest, Notice
 from consent.notices import notice_current
 from consent.receipts import receipt_build, receipt_file_bytes
-from consent.selectors import consent_current, consent_history, consent_record_for_request
+from consent.selectors import (
+    consent_current,
+    consent_history,
+    consent_record_for_request,
+    link_request_for_page,
+    plan_for_display,
+)
 from consent.services.decisions import (
     consent_answer,
     consent_object,
@@ -50,11 +60,10 @@ from consent.services.decisions import (
 )
 from consent.services.errors import ConsentError, IdentityLocked, TooManyAttempts
 from consent.services.identity import identity_locked, identity_verify
-from consent.tokens import link_resolve
-from governance.models import DataSubject, SubjectConsentState
+from governance.models import DataSubject
 
 VERIFIED_SECONDS = 15 * 60
-NOTICE_CACHE_SECONDS = 60
+PAGE_CACHE_SECONDS = 60  # notices, items and plans for display
 _SESSION_VERIFIED = "consent_verified"
 _SESSION_PENDING = "consent_pending"
 _TEXT_COOKIE = "consent_text"
@@ -89,25 +98,38 @@ def bad_link(request, *args, **kwargs):
     return _page(request, "consent/bad_link.html", status=404)
 
 
-class _Visit:
-    """A resolved link: the request (with campaign, plan and subject loaded) and its token."""
+class _Urls:
+    """For templates: ``visit.urls.notice`` etc., each reversed only when used."""
 
-    def __init__(self, link, token: str):
-        self.link = link
+    def __init__(self, visit: _Visit):
+        self._visit = visit
+
+    def __getitem__(self, name: str) -> str:
+        return self._visit.url(name)
+
+
+class _Visit:
+    """A resolved link: the request (with campaign and subject loaded) and its token."""
+
+    def __init__(self, req: ConsentRequest, token: str):
         self.token = token
-        self.req: ConsentRequest = link.request
-        self.subject: DataSubject = self.req.subject
-        self.plan = self.req.campaign.plan
+        self.req = req
+        self.subject: DataSubject = req.subject
         self.factor = ""  # the identity factor, once verified in this session
+        self.urls = _Urls(self)
+
+    @cached_property
+    def plan(self):
+        plan = plan_for_display(self.req.campaign.plan_id, max_age=PAGE_CACHE_SECONDS)
+        self.req.campaign.plan = plan  # request_items reads it from there
+        return plan
+
+    def items(self):
+        self.plan  # noqa: B018 - loads the plan onto the campaign first
+        return request_items(request=self.req, max_age=PAGE_CACHE_SECONDS)
 
     def url(self, name: str, *args) -> str:
         return reverse(f"consent:{name}", args=[self.token, *args])
-
-    @property
-    def urls(self) -> dict[str, str]:
-        """For templates: the visit's page addresses by name."""
-        return {name: self.url(name) for name in (
-            "landing", "notice", "confirm", "status", "withdraw", "object")}
 
     @property
     def reference(self) -> str:
@@ -119,10 +141,10 @@ class _Visit:
 
 
 def _resolve(token: str) -> _Visit | None:
-    link = link_resolve(token)
-    if link is None or not request_is_open(link.request):
+    req = link_request_for_page(token)
+    if req is None or not request_is_open(req):
         return None
-    return _Visit(link, token)
+    return _Visit(req, token)
 
 
 def _verified_factor(request, visit: _Visit) -> str | None:
@@ -186,7 +208,21 @@ def _mark_opened(visit: _Visit) -> None:
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a key, not a bind
+    """The visitor's address for the rate limit. Behind our TLS proxy (BEHIND_TLS_PROXY sets
+    SECURE_PROXY_SSL_HEADER) every request comes from the proxy, so take the last
+    X-Forwarded-For entry: the one our proxy appended (earlier ones are the client's word).
+    IPv6 addresses count per /64, as one subscriber usually holds a whole /64."""
+    address = request.META.get("REMOTE_ADDR") or ""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        address = forwarded or address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)
 
 
 def _error_page(request, visit: _Visit, error: ConsentError, *, status: int = 409):
@@ -221,20 +257,62 @@ def _next_step(visit: _Visit) -> str:
 
 
 def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200):
+    locked = identity_locked(visit.req)
+    if not error and not locked:
+        return _blank_identity_form(request, visit)
     return _page(request, "consent/verify.html", {
-        "visit": visit, "error": error, "locked": identity_locked(visit.req),
+        "visit": visit, "error": error, "locked": locked,
     }, status=status)
+
+
+class _Placeholder:
+    """Stands in for a visit while the blank identity form is rendered once per process."""
+
+    reference = "\x00reference\x00"
+    urls = {"landing": "\x00action\x00"}
+
+    def __init__(self, kind: str):
+        self.is_merchant = kind == DataSubject.Kind.MERCHANT
+
+
+_BLANK_FORMS: dict[tuple[str, bool, str], str] = {}
+
+
+def _blank_identity_form(request, visit: _Visit) -> HttpResponse:
+    """The identity form as first shown: the page every SMS link opens, so the one that takes
+    the rush after a campaign goes out. It differs between visits only in four strings (the
+    request's reference, the form's address, the text-size link and the CSRF token), so the
+    template is rendered once per process per kind of subject and text size, and those are
+    filled in (measured in bench/consent_page.py: the template was a third of the page's
+    cost). Error and lockout states go through the template as usual."""
+    large = _large_text(request)
+    key = (visit.subject.kind, large, settings.CALL_CENTRE_PHONE)
+    html = _BLANK_FORMS.get(key)
+    if html is None:
+        html = render_to_string("consent/verify.html", {
+            "visit": _Placeholder(visit.subject.kind), "error": "", "locked": False,
+            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
+            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
+        _BLANK_FORMS[key] = html
+    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
+              + "&next=" + request.path)
+    for marker, value in (("\x00reference\x00", visit.reference),
+                          ("\x00action\x00", visit.url("landing")),
+                          ("\x00toggle\x00", toggle),
+                          ("\x00csrf\x00", get_token(request))):
+        html = html.replace(marker, escape(value))
+    return HttpResponse(html)
 
 
 # --- The notice and the answer ----------------------------------------------------------
 
 
 def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dict:
-    items = request_items(request=visit.req)
+    items = visit.items()
     notice = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
-                            kind=Notice.Kind.CONSENT, max_age=NOTICE_CACHE_SECONDS)
+                            kind=Notice.Kind.CONSENT, max_age=PAGE_CACHE_SECONDS)
     transfer = (notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
-                               kind=Notice.Kind.TRANSFER, max_age=NOTICE_CACHE_SECONDS)
+                               kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
                 if items.notice else None)
     chosen = chosen or {}
     required = [i for i in items.consent.values() if i.required]
@@ -247,8 +325,7 @@ def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dic
 
 
 def _current_choices(visit: _Visit) -> dict[str, str]:
-    state = (SubjectConsentState.objects.filter(plan=visit.plan, subject=visit.subject)
-             .only("fields_granted", "fields_declined", "withdrawn_at").first())
+    state = visit.req.consent_state  # read with the link
     if state is None or state.withdrawn_at is not None:
         return {}
     return {**{k: AGREE for k in state.fields_granted},
@@ -316,7 +393,7 @@ def confirm(request, visit: _Visit):
             return _error_page(request, visit, error)
         request.session.pop(_SESSION_PENDING, None)
         return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
-    items = request_items(request=visit.req).consent
+    items = visit.items().consent
     return _page(request, "consent/confirm.html", {
         "visit": visit,
         "agreed": [i for k, i in items.items() if k in pending["agreed"]],
@@ -329,8 +406,8 @@ def confirm(request, visit: _Visit):
 
 @link_view(verified=True)
 def status(request, visit: _Visit):
-    items = request_items(request=visit.req)
-    state = SubjectConsentState.objects.filter(plan=visit.plan, subject=visit.subject).first()
+    items = visit.items()
+    state = visit.req.consent_state
     granted = set(state.fields_granted) if state and state.withdrawn_at is None else set()
     declined = set(state.fields_declined) if state else set()
     return _page(request, "consent/status.html", {
@@ -352,8 +429,8 @@ def withdraw(request, visit: _Visit):
         except ConsentError as error:
             return _error_page(request, visit, error)
         return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
-    items = request_items(request=visit.req).consent
-    state = SubjectConsentState.objects.filter(plan=visit.plan, subject=visit.subject).first()
+    items = visit.items().consent
+    state = visit.req.consent_state
     granted = [items[k] for k in (state.fields_granted if state and not state.withdrawn_at
                                   else []) if k in items]
     return _page(request, "consent/withdraw.html", {"visit": visit, "granted": granted})
@@ -368,11 +445,11 @@ def object_transfer(request, visit: _Visit):
         except ConsentError as error:
             return _error_page(request, visit, error)
         return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
-    items = request_items(request=visit.req)
+    items = visit.items()
     if not items.notice:
         return HttpResponseRedirect(visit.url("status"))
     transfer = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
-                              kind=Notice.Kind.TRANSFER, max_age=NOTICE_CACHE_SECONDS)
+                              kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
     return _page(request, "consent/object.html", {
         "visit": visit, "transfer": transfer, "items": list(items.notice.values())})
 

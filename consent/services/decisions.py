@@ -79,13 +79,15 @@ class RequestItems:
         return {k for k, item in self.consent.items() if item.required}
 
 
-def request_items(*, request: ConsentRequest) -> RequestItems:
-    """The items ``request`` asks about, split by kind (see the module docstring)."""
+def request_items(*, request: ConsentRequest, max_age: float = 0) -> RequestItems:
+    """The items ``request`` asks about, split by kind (see the module docstring).
+    ``max_age``: see `consent.notices.notice_items` (pages only; services read afresh)."""
     campaign, kind = request.campaign, request.subject.kind
     asked = set(campaign.items or ())
     out = {}
     for notice_kind in (Notice.Kind.CONSENT, Notice.Kind.TRANSFER):
-        items = notice_items(plan=campaign.plan, subject_kind=kind, kind=notice_kind)
+        items = notice_items(plan=campaign.plan, subject_kind=kind, kind=notice_kind,
+                             max_age=max_age)
         out[notice_kind] = {i.key: i for i in items if not asked or i.key in asked}
     return RequestItems(consent=out[Notice.Kind.CONSENT], notice=out[Notice.Kind.TRANSFER])
 

@@ -35,7 +35,6 @@ messages wait, they are not dropped.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import secrets
 import threading
@@ -179,7 +178,7 @@ def _notice_only(campaign: Campaign) -> bool:
 
 
 class _Pacer:
-    """A token bucket shared by the threads of one batch: at most ``rate`` sends a second."""
+    """Paces the sending threads of one loop: at most ``rate`` sends a second."""
 
     def __init__(self, rate: float):
         self.interval = 1.0 / rate
@@ -189,9 +188,11 @@ class _Pacer:
     def wait(self) -> None:
         with self.lock:
             now = time.monotonic()
-            at = max(self.next_at, now)
-            # Allow a burst of at most a tenth of a second behind schedule, no more.
-            self.next_at = max(at, now - 0.1) + self.interval
+            # A thread that woke late may catch up, by at most a twentieth of a second (the
+            # provider's own bucket allows that much burst), so scheduling hiccups do not
+            # lower the rate; no more, so a pause never turns into a flood of 429s.
+            at = max(self.next_at, now - 0.05)
+            self.next_at = at + self.interval
         delay = at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -319,45 +320,62 @@ def campaign_send_run(*, campaign_id: int, budget_seconds: float | None = 20.0,
                                               status=Campaign.Status.RUNNING).exists()
         return result
     started = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sms-send")
+    in_flight: tuple[Campaign, list] | None = None  # the batch being sent right now
+    pacer, paced_rate = None, None
     try:
         sms_settle(campaign_id=campaign_id)
         sms = provider()
         with_callback = sms.name == "twilio"
         while True:
+            # Pipelined: the next batch is claimed (and committed) while the previous one is
+            # still going out, and the previous one is recorded while the next one goes out,
+            # so the provider never waits for our database.
             campaign = Campaign.objects.select_related("plan").get(pk=campaign_id)
             now = timezone.now()
-            if campaign.status != Campaign.Status.RUNNING:
+            stop = campaign.status != Campaign.Status.RUNNING
+            quiet = None if stop else quiet_until(campaign, now)
+            over_budget = (budget_seconds is not None
+                           and time.monotonic() - started > budget_seconds)
+            claims: list[Claimed] = []
+            if not (stop or quiet or over_budget):
+                rate = max(1, min(campaign.send_rate_per_second, sms.rate_per_second))
+                if rate != paced_rate:
+                    pacer, paced_rate = _Pacer(rate), rate
+                batch = max(10, min(1000, rate * 2))
+                claims, skipped = sms_claim(campaign=campaign, limit=batch, worker=owner,
+                                            now=now)
+                result.skipped.update(skipped)
+                if not claims and skipped:
+                    continue
+            previous = in_flight
+            in_flight = None
+            if claims:
+                in_flight = (campaign, [pool.submit(_send_one, c, pacer, with_callback)
+                                        for c in claims])
+            if previous is not None:
+                done = [f.result() for f in previous[1]]
+                result.sent.update(_record_outcomes(previous[0], done, timezone.now()))
+                _lease_take(campaign_id, owner, timezone.now())
+            if in_flight is not None:
+                continue
+            if stop:
                 return result
-            quiet = quiet_until(campaign, now)
             if quiet is not None:
                 result.wait_until = quiet
                 return result
-            rate = max(1, min(campaign.send_rate_per_second, sms.rate_per_second))
-            batch = max(10, min(1000, rate * 2))
-            claims, skipped = sms_claim(campaign=campaign, limit=batch, worker=owner, now=now)
-            result.skipped.update(skipped)
-            if not claims:
-                if skipped:
-                    continue
-                nxt = (SmsMessage.objects.filter(request__campaign_id=campaign_id,
-                                                 status=S.QUEUED)
-                       .aggregate(n=Min("not_before"))["n"])
-                result.wait_until = nxt
-                return result
-            pacer = _Pacer(rate)
-            threads = max(1, min(32, len(claims), rate // 25 or 1))
-            if threads == 1:
-                done = [_send_one(c, pacer, with_callback) for c in claims]
-            else:
-                with ThreadPoolExecutor(max_workers=threads) as pool:
-                    done = list(pool.map(functools.partial(
-                        _send_one, pacer=pacer, with_callback=with_callback), claims))
-            result.sent.update(_record_outcomes(campaign, done, timezone.now()))
-            _lease_take(campaign_id, owner, timezone.now())
-            if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            if over_budget:
                 result.more = True
                 return result
+            result.wait_until = (SmsMessage.objects.filter(request__campaign_id=campaign_id,
+                                                           status=S.QUEUED)
+                                 .aggregate(n=Min("not_before"))["n"])
+            return result
     finally:
+        if in_flight is not None:  # an error above: still record what went out
+            done = [f.result() for f in in_flight[1]]
+            _record_outcomes(in_flight[0], done, timezone.now())
+        pool.shutdown(wait=True)
         _lease_release(campaign_id, owner)
 
 

@@ -62,7 +62,9 @@ class StandinState:
         self.rate_limited = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
-        self._tokens = float(rate or 0)
+        # A burst of a tenth of a second at most, so the rate it reports is its steady rate.
+        self._capacity = max(1.0, (rate or 0) / 10)
+        self._tokens = self._capacity
         self._refilled = time.monotonic()
         self.callback_queue: queue.Queue = queue.Queue()
 
@@ -70,7 +72,7 @@ class StandinState:
         if not self.rate:
             return True
         now = time.monotonic()
-        self._tokens = min(float(self.rate), self._tokens + (now - self._refilled) * self.rate)
+        self._tokens = min(self._capacity, self._tokens + (now - self._refilled) * self.rate)
         self._refilled = now
         if self._tokens >= 1:
             self._tokens -= 1

@@ -76,9 +76,15 @@ def user_link(user_request):
 
 @pytest.fixture(autouse=True)
 def _empty_rate_limits():
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Rate-limit counters live in the cache, and the page caches plans and notices per
+    process (by primary key, which the next test's database may reuse): start with none."""
     from django.core.cache import cache
 
-    cache.clear()
+    from consent.notices import notice_cache_clear
+    from consent.selectors import page_cache_clear
+
+    for clear in (cache.clear, notice_cache_clear, page_cache_clear):
+        clear()
     yield
-    cache.clear()
+    for clear in (cache.clear, notice_cache_clear, page_cache_clear):
+        clear()

@@ -348,3 +348,67 @@ def test_the_error_templates_render_without_a_request(template):
 
     html = render_to_string(template)
     assert 'lang="ko"' in html and "콜센터" in html and "02-120" in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # outside a transaction, where it prepares
+def test_the_prepared_link_query_survives_a_dropped_statement(merchant_link, merchant_request):
+    from django.db import connection, transaction
+
+    from consent.selectors import _PREPARED, link_request_for_page
+
+    assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s",
+                       [_PREPARED])
+        assert cursor.fetchone()[0] == 1
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a connection pooler might
+    assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
+    assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
+    with transaction.atomic():
+        assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
+    assert link_request_for_page(secrets.token_urlsafe(16)) is None
+
+
+def test_the_page_reads_the_link_with_its_state_in_one_query(client, merchant_link,
+                                                             django_assert_num_queries):
+    client.get(f"/c/{merchant_link.token}")  # first opening writes once
+    with django_assert_num_queries(1):
+        assert client.get(f"/c/{merchant_link.token}").status_code == 200
+
+
+def test_behind_the_proxy_the_rate_limit_counts_the_address_the_proxy_saw(rf, settings):
+    from consent.views import _client_ip
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2",
+                     HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.5")
+    assert _client_ip(request) == "10.0.0.2"  # no proxy configured: the peer
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert _client_ip(request) == "203.0.113.5"  # the entry our proxy appended
+    assert _client_ip(rf.get("/", REMOTE_ADDR="2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::"
+
+
+def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
+        client, merchant_link, merchant_request, user_link):
+    from consent.views import _BLANK_FORMS
+
+    _BLANK_FORMS.clear()
+    first = _text(client.get(f"/c/{merchant_link.token}"))
+    again = _text(client.get(f"/c/{merchant_link.token}"))  # from the per-process copy
+    assert "\x00" not in first + again
+    assert f'action="/c/{merchant_link.token}"' in again
+    assert str(merchant_request.public_id)[:8].upper() in again
+    assert f"next=/c/{merchant_link.token}" in again
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', again).group(1)
+    assert len(token) == 64  # a real, masked CSRF token, and the form works with it
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = _text(strict.get(f"/c/{merchant_link.token}"))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = strict.post(f"/c/{merchant_link.token}", {"answer": MERCHANT_BRN,
+                                                         "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    # Another kind of subject gets its own form.
+    assert "휴대전화 번호 뒤 4자리" in _text(client.get(f"/c/{user_link.token}"))

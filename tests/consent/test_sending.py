@@ -230,3 +230,30 @@ def test_an_officer_resends_failed_messages_once(merchants, campaign_for, standi
     assert sms_resend_failed(campaign=campaign, by=officer) == 0  # the resend went
     assert len(standin.messages) == 3
     assert SmsMessage.objects.filter(purpose="resend", status=S.SUBMITTED).count() == 1
+
+
+def test_the_stand_in_answers_the_real_sdk_like_twilio(standin, settings):
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    client.api.base_url = standin.url
+    created = client.messages.create(to="+821012345678", body="안내",
+                                     messaging_service_sid="MG" + "9" * 32,
+                                     status_callback="https://x.example/cb")
+    fetched = client.messages(created.sid).fetch()
+    assert (fetched.sid, fetched.to, fetched.body, fetched.status) == (
+        created.sid, "+821012345678", "안내", "accepted")
+    assert [m.sid for m in client.messages.list(to="+821012345678")] == [created.sid]
+    with pytest.raises(TwilioRestException) as unknown:
+        client.messages("SM" + "0" * 32).fetch()
+    assert unknown.value.status == 404
+    with pytest.raises(TwilioRestException) as bad_number:
+        client.messages.create(to="010-1234", body="x", messaging_service_sid="MG1")
+    assert (bad_number.value.status, bad_number.value.code) == (400, 21211)
+    intruder = Client(settings.TWILIO_ACCOUNT_SID, "wrong-token")
+    intruder.api.base_url = standin.url
+    with pytest.raises(TwilioRestException) as refused:
+        intruder.messages.create(to="+821012345678", body="x", messaging_service_sid="MG1")
+    assert refused.value.status == 401
+    assert len(standin.messages) == 1
