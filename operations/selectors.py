@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consent.models import Campaign, InboundSms, SmsMessage
+from consent.models import Campaign, ConsentRequest, InboundSms, SmsMessage
 from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
 from governance.models import OwnershipDispute, TransferPlan
 from transfers.models import Release
@@ -27,13 +27,9 @@ class CampaignProgress:
         return [(step, self.counts.get(step, 0)) for step in FUNNEL_STEPS]
 
     @property
-    def answered(self) -> int:
-        return self.counts.get("agreed", 0) + self.counts.get("declined", 0)
-
-    @property
     def answered_percent(self) -> float:
         total = self.counts.get("created", 0)
-        return 100 * self.answered / total if total else 0.0
+        return 100 * self.counts.get("answered", 0) / total if total else 0.0
 
 
 def plans_overview() -> list[TransferPlan]:
@@ -45,8 +41,15 @@ def plans_overview() -> list[TransferPlan]:
 
 def campaigns_progress(limit: int = 20) -> list[CampaignProgress]:
     """The funnel of the newest campaigns (a few aggregate queries each)."""
-    return [CampaignProgress(c, campaign_funnel(campaign=c))
-            for c in Campaign.objects.select_related("plan").order_by("-created_at")[:limit]]
+    progress = []
+    for campaign in Campaign.objects.select_related("plan").order_by("-created_at")[:limit]:
+        counts = campaign_funnel(campaign=campaign)
+        # Someone who agreed to one item and declined another is in both funnel steps:
+        # the answer rate counts requests answered, once each.
+        counts["answered"] = ConsentRequest.objects.filter(
+            campaign=campaign, answered_at__isnull=False).count()
+        progress.append(CampaignProgress(campaign, counts))
+    return progress
 
 
 def open_reviews() -> dict[str, int]:
