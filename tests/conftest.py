@@ -129,14 +129,14 @@ def _queue_exists(conn, queue: str) -> bool:
         return False
 
 
-def _wait_until_worker_answers(app, worker, timeout: float = 30) -> None:
+def _wait_until_worker_answers(app, worker, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"celery worker exited with {worker.returncode}")
         if app.control.ping(timeout=0.5):
             return
-    raise RuntimeError("celery worker did not answer a ping within 30 s")
+    raise RuntimeError(f"celery worker did not answer a ping within {timeout:.0f} s")
 
 
 # --- Governance: the parties, the catalogue, an approved plan (tests/governance owns these) ---

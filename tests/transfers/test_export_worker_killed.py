@@ -44,7 +44,7 @@ def _worker(settings):
         cwd=ROOT, env=env)
 
 
-def _wait(predicate, timeout=60.0, what="condition"):
+def _wait(predicate, timeout=180.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -75,7 +75,7 @@ def test_a_worker_killed_during_an_export_leaves_nothing_and_the_rerun_builds_th
                               dbname=db["NAME"], autocommit=False)
     worker = _worker(settings)
     try:
-        _wait_until_worker_answers(broker, worker)
+        _wait_until_worker_answers(broker, worker, timeout=120)
         # Hold writes to the release items: the export writes its first chunk file, then
         # waits on this lock, half-way through, when we kill it.
         blocker.execute("LOCK TABLE transfers_releaseitem IN EXCLUSIVE MODE")
@@ -97,7 +97,7 @@ def test_a_worker_killed_during_an_export_leaves_nothing_and_the_rerun_builds_th
 
     worker = _worker(settings)
     try:
-        _wait_until_worker_answers(broker, worker)
+        _wait_until_worker_answers(broker, worker, timeout=120)
         release_retry(release=release, by=None)
 
         def ready():

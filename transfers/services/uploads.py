@@ -207,17 +207,25 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
 
 def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Problem],
                 rejected_lines: set[int]) -> list[ValidRow]:
-    """Reject rows whose subject already has a record under this plan (an earlier batch)."""
+    """Reject rows whose subject already has a record under this plan (an earlier batch).
+
+    Two indexed lookups per chunk (subjects by external id, then records by (plan, subject)):
+    a join filtered on both sides lets the planner scan every record of the plan instead.
+    """
     known: set[tuple[str, str]] = set()
     by_kind: dict[str, list[str]] = {}
     for row in valid:
         by_kind.setdefault(row.kind, []).append(row.external_id)
-    for kind, ids in by_kind.items():
-        for start in range(0, len(ids), 5000):
-            part = ids[start:start + 5000]
-            known.update((kind, e) for e in Record.objects.filter(
-                plan=plan, kind=kind, subject__source_operator_id=plan.from_operator_id,
-                subject__external_id__in=part).values_list("subject__external_id", flat=True))
+    for kind, external_ids in by_kind.items():
+        for start in range(0, len(external_ids), 5000):
+            subjects = dict(DataSubject.objects.filter(
+                source_operator_id=plan.from_operator_id, kind=kind,
+                external_id__in=external_ids[start:start + 5000]).values_list("id",
+                                                                               "external_id"))
+            if not subjects:
+                continue
+            known.update((kind, subjects[sid]) for sid in Record.objects.filter(
+                plan=plan, subject_id__in=list(subjects)).values_list("subject_id", flat=True))
     if not known:
         return valid
     kept = []
