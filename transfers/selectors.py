@@ -70,8 +70,9 @@ class ReconciliationRow:
     metric: str
     declared: int | None
     accepted: int | None
-    released: int | None
-    acknowledged: int | None
+    moved: int          # what the recipient received, each subject and field once
+    released: int       # what the releases carried, summed (a re-sent subject counts again)
+    acknowledged: int | None  # what the recipient signed for, summed (None: nothing yet)
     problem: str  # "" when the figures agree
 
     @property
@@ -80,58 +81,75 @@ class ReconciliationRow:
 
 
 def plan_reconciliation(plan: TransferPlan) -> list[ReconciliationRow]:
-    """Source declared, accepted upload, released and acknowledged figures side by side.
+    """Source declared, accepted upload, moved, released and acknowledged figures.
 
-    Declared must equal accepted (a gap is rejected rows or an error at the source);
-    acknowledged must equal released for every release the recipient acknowledged (its
-    latest acknowledgement counts); released can be lower than accepted only by denials.
+    Three checks per figure: declared must equal accepted (a gap is rejected rows or an error
+    at the source); what moved (each subject and field counted once, from the manifests'
+    ``first_time`` counts) can be lower than accepted only by denials, never higher; and for
+    every release the recipient acknowledged, its signed totals must equal the manifest's.
     """
-    uploads = Upload.objects.filter(plan=plan)
-    declared: dict[str, int] = {}
-    any_declared = False
-    for totals in uploads.values_list("declared_totals", flat=True):
-        if not totals:
-            continue
-        any_declared = True
-        for kind, n in (totals.get("subjects") or {}).items():
-            declared[f"subjects.{kind}"] = declared.get(f"subjects.{kind}", 0) + n
-        if "certificate_balance_sum" in totals:
-            declared["certificate_balance_sum"] = (
-                declared.get("certificate_balance_sum", 0) + totals["certificate_balance_sum"])
-    accepted_raw = _accepted(UploadBatch.objects.filter(upload__plan=plan))
-    accepted = _flatten(accepted_raw)
+    declared, families = _declared(plan)
+    accepted = _flatten(_accepted(UploadBatch.objects.filter(upload__plan=plan)))
+    moved: dict[str, int] = {}
     released: dict[str, int] = {}
+    released_acknowledged: dict[str, int] = {}
     acknowledged: dict[str, int] = {}
-    unacknowledged = 0
-    for release in Release.objects.filter(plan=plan, status=Release.Status.READY):
+    ready = list(Release.objects.filter(plan=plan, status=Release.Status.READY)
+                 .order_by("number"))
+    for release in ready:
         manifest = json.loads(bytes(release.manifest))
-        figures = _flatten({"records": manifest["counts"]["records"],
-                            "subjects": manifest["counts"]["subjects"],
-                            "fields": manifest["counts"]["fields"],
-                            "certificate_balance_sum":
-                                manifest["control_totals"]["certificate_balance_sum"]})
+        figures = _manifest_figures(manifest["counts"], manifest["control_totals"])
         _add(released, figures)
-        ack = release.acknowledgements.order_by("-received_at", "-id").first()
-        if ack is None:
-            unacknowledged += 1
+        # A rehearsal release carries everything allowed every time: only the newest counts.
+        first = manifest["counts"].get("first_time")
+        if release.rehearsal:
+            moved = dict(figures)
         else:
+            _add(moved, _flatten(first) if first else figures)
+        ack = release.acknowledgements.order_by("-received_at", "-id").first()
+        if ack is not None:
+            _add(released_acknowledged, figures)
             _add(acknowledged, _flatten(ack.totals))
-    rows = []
     metrics = sorted(set(declared) | set(accepted) | set(released) | set(acknowledged),
                      key=_metric_order)
+    rows = []
     for metric in metrics:
-        d = declared.get(metric) if any_declared and metric in declared else None
-        a, r = accepted.get(metric), released.get(metric, 0)
+        # A kind the source sent but did not declare counts as declared zero.
+        d = declared.get(metric, 0) if metric.split(".")[0] in families else None
+        a = accepted.get(metric, 0)
+        m, r = moved.get(metric, 0), released.get(metric, 0)
         k = acknowledged.get(metric, 0) if acknowledged else None
         problems = []
-        if d is not None and a is not None and d != a:
+        if d is not None and d != a:
             problems.append("신고 ≠ 수락 (declared ≠ accepted)")
-        if k is not None and k != r and not unacknowledged:
+        if m > a:
+            problems.append("이전 > 수락 (moved more than accepted)")
+        if k is not None and k != released_acknowledged.get(metric, 0):
             problems.append("제공 ≠ 수령 확인 (released ≠ acknowledged)")
-        if a is not None and r > a:
-            problems.append("제공 > 수락 (released more than accepted)")
-        rows.append(ReconciliationRow(metric, d, a, r, k, "; ".join(problems)))
+        rows.append(ReconciliationRow(metric, d, a, m, r, k, "; ".join(problems)))
     return rows
+
+
+def _declared(plan: TransferPlan) -> tuple[dict[str, int], set[str]]:
+    """The source's declared figures, and which of them it declared at all ("subjects",
+    "certificate_balance_sum"): it declares subjects per kind and the balance, nothing else."""
+    declared: dict[str, int] = {}
+    families: set[str] = set()
+    for totals in Upload.objects.filter(plan=plan).values_list("declared_totals", flat=True):
+        for kind, n in ((totals or {}).get("subjects") or {}).items():
+            families.add("subjects")
+            declared[f"subjects.{kind}"] = declared.get(f"subjects.{kind}", 0) + n
+        if "certificate_balance_sum" in (totals or {}):
+            families.add("certificate_balance_sum")
+            declared["certificate_balance_sum"] = (
+                declared.get("certificate_balance_sum", 0) + totals["certificate_balance_sum"])
+    return declared, families
+
+
+def _manifest_figures(counts: dict[str, Any], control: dict[str, Any]) -> dict[str, int]:
+    return _flatten({"records": counts["records"], "subjects": counts["subjects"],
+                     "fields": counts["fields"],
+                     "certificate_balance_sum": control["certificate_balance_sum"]})
 
 
 def _metric_order(metric: str) -> tuple[int, str]:

@@ -150,7 +150,7 @@ def _reconciliation(rows) -> list[dict]:
         if label is None and row.metric.startswith("fields."):
             label = "항목 " + row.metric.removeprefix("fields.")
         out.append({"key": row.metric, "label": label or row.metric, "declared": row.declared,
-                    "accepted": row.accepted, "released": row.released,
+                    "accepted": row.accepted, "moved": row.moved, "released": row.released,
                     "acknowledged": row.acknowledged, "match": row.ok,
                     "problem": row.problem})
     return out

@@ -120,3 +120,41 @@ def test_a_replayed_acknowledgement_is_refused(shinhan_api, incoming_operator, r
     again = shinhan_api.post(url, body)
     assert again.status_code == 409 and again.json()["error"] == "replayed"
     assert Acknowledgement.objects.count() == 1
+
+
+def test_a_subject_sent_again_in_a_later_release_moves_once_and_still_reconciles(
+        shinhan_api, incoming_operator, release, approved_plan):
+    from governance.models import DataSubject
+    from governance.services import subject_consent_state_set
+
+    first = release
+    shinhan_api.post(f"/api/releases/{first.public_id}/acknowledgements",
+                     _signed(first, incoming_operator.signing_private_key))
+    merchant = DataSubject.objects.get(external_id="M-0000001")
+    subject_consent_state_set(plan=approved_plan, subject=merchant,
+                              fields_granted=["merchant.email"])
+    second = release_export(release_id=release_request(
+        plan=approved_plan, by=("operator", "operator:SHINHAN")).pk)
+    shinhan_api.post(f"/api/releases/{second.public_id}/acknowledgements",
+                     _signed(second, incoming_operator.signing_private_key))
+
+    rows = {r.metric: r for r in plan_reconciliation(approved_plan)}
+
+    assert second.record_count == 1  # the merchant again, with every field it may now move
+    assert all(r.ok for r in rows.values()), [r for r in rows.values() if not r.ok]
+    merchants = rows["subjects.merchant"]
+    assert (merchants.accepted, merchants.moved, merchants.released,
+            merchants.acknowledged) == (5, 5, 6, 6)
+    assert rows["fields.merchant.email"].moved == 1
+    assert rows["fields.merchant.shop_name"].moved == 5
+
+
+def test_declared_kinds_the_source_did_not_send_are_flagged(approved_plan):
+    from transfers.services import upload_create
+
+    upload_create(plan=approved_plan, by=("operator", "operator:KEPF"),
+                  declared_totals={"subjects": {"merchant": 5}})
+
+    flagged = {r.metric: r for r in plan_reconciliation(approved_plan) if not r.ok}
+
+    assert (flagged["subjects.merchant"].declared, flagged["subjects.merchant"].accepted) == (5, 0)

@@ -105,6 +105,12 @@ class _Tally:
     denied_by_field: dict = field(default_factory=lambda: defaultdict(Counter))
     balance_sum: int = 0
     items: set = field(default_factory=set)
+    # What this release carries for the first time in the plan: a subject no earlier release
+    # carried, and fields of a subject no earlier release carried. Summed over a plan's
+    # releases, each subject and field counts once however often it is carried again.
+    first_subjects: Counter = field(default_factory=Counter)
+    first_fields: Counter = field(default_factory=Counter)
+    first_balance_sum: int = 0
 
 
 def _previously_released(plan: TransferPlan, release: Release
@@ -240,10 +246,21 @@ def _release_lines(release: Release, tally: _Tally
         tally.items.update(allowed)
         if BALANCE_FIELD in allowed:
             tally.balance_sum += values[BALANCE_FIELD]
+        _tally_first_time(tally, ref.kind, allowed, prev_fields, values)
         yield (fmt.record_line(public_id=ref.public_id, kind=ref.kind,
                                external_id=ref.external_id,
                                fields={k: values[k] for k in allowed}),
                subject_id, list(allowed))
+
+
+def _tally_first_time(tally: _Tally, kind: str, allowed: tuple[str, ...],
+                      prev_fields: set[str], values: dict) -> None:
+    if not prev_fields:
+        tally.first_subjects[kind] += 1
+    new_fields = [k for k in allowed if k not in prev_fields]
+    tally.first_fields.update(new_fields)
+    if BALANCE_FIELD in new_fields:
+        tally.first_balance_sum += values[BALANCE_FIELD]
 
 
 def _items_insert(release_id: int, items: list[tuple[int, list[str]]]) -> None:
@@ -292,6 +309,12 @@ def _manifest(release: Release, tally: _Tally, chunks: list[dict]) -> dict[str, 
             "denied": dict(sorted(tally.denied.items())),
             "denied_by_field": {k: dict(sorted(v.items()))
                                 for k, v in sorted(tally.denied_by_field.items())},
+            "first_time": {
+                "records": sum(tally.first_subjects.values()),
+                "subjects": dict(sorted(tally.first_subjects.items())),
+                "fields": dict(sorted(tally.first_fields.items())),
+                "certificate_balance_sum": tally.first_balance_sum,
+            },
         },
         "control_totals": {
             "records": tally.records,
