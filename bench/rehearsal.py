@@ -60,6 +60,10 @@ def main() -> None:
     parser.add_argument("--web", type=int, default=3, help="gunicorn processes")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--http-answers", type=int, default=3000)
+    parser.add_argument("--sms-users", type=int, default=20_000,
+                        help="users notified by SMS; the rest are told in the app")
+    parser.add_argument("--callbacks", action="store_true",
+                        help="the stand-in posts delivery callbacks (2 webhooks per SMS)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -85,7 +89,8 @@ def main() -> None:
     try:
         processes.append(subprocess.Popen(
             [py, "-m", "consent.sms.standin", "--port", str(STANDIN_PORT), "--account-sid", sid,
-             "--auth-token", token, "--callbacks"], cwd=ROOT, env=env))
+             "--auth-token", token, *(["--callbacks"] if args.callbacks else [])],
+            cwd=ROOT, env=env))
         processes.append(subprocess.Popen(
             [str(Path(py).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{WEB_PORT}",
              "-w", str(args.web), "--timeout", "600", "--log-level", "warning"],
@@ -100,7 +105,8 @@ def main() -> None:
         started = time.monotonic()
         result = subprocess.run(
             [py, "manage.py", "rehearse", "--merchants", str(args.merchants), "--users",
-             str(args.users), "--http-answers", str(args.http_answers), "--base-url",
+             str(args.users), "--http-answers", str(args.http_answers), "--sms-users",
+             str(args.sms_users), "--base-url",
              f"http://127.0.0.1:{WEB_PORT}", "--standin-url",
              f"http://127.0.0.1:{STANDIN_PORT}"], cwd=ROOT, env=env)
         total = time.monotonic() - started

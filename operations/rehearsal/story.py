@@ -59,6 +59,7 @@ class Options:
     base_url: str | None = None   # None: serve in this process on a free port
     standin_url: str | None = None  # with base_url: the SMS stand-in its workers send to
     http_answers: int = 3_000     # at most this many merchants answer over HTTP
+    sms_users: int | None = None  # users notified by SMS (None: all); the rest by the app
     workers: int = 8              # simulated people answering at the same time
     out: Path | None = None
     quiet: bool = False
@@ -265,10 +266,13 @@ def stage_campaigns(ctx: Context) -> None:
     o = ctx.options
     expires = timezone.now() + dt.timedelta(days=14)
     campaigns = {}
+    sms_users = o.users if o.sms_users is None else min(o.users, o.sms_users)
     with ctx.progress.stage("campaigns", "3. 동의 요청·이전 고지 발송 (SMS)",
-                            total=o.merchants + o.users) as st:
+                            total=o.merchants + sms_users) as st:
         for kind, count, name in (("merchant", o.merchants, "가맹점 개인정보 제공 동의 요청"),
-                                  ("user", o.users, "이용자 영업양도 이전 고지")):
+                                  ("user", sms_users, "이용자 영업양도 이전 고지")):
+            if not count:
+                continue
             ids = [f"{'M' if kind == 'merchant' else 'U'}-{i:07d}" for i in range(1, count + 1)]
             # Rehearsal SMS only reach the stand-in: no quiet hours, no reminders.
             campaign = campaign_create(
@@ -283,6 +287,7 @@ def stage_campaigns(ctx: Context) -> None:
                                          status__in=_SENT_STATES).count()
         st.note(f"{sent:,} SMS accepted by the provider")
     ctx.facts["campaigns"] = {k: c.pk for k, c in campaigns.items()}
+    ctx.facts["users_notified_by_app"] = o.users - sms_users
 
 
 _SENT_STATES = ("submitted", "sent", "delivered")
@@ -341,9 +346,10 @@ def _cast(ctx: Context) -> Cast:
     agreeing = sorted(i for i, p in cast.merchant_profile.items() if p == "agree_all")
     cast.withdrawing = set(rng.sample(agreeing, max(1, int(len(agreeing) * WITHDRAW_SHARE)))
                            if agreeing else [])
-    users = range(1, ctx.options.users + 1)
+    o = ctx.options
+    users = range(1, (o.users if o.sms_users is None else min(o.users, o.sms_users)) + 1)
     cast.objecting_users = set(rng.sample(list(users), min(len(users), max(
-        1, int(ctx.options.users * OBJECT_SHARE)))))
+        1, int(len(users) * OBJECT_SHARE))))) if len(users) else set()
     return cast
 
 

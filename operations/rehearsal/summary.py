@@ -67,6 +67,8 @@ def _outcomes(ctx, campaigns) -> list[dict]:
     for kind, label in (("merchant", "가맹점 동의 요청"), ("user", "이용자 이전 고지")):
         rows.append((label, ConsentRequest.objects.filter(campaign__in=campaigns,
                                                           campaign__subject_kind=kind).count()))
+    if ctx.facts.get("users_notified_by_app"):
+        rows.append(("이용자 이전 고지 (앱 공지, SMS 없이)", ctx.facts["users_notified_by_app"]))
     rows += [(PROFILE_LABELS[p], profiles.get(p, 0)) for p in PROFILE_LABELS]
     rows.append(("가맹점: 이전 후 동의 철회", ConsentRecord.objects.filter(
         request__campaign__in=campaigns, action=ConsentRecord.Action.WITHDRAW).count()))

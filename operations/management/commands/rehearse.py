@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2024)
         parser.add_argument("--http-answers", type=int, default=3000,
                             help="at most this many merchants answer over HTTP")
+        parser.add_argument("--sms-users", type=int, help="notify only this many users by "
+                            "SMS (default: all); the rest are counted as told in the app")
         parser.add_argument("--base-url", help="a running server to use (default: serve "
                             "in this process on a free loopback port)")
         parser.add_argument("--standin-url", help="with --base-url: the SMS stand-in its "
@@ -28,7 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o) -> None:
         options = Options(merchants=o["merchants"], users=o["users"], seed=o["seed"],
-                          http_answers=o["http_answers"], base_url=o["base_url"],
+                          http_answers=o["http_answers"], sms_users=o["sms_users"],
+                          base_url=o["base_url"],
                           standin_url=o["standin_url"], out=o["out"],
                           quiet=o["verbosity"] == 0)
         run = rehearse(options, log=self.stdout.write)
