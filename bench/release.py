@@ -6,7 +6,7 @@ have agreed to two consent items, 5% declined one, 3% of users objected): merge 
 with `governance.selectors.plan_decisions` at the release's time, decrypt each record, keep
 the allowed fields, write NDJSON, encrypt each 50,000-record chunk with HPKE, write the
 release items (COPY), sign the manifest and record the provision, in one transaction. It runs
-in a child process so that its peak RSS (ru_maxrss) is its own; RSS is also sampled while it
+in a child process so that its peak RSS (VmHWM) is its own; RSS is also sampled while it
 runs, to show it stays flat as the release grows.
 Ceiling, in the same run: `COPY (SELECT the same rows: subject public id, kind, external id,
 encrypted values) TO STDOUT`, read to the end by psycopg; best of two (before and after).
@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import secrets
 import subprocess
 import sys
@@ -143,6 +142,16 @@ def ceiling(plan_id: int) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
+def _hwm_mb() -> float:
+    """Peak RSS of this process image (VmHWM). Not ru_maxrss: Linux carries the forking
+    parent's high-water mark across exec into ru_maxrss."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def child(release_id: int) -> None:
     """Run the export in this process and report time, peak RSS and RSS samples."""
     samples: list[tuple[float, float]] = []
@@ -158,7 +167,7 @@ def child(release_id: int) -> None:
 
     from transfers.services import release_export
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = _hwm_mb()
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     started = time.perf_counter()
@@ -168,7 +177,7 @@ def child(release_id: int) -> None:
     thread.join()
     print(json.dumps({"seconds": seconds, "records": release.record_count,
                       "chunks": release.chunk_count, "baseline_mb": baseline,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "peak_mb": _hwm_mb(),
                       "samples": samples}))
 
 

@@ -92,7 +92,7 @@ def celery_worker_process(transactional_db, settings):
         "CELERY_BROKER_URL": broker,
         "VAR_DIR": str(settings.VAR_DIR),
     })
-    app.conf.broker_url = broker
+    use_broker(app, broker)
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.AUDIT_SEAL_INLINE = False
@@ -113,6 +113,15 @@ def celery_worker_process(transactional_db, settings):
         except subprocess.TimeoutExpired:
             worker.kill()
         app.conf.task_always_eager = True
+
+
+def use_broker(app, url: str) -> None:
+    """Point the Celery app at ``url``, dropping connection pools made earlier: an eager
+    ``.delay()`` in an earlier test builds them for the default broker (amqp://localhost),
+    and pings and tasks would keep going there."""
+    app.conf.broker_url = url
+    app._pool = None  # kombu's pools are shared per URL: drop our references, close nothing
+    app.amqp._producer_pool = None
 
 
 def _purge_queues(app) -> None:

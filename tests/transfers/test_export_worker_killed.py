@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 
 from audit.signing import service_public_key_bytes
 from governance.models import ProvisionRecord
-from tests.conftest import ROOT, _purge_queues, _wait_until_worker_answers
+from tests.conftest import ROOT, _purge_queues, _wait_until_worker_answers, use_broker
 from tests.transfers.conftest import upload_rows
 from tests.transfers.reader import read_release_dir
 from transfers import synthetic
@@ -57,7 +57,7 @@ def _wait(predicate, timeout=180.0, what="condition"):
 def broker(transactional_db, settings):
     from config.celery import app
 
-    app.conf.broker_url = settings.TEST_CELERY_BROKER_URL
+    use_broker(app, settings.TEST_CELERY_BROKER_URL)
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.AUDIT_SEAL_INLINE = False
