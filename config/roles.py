@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 PRIVACY_OFFICER = "privacy officer"
 COMMISSION_REVIEWER = "commission reviewer"
 OFFICER_APPS = ("governance", "consent", "transfers", "django_celery_beat")
-VIEWABLE_APPS = ("audit", "governance", "consent", "transfers")
+VIEWABLE_APPS = ("audit", "governance", "consent", "transfers", "operations")
 
 
 def ensure_role_groups() -> None:

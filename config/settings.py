@@ -80,10 +80,14 @@ INSTALLED_APPS = [
     "governance",
     "consent",
     "transfers",
+    "operations",  # the top layer: dashboard, rehearsal and its report
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's, the consent page's and Chart.js's static files from gunicorn itself
+    # (compressed, cached forever under hashed names), so no extra server is needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -124,8 +128,13 @@ DATABASES = {
                                      conn_health_checks=True),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite: wait for the writer instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite: wait for the writer instead of failing with "database is locked". IMMEDIATE
+    # transactions take the write lock up front: a deferred one that reads, then writes, fails
+    # at once when another thread writes (seen with concurrent SMS status callbacks). WAL lets
+    # readers go on while one thread writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -137,6 +146,10 @@ if REDIS_CACHE_URL:
                           "LOCATION": REDIS_CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With a shared cache, sessions are read from it (written through to the database): the
+# consent page reads the session on every step (bench/consent_page.py).
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if REDIS_CACHE_URL
+                  else "django.contrib.sessions.backends.db")
 
 # --- Celery -----------------------------------------------------------------------------
 
@@ -170,6 +183,17 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Production serves what `collectstatic` gathered (the Procfile's release step), under hashed
+# names; elsewhere WhiteNoise finds the files in the apps, so nothing needs collecting first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": ("whitenoise.storage.CompressedManifestStaticFilesStorage"
+                                if IS_PRODUCTION else
+                                "django.contrib.staticfiles.storage.StaticFilesStorage")},
+}
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+if not IS_PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 
 # --- Authentication ---------------------------------------------------------------------
 
@@ -237,7 +261,22 @@ TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 # Points the real Twilio SDK at the local stand-in server in tests and benchmarks.
 TWILIO_API_BASE = env_str("TWILIO_API_BASE")
 SMS_SEND_RATE_PER_SECOND = env_int("SMS_SEND_RATE_PER_SECOND", 100)
+# A claimed SMS (and a campaign's sending loop) whose worker went silent this long is settled
+# by a lookup at the provider, never resent blindly. Must exceed one batch (~2 s of sends).
+SMS_CLAIM_LEASE_SECONDS = env_int("SMS_CLAIM_LEASE_SECONDS", 120)
+TWILIO_HTTP_TIMEOUT = float(env_str("TWILIO_HTTP_TIMEOUT", "10"))
 CALL_CENTRE_PHONE = env_str("CALL_CENTRE_PHONE", "02-120")
+# Identity checks on the consent page per client address (django-ratelimit, shared cache).
+CONSENT_VERIFY_RATE = env_str("CONSENT_VERIFY_RATE", "30/m")
+
+# --- Transfers (uploads and releases) -------------------------------------------------
+
+# Release files (manifest, signature, encrypted chunks), served to the recipient only.
+RELEASES_DIR = Path(env_str("RELEASES_DIR", str(VAR_DIR / "releases")))
+TRANSFERS_RELEASE_CHUNK_RECORDS = env_int("TRANSFERS_RELEASE_CHUNK_RECORDS", 50_000)
+TRANSFERS_MAX_BATCH_BYTES = env_int("TRANSFERS_MAX_BATCH_BYTES", 64 * 1024 * 1024)
+# An acknowledgement signed longer ago than this is refused (replay window).
+TRANSFERS_ACK_MAX_AGE_SECONDS = env_int("TRANSFERS_ACK_MAX_AGE_SECONDS", 900)
 
 # --- Logging ----------------------------------------------------------------------------
 
@@ -247,4 +286,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One line per task is noise when a task runs in-process for every batch.
+    "loggers": {"celery.app.trace": {"level": env_str("CELERY_TASK_LOG_LEVEL", "WARNING")}},
 }

@@ -1,3 +1,12 @@
+"""The merchants' pages (consent/views.py) and the SMS provider's webhooks (consent/webhooks.py)."""
+
+from django.urls import include, path
+
 app_name = "consent"
 
-urlpatterns: list = []
+urlpatterns = [
+    # Owned by the page: /c/<token> and the steps after it.
+    path("", include("consent.page_urls")),
+    # Owned by the SMS side: /sms/twilio/status, /sms/twilio/inbound.
+    path("sms/", include("consent.webhook_urls")),
+]

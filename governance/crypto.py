@@ -144,8 +144,13 @@ def blind_index(value: str) -> str:
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
+_E164_KR_MOBILE = re.compile(r"\+8210\d{8}")
+
+
 def normalize_phone(raw: str) -> str:
     """A Korean phone number in E.164 (+821012345678); raises InvalidPhone otherwise."""
+    if _E164_KR_MOBILE.fullmatch(str(raw)):
+        return str(raw)  # already normalised (bulk uploads pass E.164): skip the parser
     try:
         number = phonenumbers.parse(str(raw), "KR")
     except phonenumbers.NumberParseException as exc:

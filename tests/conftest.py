@@ -92,7 +92,7 @@ def celery_worker_process(transactional_db, settings):
         "CELERY_BROKER_URL": broker,
         "VAR_DIR": str(settings.VAR_DIR),
     })
-    app.conf.broker_url = broker
+    use_broker(app, broker)
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.AUDIT_SEAL_INLINE = False
@@ -115,6 +115,15 @@ def celery_worker_process(transactional_db, settings):
         app.conf.task_always_eager = True
 
 
+def use_broker(app, url: str) -> None:
+    """Point the Celery app at ``url``, dropping connection pools made earlier: an eager
+    ``.delay()`` in an earlier test builds them for the default broker (amqp://localhost),
+    and pings and tasks would keep going there."""
+    app.conf.broker_url = url
+    app._pool = None  # kombu's pools are shared per URL: drop our references, close nothing
+    app.amqp._producer_pool = None
+
+
 def _purge_queues(app) -> None:
     with app.connection_for_write() as conn:
         for queue in ("default", "audit", "sms", "exports"):
@@ -129,14 +138,14 @@ def _queue_exists(conn, queue: str) -> bool:
         return False
 
 
-def _wait_until_worker_answers(app, worker, timeout: float = 30) -> None:
+def _wait_until_worker_answers(app, worker, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"celery worker exited with {worker.returncode}")
         if app.control.ping(timeout=0.5):
             return
-    raise RuntimeError("celery worker did not answer a ping within 30 s")
+    raise RuntimeError(f"celery worker did not answer a ping within {timeout:.0f} s")
 
 
 # --- Governance: the parties, the catalogue, an approved plan (tests/governance owns these) ---

@@ -21,3 +21,9 @@ LANGUAGE_CODE = "ko"
 # pytest-django empties the database after each transactional test; the audit tables refuse
 # that unless the flush runs in audit maintenance mode (audit/management/commands/flush.py).
 AUDIT_ALLOW_FLUSH = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not pytest-django's shared in-memory database: tests that serve over real HTTP
+    # (the browser tests, `rehearse`) write from several threads, which an in-memory SQLite
+    # shared cache answers with "database table is locked" instead of waiting.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["VAR_DIR"],  # noqa: F405
+                                                         "test.sqlite3")}

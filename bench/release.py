@@ -1,0 +1,247 @@
+"""Bulk release: records/s of the export job and its peak memory, on PostgreSQL.
+
+Figure: `transfers.services.release_export` of 2.06 million users and 270,000 merchants
+(every catalogue field, stored encrypted at rest as an upload stores them; 30% of merchants
+have agreed to two consent items, 5% declined one, 3% of users objected): merge the records
+with `governance.selectors.plan_decisions` at the release's time, decrypt each record, keep
+the allowed fields, write NDJSON, encrypt each 50,000-record chunk with HPKE, write the
+release items (COPY), sign the manifest and record the provision, in one transaction. It runs
+in a child process so that its peak RSS (VmHWM) is its own; RSS is also sampled while it
+runs, to show it stays flat as the release grows.
+Ceiling, in the same run: `COPY (SELECT the same rows: subject public id, kind, external id,
+encrypted values) TO STDOUT`, read to the end by psycopg; best of two (before and after).
+
+    .venv/bin/python bench/release.py [--users 2060000] [--merchants 270000] [--keep]
+
+Creates and drops the database `bench_release` on 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+PG = "postgres://postgres@127.0.0.1:5432"
+DB = "bench_release"
+GOAL_RATIO, GOAL_MB = 0.3, 300
+
+
+def _setup_django(var_dir: str) -> None:
+    os.environ["DATABASE_URL"] = f"{PG}/{DB}"
+    os.environ["VAR_DIR"] = var_dir
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import django
+
+    django.setup()
+
+
+def _copy(sql: str, lines) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for line in lines:
+            copy.write_row(line)
+
+
+def populate(users: int, merchants: int):
+    """An approved plan, the subjects, their encrypted records and consent states (COPY)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from django.db import connection
+    from django.utils import timezone
+    from upload import approved_plan
+
+    from governance.crypto import encrypt_text
+    from governance.models import DataSubject, OperatorKey
+    from governance.services import operator_key_register
+    from transfers import synthetic
+    from transfers.models import Record, Upload, UploadBatch
+
+    plan = approved_plan()
+    key = X25519PrivateKey.generate()
+    operator_key_register(operator=plan.to_operator, purpose=OperatorKey.Purpose.ENCRYPTION,
+                          public_key=key.public_key().public_bytes(Encoding.Raw,
+                                                                   PublicFormat.Raw), by=None)
+    upload = Upload.objects.create(plan=plan, operator=plan.from_operator)
+    batch = UploadBatch.objects.create(upload=upload, batch_id="bench", content_sha256="0")
+    now = timezone.now()
+    phone_token = encrypt_text("+821000000000")  # realistic width; the release never reads it
+    kinds = [("merchant", merchants), ("user", users)]
+    print("loading subjects ...", flush=True)
+    _copy(f"COPY {DataSubject._meta.db_table} (kind, source_operator_id, external_id, "
+          "public_id, phone, phone_index, brn_hash, created_at, updated_at) FROM STDIN",
+          ((kind, plan.from_operator_id, (synthetic.merchant_row if kind == "merchant"
+                                          else synthetic.user_row)(i)["external_id"],
+            secrets.token_hex(12), phone_token, "", "", now, now)
+           for kind, count in kinds for i in range(1, count + 1)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {DataSubject._meta.db_table} ORDER BY id")
+        ids = [row[0] for row in cursor.fetchall()]
+    values_field = Record._meta.get_field("values")
+    print("loading encrypted records ...", flush=True)
+
+    def records():
+        n = 0
+        for kind, count in kinds:
+            make = synthetic.merchant_row if kind == "merchant" else synthetic.user_row
+            for i in range(1, count + 1):
+                row = make(i)
+                values = {k: v for k, v in row.items() if "." in k}
+                yield (plan.pk, upload.pk, batch.pk, ids[n], kind, i,
+                       values_field.get_prep_value(values),
+                       values.get("user.certificate_balance"))
+                n += 1
+    _copy(f"COPY {Record._meta.db_table} (plan_id, upload_id, batch_id, subject_id, kind, "
+          "line, values, certificate_balance) FROM STDIN", records())
+    rng = random.Random(7)
+    states = []
+    for n, sid in enumerate(ids):
+        roll = rng.random()
+        if n < merchants and roll < 0.30:
+            states.append((plan.pk, sid, json.dumps(["merchant.email",
+                                                     "merchant.settlement_bank_account"]),
+                           json.dumps(["merchant.marketing_opt_in"] if roll < 0.05 else []),
+                           False, now, now, ""))
+        elif n >= merchants and roll < 0.03:
+            states.append((plan.pk, sid, "[]", "[]", True, now, now, ""))
+    _copy("COPY governance_subjectconsentstate (plan_id, subject_id, fields_granted, "
+          "fields_declined, objected, answered_at, updated_at, notice_hash) FROM STDIN", states)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return plan, len(ids)
+
+
+CEILING_SQL = ("COPY (SELECT s.public_id, s.kind, s.external_id, r.values "
+               "FROM transfers_record r JOIN governance_datasubject s ON s.id = r.subject_id "
+               "WHERE r.plan_id = {plan} ORDER BY r.subject_id) TO STDOUT")
+
+
+def ceiling(plan_id: int) -> tuple[float, int]:
+    from django.db import connection
+
+    rows = 0
+    started = time.perf_counter()
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            CEILING_SQL.format(plan=plan_id)) as copy:
+        for block in copy:
+            rows += bytes(block).count(b"\n")
+    return time.perf_counter() - started, rows
+
+
+def _hwm_mb() -> float:
+    """Peak RSS of this process image (VmHWM). Not ru_maxrss: Linux carries the forking
+    parent's high-water mark across exec into ru_maxrss."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child(release_id: int) -> None:
+    """Run the export in this process and report time, peak RSS and RSS samples."""
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def sample():
+        while not stop.is_set():
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            samples.append((time.perf_counter() - started, rss))
+            stop.wait(0.5)
+
+    from transfers.services import release_export
+
+    baseline = _hwm_mb()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    started = time.perf_counter()
+    release = release_export(release_id=release_id)
+    seconds = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    print(json.dumps({"seconds": seconds, "records": release.record_count,
+                      "chunks": release.chunk_count, "baseline_mb": baseline,
+                      "peak_mb": _hwm_mb(),
+                      "samples": samples}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=2_060_000)
+    parser.add_argument("--merchants", type=int, default=270_000)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--var-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _setup_django(args.var_dir)
+        child(args.child)
+        return
+    import upload as upload_bench
+    from upload import _drop_database, _recreate_database
+    upload_bench.DB = DB
+    _recreate_database()
+    var_dir = tempfile.mkdtemp(prefix="bench-release-")
+    _setup_django(var_dir)
+    try:
+        t0 = time.perf_counter()
+        plan, total = populate(args.users, args.merchants)
+        print(f"loaded {total:,} subjects and records in {time.perf_counter() - t0:.0f} s",
+              flush=True)
+        from django.db import connection
+        from django.utils import timezone
+
+        from governance.models import OperatorKey
+        from governance.selectors import operator_current_key
+        from transfers.models import Release
+
+        first, rows = ceiling(plan.pk)
+        release = Release.objects.create(
+            plan=plan, number=1, recipient=plan.to_operator, as_of=timezone.now(),
+            recipient_key=operator_current_key(plan.to_operator,
+                                               OperatorKey.Purpose.ENCRYPTION),
+            requested_by="system:bench")
+        connection.close()
+        out = subprocess.run([sys.executable, __file__, "--child", str(release.pk),
+                              "--var-dir", var_dir], capture_output=True, text=True,
+                             check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        second, _ = ceiling(plan.pk)
+        copy_seconds = min(first, second)
+        figure = result["records"] / result["seconds"]
+        ceiling_rate = rows / copy_seconds
+        samples = result["samples"]
+        marks = [samples[min(len(samples) - 1, int(len(samples) * f))][1]
+                 for f in (0.1, 0.25, 0.5, 0.75, 0.99)]
+        print(f"release export: {result['records']:,} records in {result['seconds']:.1f} s "
+              f"= {figure:,.0f} records/s ({result['chunks']} chunks)")
+        print(f"ceiling COPY TO STDOUT of the same rows: {rows:,} rows in {copy_seconds:.1f} s "
+              f"= {ceiling_rate:,.0f} rows/s")
+        print(f"ratio {figure / ceiling_rate:.2f} (goal >= {GOAL_RATIO})")
+        print(f"peak RSS of the export process {result['peak_mb']:.0f} MB (goal <= {GOAL_MB} "
+              f"MB, flat); after Django start-up {result['baseline_mb']:.0f} MB; RSS at "
+              f"10/25/50/75/99% of the run: " + " / ".join(f"{m:.0f}" for m in marks) + " MB")
+    finally:
+        if not args.keep:
+            _drop_database()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The notices shown to subjects, rendered from a plan version, versioned by their text.
+
+Two kinds, kept apart as the law keeps them apart:
+
+- ``consent`` (PIPA Art. 17(2)): before personal data is provided to a third party with
+  consent, the subject is told (1) the recipient, (2) the recipient's purpose, (3) the items,
+  (4) the recipient's retention period, (5) the right to refuse and what refusing costs.
+- ``transfer`` (PIPA Art. 27): data moving with a business transfer on notice: who receives
+  it (and how to reach them), what moves, when, how to object, and that an objector's data
+  is not moved.
+
+The text is plain Korean, one statement per line; the page shows exactly this text and every
+decision stores the SHA-256 of it, so a record proves which words the subject read.
+`notice_current` returns the stored version whose hash matches the text rendered now, or
+stores the next version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from consent.models import Notice
+from governance.models import DataSubject, FieldRule, TransferPlan
+
+Basis = FieldRule.Basis
+
+# Process-local cache of the current Notice per (plan, kind of subject, kind of notice), for
+# the page: an approved plan is frozen, so its notice only changes when the catalogue's labels
+# or the call-centre number change; `max_age` bounds how long such a change takes to show.
+_CACHE: dict[tuple[int, str, str], tuple[float, Notice]] = {}
+
+
+@dataclass(frozen=True)
+class NoticeItem:
+    key: str
+    label: str
+    required: bool
+
+
+_ITEMS_CACHE: dict[tuple[int, str, str], tuple[float, list[NoticeItem]]] = {}
+
+
+def notice_items(*, plan: TransferPlan, subject_kind: str, kind: str,
+                 max_age: float = 0) -> list[NoticeItem]:
+    """The plan's fields of ``subject_kind`` a notice of ``kind`` is about, in catalogue order:
+    ``consent`` fields for a consent notice, ``notice_opt_out`` fields for a transfer notice.
+    ``max_age`` > 0 lets the page reuse this process's answer for that many seconds."""
+    cache_key = (plan.pk, subject_kind, kind)
+    if max_age > 0:
+        cached = _ITEMS_CACHE.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+    basis = Basis.CONSENT if kind == Notice.Kind.CONSENT else Basis.NOTICE_OPT_OUT
+    rules = (FieldRule.objects.select_related("field")
+             .filter(plan=plan, basis=basis, field__subject_kind=subject_kind)
+             .order_by("field__position", "field__key"))
+    items = [NoticeItem(r.field.key, r.field.label_ko,
+                        r.required and kind == Notice.Kind.CONSENT) for r in rules]
+    _ITEMS_CACHE[cache_key] = (time.monotonic(), items)
+    return items
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y년 %m월 %d일 %H:%M") if value else "추후 안내"
+
+
+def _subject_noun(subject_kind: str) -> str:
+    return "가맹점주님" if subject_kind == DataSubject.Kind.MERCHANT else "이용자님"
+
+
+def _labels(items: list[NoticeItem]) -> str:
+    return ", ".join(item.label for item in items) or "없음"
+
+
+def render_consent(*, plan: TransferPlan, subject_kind: str, items: list[NoticeItem]) -> str:
+    """The Art. 17(2) notice: five numbered items, required and optional stated apart."""
+    to, source = plan.to_operator, plan.from_operator
+    required = [i for i in items if i.required]
+    optional = [i for i in items if not i.required]
+    contact = " / ".join(p for p in (to.address, to.phone) if p)
+    lines = [
+        "개인정보 제3자 제공 동의 안내 (개인정보 보호법 제17조제2항)",
+        f"{source.name}이(가) 보유한 {_subject_noun(subject_kind)}의 개인정보 중 아래 항목을 "
+        f"{to.name}에 제공하기 위해 동의를 요청합니다.",
+        "",
+        f"1. 제공받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
+        f"2. 제공받는 자의 이용 목적: {plan.purpose}",
+        "3. 제공하는 개인정보 항목:",
+        f"   - 필수: {_labels(required)}",
+        f"   - 선택: {_labels(optional)}",
+        f"4. 제공받는 자의 보유·이용 기간: {plan.retention}",
+        "5. 동의를 거부할 권리 및 거부 시 불이익:",
+        "   - 귀하는 동의를 거부할 권리가 있으며, 동의한 후에도 언제든지 철회할 수 있습니다.",
+    ]
+    if optional:
+        lines.append("   - 선택 항목은 동의하지 않으셔도 아무런 불이익이 없습니다. "
+                     "해당 항목만 이전되지 않습니다.")
+    if required:
+        lines.append(
+            f"   - 필수 항목({_labels(required)})에 동의하지 않으시면 그 항목은 {to.name}에 "
+            f"이전되지 않습니다. 이 경우 전환 일시({_when(plan.cutover_at)}) 이후 {to.name}에 "
+            "해당 정보를 직접 다시 등록하셔야 그 정보가 필요한 서비스(예: 결제 대금 정산)를 "
+            "이용하실 수 있습니다. 가맹 자격과 지금까지의 거래에는 영향이 없습니다.")
+    lines.append(f"문의: 콜센터 {settings.CALL_CENTRE_PHONE}")
+    return "\n".join(lines)
+
+
+def render_transfer(*, plan: TransferPlan, subject_kind: str, items: list[NoticeItem]) -> str:
+    """The Art. 27 notice: who receives, what moves, when, how to object, what objecting does."""
+    to, source = plan.to_operator, plan.from_operator
+    contact = " / ".join(p for p in (to.address, to.phone) if p)
+    lines = [
+        "영업양도 등에 따른 개인정보 이전 안내 (개인정보 보호법 제27조)",
+        f"서울사랑상품권 운영사 변경에 따라 {source.name}이(가) 보유한 "
+        f"{_subject_noun(subject_kind)}의 개인정보가 아래와 같이 이전됩니다.",
+        "",
+        f"1. 개인정보를 이전받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
+        f"2. 이전되는 개인정보 항목: {_labels(items)}",
+        f"3. 이전 시기: 고지 기간 종료({_when(plan.notice_ends_at)}) 후, "
+        f"전환 일시({_when(plan.cutover_at)})까지",
+        "4. 이전을 원하지 않는 경우: 이 화면의 [이전 거부] 버튼을 누르시거나 "
+        f"콜센터({settings.CALL_CENTRE_PHONE})로 알려 주십시오.",
+        f"5. 이전을 거부하시면 위 항목은 {to.name}에 이전되지 않으며, "
+        f"{source.name}이(가) 관계 법령에 따라 처리합니다 (상품권 잔액은 환불을 신청하실 수 "
+        "있습니다).",
+        f"이전받는 자의 이용 목적: {plan.purpose}",
+        f"이전받는 자의 보유·이용 기간: {plan.retention}",
+    ]
+    return "\n".join(lines)
+
+
+def render(*, plan: TransferPlan, subject_kind: str, kind: str) -> tuple[str, list[NoticeItem]]:
+    items = notice_items(plan=plan, subject_kind=subject_kind, kind=kind)
+    if kind == Notice.Kind.CONSENT:
+        return render_consent(plan=plan, subject_kind=subject_kind, items=items), items
+    if kind == Notice.Kind.TRANSFER:
+        return render_transfer(plan=plan, subject_kind=subject_kind, items=items), items
+    raise ValueError(f"unknown notice kind {kind!r}")
+
+
+def notice_current(*, plan: TransferPlan, subject_kind: str, kind: str,
+                   max_age: float = 0) -> Notice:
+    """The stored Notice whose text is what the plan renders now; a new version if none is.
+
+    Race-safe: two processes storing the same new text both end with the same row (the unique
+    (plan, kind of subject, kind, hash) constraint lets one win; the other reads its row), and
+    two different texts cannot take the same version number. ``max_age`` > 0 lets the page
+    reuse this process's last answer for that many seconds (no query at all).
+    """
+    cache_key = (plan.pk, subject_kind, kind)
+    if max_age > 0:
+        cached = _CACHE.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+    text, items = render(plan=plan, subject_kind=subject_kind, kind=kind)
+    digest = text_hash(text)
+    lookup = dict(plan=plan, subject_kind=subject_kind, kind=kind)
+    for _attempt in range(5):
+        notice = Notice.objects.filter(**lookup, text_hash=digest).first()
+        if notice is not None:
+            break
+        latest = Notice.objects.filter(**lookup).aggregate(v=Max("version"))["v"] or 0
+        try:
+            with transaction.atomic():
+                notice = Notice.objects.create(**lookup, version=latest + 1, text=text,
+                                               text_hash=digest,
+                                               items=[item.key for item in items])
+            break
+        except IntegrityError:
+            continue  # someone stored this text, or took that version number: look again
+    else:  # pragma: no cover - five lost races in a row
+        raise RuntimeError("could not store the notice version")
+    _CACHE[cache_key] = (time.monotonic(), notice)
+    return notice
+
+
+def notice_cache_clear() -> None:
+    _CACHE.clear()
+    _ITEMS_CACHE.clear()

@@ -1,0 +1,21 @@
+"""URLs of the merchant consent page (see consent/views.py)."""
+
+from django.urls import path, re_path
+
+from consent import views
+
+urlpatterns = [
+    path("c/text-size", views.text_size, name="text_size"),
+    path("c/notice/<str:text_hash>", views.notice_text, name="notice_text"),
+    path("c/<str:token>", views.landing, name="landing"),
+    path("c/<str:token>/notice", views.notice, name="notice"),
+    path("c/<str:token>/confirm", views.confirm, name="confirm"),
+    path("c/<str:token>/status", views.status, name="status"),
+    path("c/<str:token>/withdraw", views.withdraw, name="withdraw"),
+    path("c/<str:token>/object", views.object_transfer, name="object"),
+    path("c/<str:token>/receipt/<uuid:receipt_id>.json", views.receipt_download,
+         name="receipt_download"),
+    path("c/<str:token>/receipt/<uuid:receipt_id>", views.receipt, name="receipt"),
+    # Anything else under /c/ (a truncated or mangled link): the same bad-link page.
+    re_path(r"^c(?:/.*)?$", views.bad_link, name="bad_link"),
+]

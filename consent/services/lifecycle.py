@@ -1,0 +1,105 @@
+"""Reminders and expiry, run once a minute (celery beat `consent.tasks.tick`, Asia/Seoul; in
+the embedded default `python manage.py consent_tick`).
+
+Both are set-based (a few statements per campaign, whatever its size) and idempotent: a
+reminder is the row (request, "reminder", n), unique, so a tick that runs twice queues it once.
+One audit event per campaign and step, with counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from consent.models import Campaign, ConsentRequest, SmsMessage
+from consent.services.sending import sms_settle
+
+R = ConsentRequest.Status
+# Requests still waiting for an answer (reminders go to these only).
+WAITING = (R.CREATED, R.SENT, R.DELIVERED, R.OPENED, R.VERIFIED)
+CHUNK = 5000
+
+
+def _audit(action: str, campaign: Campaign, details: dict) -> None:
+    audit_record(actor_type="system", actor_id="system:consent-tick", action=action,
+                 target_type="consent.campaign", target_id=campaign.pk, details=details)
+
+
+def reminders_queue(*, now: dt.datetime | None = None) -> int:
+    """Queue the next reminder of every request that is due one. Returns how many."""
+    now = now or timezone.now()
+    total = 0
+    for campaign in Campaign.objects.filter(status=Campaign.Status.RUNNING,
+                                            reminder_count__gt=0, expires_at__gt=now):
+        with transaction.atomic():
+            due = list(ConsentRequest.objects.select_for_update(skip_locked=True)
+                       .filter(campaign=campaign, status__in=WAITING,
+                               next_reminder_at__lte=now,
+                               reminders_sent__lt=campaign.reminder_count, expires_at__gt=now)
+                       .values_list("id", "reminders_sent"))
+            if not due:
+                continue
+            adapt = connection.ops.adapt_datetimefield_value
+            with connection.cursor() as cursor:
+                for i in range(0, len(due), CHUNK):
+                    cursor.executemany(
+                        "INSERT INTO consent_smsmessage (request_id, purpose, sequence, status,"
+                        " body_redacted, provider, attempts, error_code, claimed_by, not_before,"
+                        " created_at) VALUES (%s, %s, %s, %s, '', '', 0, '', '', %s, %s)"
+                        " ON CONFLICT (request_id, purpose, sequence) DO NOTHING",
+                        [(rid, SmsMessage.Purpose.REMINDER, sent + 1, SmsMessage.Status.QUEUED,
+                          adapt(now), adapt(now)) for rid, sent in due[i:i + CHUNK]])
+            last = [rid for rid, sent in due if sent + 1 >= campaign.reminder_count]
+            more = [rid for rid, sent in due if sent + 1 < campaign.reminder_count]
+            for ids, next_at in ((last, None),
+                                 (more, now + dt.timedelta(hours=campaign.reminder_after_hours))):
+                for i in range(0, len(ids), CHUNK):
+                    ConsentRequest.objects.filter(id__in=ids[i:i + CHUNK]).update(
+                        reminders_sent=_plus_one(), next_reminder_at=next_at)
+            _audit("campaign.reminders_queued", campaign, {"reminders": len(due)})
+            total += len(due)
+    return total
+
+
+def _plus_one():
+    from django.db.models import F
+
+    return F("reminders_sent") + 1
+
+
+def requests_expire(*, now: dt.datetime | None = None) -> int:
+    """Past their deadline: unanswered requests expire, their queued SMS are skipped, and
+    campaigns past theirs complete."""
+    now = now or timezone.now()
+    total = 0
+    for campaign in Campaign.objects.filter(
+            status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED)):
+        with transaction.atomic():
+            expired = ConsentRequest.objects.filter(
+                campaign=campaign, status__in=WAITING + (R.FAILED,),
+                expires_at__lte=now).update(status=R.EXPIRED, next_reminder_at=None)
+            skipped = SmsMessage.objects.filter(
+                request__campaign=campaign, status=SmsMessage.Status.QUEUED,
+                request__status=R.EXPIRED).update(status=SmsMessage.Status.SKIPPED,
+                                                  error_code="expired", status_at=now)
+            finished = campaign.expires_at <= now and bool(Campaign.objects.filter(
+                pk=campaign.pk, status=campaign.status).update(
+                status=Campaign.Status.COMPLETED, finished_at=now))
+            if expired or skipped or finished:
+                _audit("campaign.requests_expired", campaign,
+                       {"requests": expired, "messages_skipped": skipped,
+                        "campaign_completed": finished})
+            total += expired
+    return total
+
+
+def consent_tick(*, now: dt.datetime | None = None) -> dict:
+    """One round of the periodic work (reminders, expiry, settling unknown sends)."""
+    now = now or timezone.now()
+    expired = requests_expire(now=now)
+    reminders = reminders_queue(now=now)
+    settled = sms_settle(now=now)
+    return {"expired": expired, "reminders": reminders, "settled": dict(settled)}

@@ -1,0 +1,519 @@
+"""The merchant's (and user's) consent page, reached from the personal link in an SMS.
+
+Plain HTML forms, POST-redirect-GET, CSRF, no JavaScript needed. The flow:
+
+    GET  /c/<token>            identity form (business number; users: phone last four)
+    POST /c/<token>            check -> the verified state goes into the session, bound to
+                               this request, for VERIFIED_SECONDS
+    GET  /c/<token>/notice     the Art. 17(2) notice, agree/decline per optional item, the
+                               required items stated plainly (and the Art. 27 notice if any)
+    POST /c/<token>/notice     the choices wait in the session -> confirm
+    GET/POST /c/<token>/confirm          -> consent_answer -> the receipt
+    GET  /c/<token>/status     the current decision: change, withdraw, object
+    GET/POST /c/<token>/withdraw         -> consent_withdraw -> the receipt
+    GET/POST /c/<token>/object           -> consent_object -> the receipt
+    GET  /c/<token>/receipt/<id>[.json]  the receipt page / the signed JSON download
+
+Every bad link — malformed, truncated, unknown, revoked, expired, request expired or
+cancelled — gets the same page with the same status (404), so a visitor learns nothing about
+whether a subject or a request exists. Views speak HTTP only; the rules are in the services.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from functools import cached_property, wraps
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from audit.signing import service_key_id
+from consent.models import ConsentRecord, ConsentRequest, Notice
+from consent.notices import notice_current
+from consent.receipts import receipt_build, receipt_file_bytes
+from consent.selectors import (
+    consent_current,
+    consent_history,
+    consent_record_for_request,
+    link_request_for_page,
+    plan_for_display,
+)
+from consent.services.decisions import (
+    consent_answer,
+    consent_object,
+    consent_withdraw,
+    request_is_open,
+    request_items,
+)
+from consent.services.errors import ConsentError, IdentityLocked, TooManyAttempts
+from consent.services.identity import identity_locked, identity_verify
+from governance.models import DataSubject
+
+VERIFIED_SECONDS = 15 * 60
+PAGE_CACHE_SECONDS = 60  # notices, items and plans for display
+_SESSION_VERIFIED = "consent_verified"
+_SESSION_PENDING = "consent_pending"
+_TEXT_COOKIE = "consent_text"
+_PRE_OPENED = (ConsentRequest.Status.CREATED, ConsentRequest.Status.SENT,
+               ConsentRequest.Status.DELIVERED, ConsentRequest.Status.FAILED)
+AGREE, DECLINE = "agree", "decline"
+
+
+# --- Shared pieces ----------------------------------------------------------------------
+
+
+def _large_text(request) -> bool:
+    return (request.GET.get("text") == "large"
+            or request.COOKIES.get(_TEXT_COOKIE) == "large")
+
+
+def _page(request, template: str, context: dict | None = None, *, status: int = 200):
+    context = dict(context or {})
+    large = _large_text(request)
+    context.update({
+        "call_centre": settings.CALL_CENTRE_PHONE,
+        "large_text": large,
+        "text_toggle_url": (reverse("consent:text_size") + "?size="
+                            + ("normal" if large else "large") + "&next="
+                            + request.path),
+    })
+    return render(request, template, context, status=status)
+
+
+def bad_link(request, *args, **kwargs):
+    """The one page for every link that does not lead anywhere (same status for all)."""
+    return _page(request, "consent/bad_link.html", status=404)
+
+
+class _Urls:
+    """For templates: ``visit.urls.notice`` etc., each reversed only when used."""
+
+    def __init__(self, visit: _Visit):
+        self._visit = visit
+
+    def __getitem__(self, name: str) -> str:
+        return self._visit.url(name)
+
+
+class _Visit:
+    """A resolved link: the request (with campaign and subject loaded) and its token."""
+
+    def __init__(self, req: ConsentRequest, token: str):
+        self.token = token
+        self.req = req
+        self.subject: DataSubject = req.subject
+        self.factor = ""  # the identity factor, once verified in this session
+        self.urls = _Urls(self)
+
+    @cached_property
+    def plan(self):
+        plan = plan_for_display(self.req.campaign.plan_id, max_age=PAGE_CACHE_SECONDS)
+        self.req.campaign.plan = plan  # request_items reads it from there
+        return plan
+
+    def items(self):
+        self.plan  # noqa: B018 - loads the plan onto the campaign first
+        return request_items(request=self.req, max_age=PAGE_CACHE_SECONDS)
+
+    def url(self, name: str, *args) -> str:
+        return reverse(f"consent:{name}", args=[self.token, *args])
+
+    @property
+    def reference(self) -> str:
+        return str(self.req.public_id)[:8].upper()
+
+    @property
+    def is_merchant(self) -> bool:
+        return self.subject.kind == DataSubject.Kind.MERCHANT
+
+
+def _resolve(token: str) -> _Visit | None:
+    req = link_request_for_page(token)
+    if req is None or not request_is_open(req):
+        return None
+    return _Visit(req, token)
+
+
+def _verified_factor(request, visit: _Visit) -> str | None:
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None  # no session cookie: skip the session query entirely
+    entry = request.session.get(_SESSION_VERIFIED, {}).get(str(visit.req.public_id))
+    if not entry or entry.get("until", 0) < time.time():
+        return None
+    return entry.get("factor")
+
+
+def _set_verified(request, visit: _Visit, factor: str) -> None:
+    request.session.cycle_key()  # a new session id after the check (no fixation)
+    verified = {k: v for k, v in request.session.get(_SESSION_VERIFIED, {}).items()
+                if v.get("until", 0) > time.time()}
+    verified[str(visit.req.public_id)] = {"until": time.time() + VERIFIED_SECONDS,
+                                          "factor": factor}
+    request.session[_SESSION_VERIFIED] = verified
+
+
+def link_view(*, verified: bool, methods=("GET",)):
+    """Resolve the token (or show the bad-link page); if ``verified``, require the identity
+    check for this request in this session (or send the visitor back to it)."""
+
+    def decorate(view):
+        @never_cache
+        @wraps(view)
+        def wrapper(request, token: str, *args, **kwargs):
+            visit = _resolve(token)
+            if visit is None:  # first, so a bad link answers the same to every method
+                return bad_link(request)
+            if request.method not in methods:
+                return HttpResponseNotAllowed(list(methods))
+            if verified:
+                factor = _verified_factor(request, visit)
+                if factor is None:
+                    return HttpResponseRedirect(visit.url("landing"))
+                visit.factor = factor
+            return view(request, visit, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _mark_opened(visit: _Visit) -> None:
+    """First opening of the request's links: timestamp, status, audit (once, race-safe)."""
+    if visit.req.opened_at is not None:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        if not ConsentRequest.objects.filter(pk=visit.req.pk, opened_at__isnull=True).update(
+                opened_at=now):
+            return
+        ConsentRequest.objects.filter(pk=visit.req.pk, status__in=_PRE_OPENED).update(
+            status=ConsentRequest.Status.OPENED)
+        audit_record(actor_type=AuditEvent.ActorType.SYSTEM, actor_id="system:consent.page",
+                     action="consent.link_opened", target_type="consent_request",
+                     target_id=str(visit.req.public_id),
+                     details={"request": str(visit.req.public_id)})
+
+
+def _client_ip(request) -> str:
+    """The visitor's address for the rate limit. Behind our TLS proxy (BEHIND_TLS_PROXY sets
+    SECURE_PROXY_SSL_HEADER) every request comes from the proxy, so take the last
+    X-Forwarded-For entry: the one our proxy appended (earlier ones are the client's word).
+    IPv6 addresses count per /64, as one subscriber usually holds a whole /64."""
+    address = request.META.get("REMOTE_ADDR") or ""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        address = forwarded or address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)
+
+
+def _error_page(request, visit: _Visit, error: ConsentError, *, status: int = 409):
+    return _page(request, "consent/problem.html", {"visit": visit, "message": error.message},
+                 status=status)
+
+
+# --- Identity ---------------------------------------------------------------------------
+
+
+@link_view(verified=False, methods=("GET", "POST"))
+def landing(request, visit: _Visit):
+    if request.method == "POST":
+        try:
+            factor = identity_verify(request=visit.req, answer=request.POST.get("answer", ""),
+                                     client_ip=_client_ip(request))
+        except ConsentError as error:
+            status = 429 if isinstance(error, TooManyAttempts) else (
+                403 if isinstance(error, IdentityLocked) else 400)
+            return _identity_form(request, visit, error=error.message, status=status)
+        _set_verified(request, visit, factor)
+        return HttpResponseRedirect(_next_step(visit))
+    _mark_opened(visit)
+    if _verified_factor(request, visit):
+        return HttpResponseRedirect(_next_step(visit))
+    return _identity_form(request, visit)
+
+
+def _next_step(visit: _Visit) -> str:
+    has_record = consent_current(request=visit.req) is not None
+    return visit.url("status") if has_record else visit.url("notice")
+
+
+def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200):
+    locked = identity_locked(visit.req)
+    if not error and not locked:
+        return _blank_identity_form(request, visit)
+    return _page(request, "consent/verify.html", {
+        "visit": visit, "error": error, "locked": locked,
+    }, status=status)
+
+
+class _Placeholder:
+    """Stands in for a visit while the blank identity form is rendered once per process."""
+
+    reference = "\x00reference\x00"
+    urls = {"landing": "\x00action\x00"}
+
+    def __init__(self, kind: str):
+        self.is_merchant = kind == DataSubject.Kind.MERCHANT
+
+
+_BLANK_FORMS: dict[tuple[str, bool, str], str] = {}
+
+
+def _blank_identity_form(request, visit: _Visit) -> HttpResponse:
+    """The identity form as first shown: the page every SMS link opens, so the one that takes
+    the rush after a campaign goes out. It differs between visits only in four strings (the
+    request's reference, the form's address, the text-size link and the CSRF token), so the
+    template is rendered once per process per kind of subject and text size, and those are
+    filled in (measured in bench/consent_page.py: the template was a third of the page's
+    cost). Error and lockout states go through the template as usual."""
+    large = _large_text(request)
+    key = (visit.subject.kind, large, settings.CALL_CENTRE_PHONE)
+    html = _BLANK_FORMS.get(key)
+    if html is None:
+        html = render_to_string("consent/verify.html", {
+            "visit": _Placeholder(visit.subject.kind), "error": "", "locked": False,
+            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
+            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
+        _BLANK_FORMS[key] = html
+    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
+              + "&next=" + request.path)
+    for marker, value in (("\x00reference\x00", visit.reference),
+                          ("\x00action\x00", visit.url("landing")),
+                          ("\x00toggle\x00", toggle),
+                          ("\x00csrf\x00", get_token(request))):
+        html = html.replace(marker, escape(value))
+    return HttpResponse(html)
+
+
+# --- The notice and the answer ----------------------------------------------------------
+
+
+def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dict:
+    items = visit.items()
+    notice = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                            kind=Notice.Kind.CONSENT, max_age=PAGE_CACHE_SECONDS)
+    transfer = (notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                               kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
+                if items.notice else None)
+    chosen = chosen or {}
+    required = [i for i in items.consent.values() if i.required]
+    optional = [{"item": i, "choice": chosen.get(i.key, "")}
+                for i in items.consent.values() if not i.required]
+    required_choice = chosen.get(required[0].key, "") if required else ""
+    return {"visit": visit, "items": items, "notice": notice, "transfer": transfer,
+            "required": required, "required_labels": ", ".join(i.label for i in required),
+            "required_choice": required_choice, "optional": optional}
+
+
+def _current_choices(visit: _Visit) -> dict[str, str]:
+    state = visit.req.consent_state  # read with the link
+    if state is None or state.withdrawn_at is not None:
+        return {}
+    return {**{k: AGREE for k in state.fields_granted},
+            **{k: DECLINE for k in state.fields_declined}}
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def notice(request, visit: _Visit):
+    if request.method == "POST":
+        return _notice_post(request, visit)
+    pending = request.session.get(_SESSION_PENDING)
+    if pending and pending.get("request") == str(visit.req.public_id):
+        chosen = {**{k: AGREE for k in pending["agreed"]},
+                  **{k: DECLINE for k in pending["declined"]}}
+    else:
+        chosen = _current_choices(visit)
+    return _page(request, "consent/notice.html", _choices_context(visit, chosen))
+
+
+def _notice_post(request, visit: _Visit):
+    context = _choices_context(visit)
+    items = context["items"]
+    answers: dict[str, str] = {}
+    missing = []
+    if context["required"]:
+        value = request.POST.get("required")
+        if value in (AGREE, DECLINE):
+            answers.update({i.key: value for i in context["required"]})
+        else:
+            missing.append(context["required_labels"])
+    for entry in context["optional"]:
+        item = entry["item"]
+        value = request.POST.get(f"opt:{item.key}")
+        if value in (AGREE, DECLINE):
+            answers[item.key] = value
+        else:
+            missing.append(item.label)
+    if missing or not items.consent:
+        context = _choices_context(visit, answers)
+        context["error"] = ("다음 항목에 동의 또는 동의하지 않음을 선택해 주세요: "
+                            + ", ".join(missing))
+        return _page(request, "consent/notice.html", context, status=400)
+    request.session[_SESSION_PENDING] = {
+        "request": str(visit.req.public_id),
+        "agreed": sorted(k for k, v in answers.items() if v == AGREE),
+        "declined": sorted(k for k, v in answers.items() if v == DECLINE),
+        "notice_hash": context["notice"].text_hash,
+    }
+    return HttpResponseRedirect(visit.url("confirm"))
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def confirm(request, visit: _Visit):
+    pending = request.session.get(_SESSION_PENDING)
+    if not pending or pending.get("request") != str(visit.req.public_id):
+        return HttpResponseRedirect(visit.url("notice"))
+    if request.method == "POST":
+        try:
+            record = consent_answer(request=visit.req, agreed=pending["agreed"],
+                                    declined=pending["declined"],
+                                    channel=ConsentRecord.Channel.WEB,
+                                    identity_factor=visit.factor,
+                                    notice_hash=pending["notice_hash"])
+        except ConsentError as error:
+            return _error_page(request, visit, error)
+        request.session.pop(_SESSION_PENDING, None)
+        return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
+    items = visit.items().consent
+    return _page(request, "consent/confirm.html", {
+        "visit": visit,
+        "agreed": [i for k, i in items.items() if k in pending["agreed"]],
+        "declined": [i for k, i in items.items() if k in pending["declined"]],
+    })
+
+
+# --- Later visits: the current decision, withdrawal, objection --------------------------
+
+
+@link_view(verified=True)
+def status(request, visit: _Visit):
+    items = visit.items()
+    state = visit.req.consent_state
+    granted = set(state.fields_granted) if state and state.withdrawn_at is None else set()
+    declined = set(state.fields_declined) if state else set()
+    return _page(request, "consent/status.html", {
+        "visit": visit, "state": state, "items": items,
+        "agreed": [i for k, i in items.consent.items() if k in granted],
+        "declined": [i for k, i in items.consent.items() if k in declined and k not in granted],
+        "pending": [i for k, i in items.consent.items() if k not in granted | declined],
+        "can_withdraw": bool(granted), "objected": bool(state and state.objected),
+        "history": consent_history(request=visit.req),
+    })
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def withdraw(request, visit: _Visit):
+    if request.method == "POST":
+        try:
+            record = consent_withdraw(request=visit.req, channel=ConsentRecord.Channel.WEB,
+                                      identity_factor=visit.factor)
+        except ConsentError as error:
+            return _error_page(request, visit, error)
+        return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
+    items = visit.items().consent
+    state = visit.req.consent_state
+    granted = [items[k] for k in (state.fields_granted if state and not state.withdrawn_at
+                                  else []) if k in items]
+    return _page(request, "consent/withdraw.html", {"visit": visit, "granted": granted})
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def object_transfer(request, visit: _Visit):
+    if request.method == "POST":
+        try:
+            record = consent_object(request=visit.req, channel=ConsentRecord.Channel.WEB,
+                                    identity_factor=visit.factor)
+        except ConsentError as error:
+            return _error_page(request, visit, error)
+        return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
+    items = visit.items()
+    if not items.notice:
+        return HttpResponseRedirect(visit.url("status"))
+    transfer = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                              kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
+    return _page(request, "consent/object.html", {
+        "visit": visit, "transfer": transfer, "items": list(items.notice.values())})
+
+
+# --- Receipts ---------------------------------------------------------------------------
+
+
+def _record_or_404(visit: _Visit, receipt_id) -> ConsentRecord:
+    record = consent_record_for_request(request=visit.req, receipt_id=receipt_id)
+    if record is None:
+        raise Http404
+    return record
+
+
+@link_view(verified=True)
+def receipt(request, visit: _Visit, receipt_id):
+    try:
+        record = _record_or_404(visit, receipt_id)
+    except Http404:
+        return bad_link(request)
+    return _page(request, "consent/receipt.html", {
+        "visit": visit, "record": record, "receipt": receipt_build(record),
+        "done": request.GET.get("done") == "1", "key_id": service_key_id(),
+    })
+
+
+@link_view(verified=True)
+def receipt_download(request, visit: _Visit, receipt_id):
+    try:
+        record = _record_or_404(visit, receipt_id)
+    except Http404:
+        return bad_link(request)
+    response = HttpResponse(receipt_file_bytes(record),
+                            content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="consent-receipt-{record.receipt_id}.json"')
+    return response
+
+
+# --- Pages without a token --------------------------------------------------------------
+
+
+@require_GET
+def notice_text(request, text_hash: str):
+    """A notice text by its hash (the receipt's policy link). Notices hold no personal data."""
+    notice = Notice.objects.filter(text_hash=text_hash.lower()).first() \
+        if len(text_hash) == 64 else None
+    if notice is None:
+        return bad_link(request)
+    return _page(request, "consent/notice_text.html", {"notice": notice})
+
+
+@require_GET
+def text_size(request):
+    """The large-text toggle: a cookie for a year, then back where the visitor was."""
+    size = "large" if request.GET.get("size") == "large" else "normal"
+    target = request.GET.get("next", "")
+    if not (target.startswith("/c/") and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure())):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if size == "large":
+        response.set_cookie(_TEXT_COOKIE, "large", max_age=365 * 24 * 3600, samesite="Lax",
+                            httponly=True, secure=request.is_secure())
+    else:
+        response.delete_cookie(_TEXT_COOKIE, samesite="Lax")
+    return response

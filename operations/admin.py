@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from operations.models import RehearsalRun
+
+
+@admin.register(RehearsalRun)
+class RehearsalRunAdmin(admin.ModelAdmin):
+    """Runs of `manage.py rehearse`: read-only, each with its report."""
+
+    list_display = ("__str__", "started_at", "finished_at", "status", "report_link")
+    list_filter = ("status",)
+    readonly_fields = ("started_at", "finished_at", "status", "parameters", "report_path",
+                       "report_link")
+    exclude = ("summary",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="보고서")
+    def report_link(self, obj: RehearsalRun):
+        url = reverse("admin:operations_rehearsalrun_report", args=[obj.pk])
+        return format_html('<a href="{}">보고서 보기</a>', url)
+
+    def get_urls(self):
+        return [path("<int:pk>/report/", self.admin_site.admin_view(self.report_view),
+                     name="operations_rehearsalrun_report"), *super().get_urls()]
+
+    def report_view(self, request, pk: int):
+        run = RehearsalRun.objects.filter(pk=pk).first()
+        if run is None or not self.has_view_permission(request, run):
+            raise Http404("no such rehearsal")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "run": run, "s": run.summary, "title": f"이전 리허설 보고서 #{run.pk}"}
+        return TemplateResponse(request, "operations/report_admin.html", context)

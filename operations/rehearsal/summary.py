@@ -1,0 +1,169 @@
+"""What the report shows, read back from the database after a rehearsal.
+
+Only counts, totals and timings: no personal value. Field outcomes are the policy's decisions
+*now*, over the subjects the outgoing operator uploaded: what the incoming operator may hold
+after the move (a field withdrawn after release shows as held back: it was deleted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from django.db.models import Count
+from django.db.models.functions import TruncSecond
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from consent.models import Campaign, ConsentRecord, ConsentRequest
+from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
+from governance.models import FieldRule
+from governance.policy import EXPLANATIONS, Reason
+from governance.selectors import plan_decisions
+from transfers.models import Record
+
+PROFILE_LABELS = {
+    "agree_all": "가맹점: 모든 항목 동의", "required_only": "가맹점: 필수 항목만 동의",
+    "decline": "가맹점: 동의 거부", "opened_only": "가맹점: 링크만 열람",
+    "never": "가맹점: 무응답",
+}
+TOTAL_LABELS = {"records": "레코드 수", "subjects.merchant": "가맹점 수",
+                "subjects.user": "이용자 수", "certificate_balance_sum": "상품권 잔액 합계(원)"}
+
+
+def build(ctx, stages: list[dict]) -> dict:
+    plan = ctx.plan
+    o = ctx.options
+    campaigns = Campaign.objects.filter(pk__in=ctx.facts.get("campaigns", {}).values())
+    merchant_campaign = campaigns.filter(subject_kind="merchant").first()
+    reconciliation = _reconciliation(ctx.facts.get("reconciliation", []))
+    audit = dict(ctx.facts.get("audit", {}))
+    audit["by_stage"] = _audit_by_stage(stages)
+    summary = {
+        "parameters": {"merchants": o.merchants, "users": o.users, "seed": o.seed,
+                       "http_answers": o.http_answers, "plan_id": plan.pk},
+        "stages": stages,
+        "outcomes": _outcomes(ctx, campaigns),
+        "funnel": _funnel(merchant_campaign),
+        "timeline": _timeline(campaigns),
+        "fields": _fields(plan),
+        "reconciliation": reconciliation,
+        "audit": audit,
+        "releases": [{k: r[k] for k in ("release", "number", "records", "chunks",
+                                        "acknowledged")} for r in ctx.releases],
+    }
+    summary["passed"] = bool(
+        reconciliation and all(r["match"] for r in reconciliation)
+        and audit.get("verified") and audit.get("bundle_verified")
+        and all(r["acknowledged"] for r in ctx.releases))
+    return summary
+
+
+def _outcomes(ctx, campaigns) -> list[dict]:
+    upload = ctx.facts.get("upload", {})
+    profiles = Counter(ctx.cast.merchant_profile.values())
+    rows = [("업로드 접수 레코드", upload.get("accepted", 0)),
+            ("오류로 반려 후 정정된 행", upload.get("rejected_then_corrected", 0))]
+    for kind, label in (("merchant", "가맹점 동의 요청"), ("user", "이용자 이전 고지")):
+        rows.append((label, ConsentRequest.objects.filter(campaign__in=campaigns,
+                                                          campaign__subject_kind=kind).count()))
+    if ctx.facts.get("users_notified_by_app"):
+        rows.append(("이용자 이전 고지 (앱 공지, SMS 없이)", ctx.facts["users_notified_by_app"]))
+    rows += [(PROFILE_LABELS[p], profiles.get(p, 0)) for p in PROFILE_LABELS]
+    rows.append(("가맹점: 이전 후 동의 철회", ConsentRecord.objects.filter(
+        request__campaign__in=campaigns, action=ConsentRecord.Action.WITHDRAW).count()))
+    rows.append(("이용자: 이전 거부 (이의)", ConsentRecord.objects.filter(
+        request__campaign__in=campaigns, action=ConsentRecord.Action.OBJECT).count()))
+    for release in ctx.releases:
+        rows.append((f"{release['number']}차 제공 레코드", release["records"]))
+    rows.append(("삭제 요청 확인 (수령자)", ctx.facts.get("deletions_confirmed", 0)))
+    return [{"label": label, "value": value} for label, value in rows]
+
+
+def _funnel(campaign) -> list[dict]:
+    if campaign is None:
+        return []
+    counts = campaign_funnel(campaign=campaign)
+    return [{"step": s, "label": FUNNEL_LABELS[s], "value": counts[s]} for s in FUNNEL_STEPS]
+
+
+def _timeline(campaigns) -> dict:
+    """Cumulative counts per second of the rehearsal: sent, opened, verified, answered, ..."""
+    requests = ConsentRequest.objects.filter(campaign__in=campaigns)
+    series = {}
+    for key, label, column in (("sent", "발송", "first_sent_at"),
+                               ("opened", "링크 열람", "opened_at"),
+                               ("verified", "본인 확인", "verified_at"),
+                               ("answered", "응답", "answered_at")):
+        series[key] = (label, _per_second(requests.exclude(**{f"{column}__isnull": True}),
+                                          column))
+    records = ConsentRecord.objects.filter(request__campaign__in=campaigns)
+    for key, label, action in (("withdrawn", "철회", ConsentRecord.Action.WITHDRAW),
+                               ("objected", "이전 거부", ConsentRecord.Action.OBJECT)):
+        series[key] = (label, _per_second(records.filter(action=action), "created_at"))
+    moments = sorted({t for _, counts in series.values() for t in counts})
+    labels = [timezone.localtime(t).strftime("%H:%M:%S") for t in moments]
+    out = []
+    for label, counts in series.values():
+        running, values = 0, []
+        for t in moments:
+            running += counts.get(t, 0)
+            values.append(running)
+        out.append({"label": label, "values": values})
+    return {"labels": labels, "series": out}
+
+
+def _per_second(queryset, column: str) -> dict[datetime, int]:
+    return dict(queryset.annotate(t=TruncSecond(column)).values("t")
+                .annotate(n=Count("id")).values_list("t", "n"))
+
+
+def _fields(plan) -> list[dict]:
+    uploaded = list(Record.objects.filter(plan=plan).values_list("subject_id", flat=True))
+    moved: Counter = Counter()
+    held: dict[str, Counter] = {}
+    shapes: Counter = Counter()
+    by_shape = {}
+    for _subject, decisions in plan_decisions(plan, now=timezone.now(), subject_ids=uploaded):
+        shapes[id(decisions)] += 1
+        by_shape[id(decisions)] = decisions
+    for shape, n in shapes.items():
+        for key, decision in by_shape[shape].items():
+            if decision.allowed:
+                moved[key] += n
+            else:
+                held.setdefault(key, Counter())[decision.reason.value] += n
+    rows = []
+    for rule in FieldRule.objects.filter(plan=plan).select_related("field").order_by(
+            "field__subject_kind", "field__position"):
+        key = rule.field.key
+        reasons = held.get(key, Counter())
+        rows.append({"key": key, "label": rule.field.label_ko, "moved": moved.get(key, 0),
+                     "held": sum(reasons.values()),
+                     "reasons": [{"reason": r, "label": EXPLANATIONS[Reason(r)].split(" (")[0],
+                                  "count": n} for r, n in reasons.most_common()]})
+    return rows
+
+
+def _reconciliation(rows) -> list[dict]:
+    out = []
+    for row in rows:
+        label = TOTAL_LABELS.get(row.metric)
+        if label is None and row.metric.startswith("fields."):
+            label = "항목 " + row.metric.removeprefix("fields.")
+        out.append({"key": row.metric, "label": label or row.metric, "declared": row.declared,
+                    "accepted": row.accepted, "moved": row.moved, "released": row.released,
+                    "acknowledged": row.acknowledged, "match": row.ok,
+                    "problem": row.problem})
+    return out
+
+
+def _audit_by_stage(stages: list[dict]) -> list[dict]:
+    out = []
+    for stage in stages:
+        if not stage.get("started_at") or not stage.get("ended_at"):
+            continue
+        n = AuditEvent.objects.filter(created_at__gte=stage["started_at"],
+                                      created_at__lt=stage["ended_at"]).count()
+        out.append({"label": stage["label"], "count": n})
+    return out

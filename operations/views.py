@@ -1,0 +1,30 @@
+"""The officers' dashboard: every plan, campaign, release and open review on one page.
+
+Aggregates only (counts, statuses): no subject appears on it, so viewing it is not audited,
+unlike the audit browser.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from operations import selectors
+
+
+def dashboard(request: HttpRequest):
+    """Admin page for every staff member (wrapped in admin_view); reviewers see it too."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "이전 현황 대시보드",
+        "now": timezone.now(),
+        "plans": selectors.plans_overview(),
+        "campaigns": selectors.campaigns_progress(),
+        "funnel": selectors.FUNNEL,
+        "reviews": selectors.open_reviews(),
+        "releases": selectors.releases_overview(),
+        "reconciliations": selectors.reconciliation_overview(),
+    }
+    return TemplateResponse(request, "operations/dashboard.html", context)

@@ -1,0 +1,131 @@
+"""`manage.py rehearse` at small scale: the story's outcomes, read from what Shinhan received.
+
+A rehearsal takes tens of seconds, so one test runs it and checks each outcome of the story in
+turn (each check is a function named for what it shows).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from operations.rehearsal.story import Options, _cast
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MERCHANTS, USERS, SEED = 30, 40, 7
+CONSENT_FIELDS = ("merchant.settlement_bank_account", "merchant.email",
+                  "merchant.marketing_opt_in")
+DISPUTED = ("merchant.representative_name", "merchant.representative_phone")
+USER_NOTICE_FIELDS = ("user.phone", "user.name", "user.certificate_balance")
+
+
+def _rehearse(tmp_path):
+    from operations.models import RehearsalRun
+
+    try:
+        call_command("rehearse", merchants=MERCHANTS, users=USERS, seed=SEED, out=tmp_path,
+                     verbosity=0)
+    except CommandError:
+        pass  # the checks below say what failed
+    run = RehearsalRun.objects.get()
+    releases = sorted((json.loads((d / "manifest.json").read_text())["release"]["number"], d)
+                      for d in (tmp_path / "shinhan").iterdir())
+    records = [{r["external_id"]: r for r in map(json.loads, (d / "records.ndjson")
+                                                 .read_text().splitlines())}
+               for _, d in releases]
+    cast = _cast(type("Ctx", (), {"options": Options(merchants=MERCHANTS, users=USERS,
+                                                     seed=SEED)})())
+    return run, records, cast
+
+
+def _merchants(cast, *profiles):
+    return [f"M-{i:07d}" for i, p in cast.merchant_profile.items() if p in profiles]
+
+
+def the_rehearsal_passes_with_every_total_reconciled_and_the_audit_verified(rehearsal):
+    run, _records, _cast = rehearsal
+
+    assert run.status == run.Status.PASSED, run.summary.get("error")
+    assert run.summary["reconciliation"] and all(r["match"] for r in run.summary[
+        "reconciliation"])
+    assert run.summary["audit"]["verified"] and run.summary["audit"]["bundle_verified"]
+    assert Path(run.report_path).read_text().count("리허설 성공") == 1
+
+
+def disputed_fields_wait_for_the_ruling_then_move_at_cut_over(rehearsal):
+    _run, (early, bulk), _cast = rehearsal
+
+    merchants_early = [r for r in early.values() if r["kind"] == "merchant"]
+    assert len(merchants_early) == MERCHANTS
+    assert not any(k in r["fields"] for r in merchants_early for k in DISPUTED)
+    assert all(all(k in bulk[f"M-{i:07d}"]["fields"] for k in DISPUTED)
+               for i in range(1, MERCHANTS + 1))
+
+
+def consent_items_move_only_for_merchants_who_agreed(rehearsal):
+    _run, (early, bulk), cast = rehearsal
+
+    agreed = _merchants(cast, "agree_all")
+    refused = _merchants(cast, "required_only", "decline", "opened_only", "never")
+    kept = [m for m in agreed if int(m[2:]) not in cast.withdrawing]
+    assert kept and all(all(k in bulk[m]["fields"] for k in CONSENT_FIELDS) for m in kept)
+    for release in (early, bulk):
+        assert not any(k in release.get(m, {"fields": {}})["fields"]
+                       for m in refused for k in ("merchant.email", "merchant.marketing_opt_in"))
+
+
+def a_merchant_who_withdrew_is_deleted_at_shinhan_and_not_sent_again(rehearsal):
+    from transfers.models import DeletionNotice
+
+    run, (early, bulk), cast = rehearsal
+
+    withdrawn = [f"M-{i:07d}" for i in sorted(cast.withdrawing)]
+    assert withdrawn
+    for m in withdrawn:
+        assert not any(k in early[m]["fields"] for k in CONSENT_FIELDS)  # deleted locally
+        assert not any(k in bulk[m]["fields"] for k in CONSENT_FIELDS)
+    notices = DeletionNotice.objects.filter(plan_id=run.summary["parameters"]["plan_id"])
+    assert notices.count() == len(withdrawn)
+    assert all(n.confirmed_at is not None for n in notices)
+
+
+def objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal):
+    _run, releases, cast = rehearsal
+
+    objecting = [f"U-{i:07d}" for i in cast.objecting_users]
+    for release in releases:
+        for u in objecting:
+            assert not any(k in release.get(u, {"fields": {}})["fields"]
+                           for k in USER_NOTICE_FIELDS)
+        for record in release.values():
+            assert "merchant.internal_risk_score" not in record["fields"]
+            assert "user.device_id" not in record["fields"]
+
+
+def the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer):
+    run, _records, _cast = rehearsal
+    client.force_login(officer)
+
+    page = client.get(f"/admin/operations/rehearsalrun/{run.pk}/report/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    answered = next(r["value"] for r in run.summary["outcomes"]
+                    if r["label"] == "가맹점: 모든 항목 동의")
+    assert f"<th scope=\"row\">가맹점: 모든 항목 동의</th><td class=\"num\">{answered}</td>" in html
+    assert "vendor/chart.js/chart.umd.min.js" in html
+
+
+def test_the_seoul_rehearsal_tells_the_whole_story(tmp_path, client, officer):
+    rehearsal = _rehearse(tmp_path)
+
+    the_rehearsal_passes_with_every_total_reconciled_and_the_audit_verified(rehearsal)
+    disputed_fields_wait_for_the_ruling_then_move_at_cut_over(rehearsal)
+    consent_items_move_only_for_merchants_who_agreed(rehearsal)
+    a_merchant_who_withdrew_is_deleted_at_shinhan_and_not_sent_again(rehearsal)
+    objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal)
+    the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer)

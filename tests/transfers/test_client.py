@@ -1,0 +1,87 @@
+"""The reference client against a live server: pull, verify, decrypt, acknowledge; deletions."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from django.utils import timezone
+
+from governance.models import DataSubject
+from governance.services import subject_consent_state_set
+from tests.transfers.conftest import upload_rows
+from transfers import client as reference
+from transfers import synthetic
+from transfers.models import Acknowledgement, DeletionNotice
+from transfers.selectors import plan_reconciliation
+from transfers.services import operator_client_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _files(tmp_path, party):
+    new = operator_client_create(operator=party.operator, by=None)
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps({"client_id": new.client_id, "client_secret": new.client_secret}))
+    raw = (Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    from governance.models import OperatorKey
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({
+        "hpke_private_key": base64.b64encode(party.hpke_private_key.private_bytes(*raw)).decode(),
+        "hpke_key_id": OperatorKey.objects.filter(operator=party.operator,
+                                                  purpose="encryption").get().key_id,
+        "signing_private_key": base64.b64encode(
+            party.signing_private_key.private_bytes(*raw)).decode()}))
+    return str(creds), str(keys)
+
+
+def test_the_client_pulls_decrypts_and_acknowledges_and_the_totals_reconcile(
+        live_server, tmp_path, approved_plan, incoming_operator, capsys):
+    rows = list(synthetic.rows("merchant", 1, 6)) + list(synthetic.rows("user", 1, 4))
+    upload_rows(approved_plan, rows, declared={"subjects": {"merchant": 6, "user": 4}})
+    creds, keys = _files(tmp_path, incoming_operator)
+    out = tmp_path / "out"
+    args = ["--base-url", live_server.url, "--credentials", creds, "--keys", keys,
+            "--out", str(out)]
+    assert reference.main(args + ["pull"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"] == 10 and summary["acknowledged"] is True
+    lines = (out / summary["release"] / "records.ndjson").read_text().splitlines()
+    assert sorted(json.loads(line)["external_id"] for line in lines) == sorted(
+        r["external_id"] for r in rows)
+    assert (out / summary["release"] / "records.ndjson").stat().st_mode & 0o077 == 0
+    assert Acknowledgement.objects.get().matches
+    assert all(r.ok for r in plan_reconciliation(approved_plan))
+
+    user = DataSubject.objects.get(kind="user", external_id="U-0000001")
+    subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
+                              answered_at=timezone.now())
+    assert reference.main(args + ["deletions", "--confirm"]) == 0
+    assert DeletionNotice.objects.get().confirmed_at is not None
+    mine = [json.loads(line) for line in
+            (out / summary["release"] / "records.ndjson").read_text().splitlines()
+            if json.loads(line)["subject"] == user.public_id]
+    assert list(mine[0]["fields"]) == ["user.issuance_records"]
+
+
+def test_the_client_refuses_a_release_whose_chunk_was_altered(
+        live_server, tmp_path, approved_plan, incoming_operator, capsys):
+    from transfers.models import Release
+    from transfers.services import release_export, release_path, release_request
+
+    upload_rows(approved_plan, list(synthetic.rows("user", 1, 3)))
+    release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
+    release = release_export(release_id=release.pk)
+    chunk = release_path(release) / "chunks" / "000001.bin"
+    data = bytearray(chunk.read_bytes())
+    data[-1] ^= 1
+    chunk.write_bytes(bytes(data))
+    creds, keys = _files(tmp_path, incoming_operator)
+    code = reference.main(["--base-url", live_server.url, "--credentials", creds, "--keys",
+                           keys, "--out", str(tmp_path / "out"), "pull"])
+    assert code == 2
+    assert "SHA-256 differs" in capsys.readouterr().err
+    assert Acknowledgement.objects.count() == 0 and Release.objects.count() == 1

@@ -1,0 +1,163 @@
+"""Releases: what the recipient receives, encrypted to it, with a signed manifest."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from audit.models import AuditEvent
+from audit.signing import service_public_key_bytes
+from governance.models import ProvisionRecord
+from governance.services import subject_consent_state_set
+from tests.transfers.reader import read_release_api, read_release_dir
+from transfers import synthetic
+from transfers.models import Release, ReleaseItem
+from transfers.services import release_export, release_path, release_request
+
+pytestmark = pytest.mark.django_db
+
+SHINHAN = ("operator", "operator:SHINHAN")
+MERCHANT_ALLOWED = {  # approved_plan with no consent answers, notice period over
+    "merchant.business_registration_number", "merchant.shop_name",
+    "merchant.representative_name", "merchant.representative_phone", "merchant.address",
+    "merchant.business_type", "merchant.qr_merchant_id", "merchant.fee_tier",
+    "merchant.settlement_history"}
+USER_ALLOWED = {"user.phone", "user.name", "user.certificate_balance",
+                "user.issuance_records"}
+
+
+def _release(plan) -> Release:
+    release = release_request(plan=plan, by=SHINHAN)
+    return release_export(release_id=release.pk)
+
+
+def test_the_recipient_pulls_verifies_and_decrypts_a_release_with_pyhpke(
+        shinhan_api, incoming_operator, approved_plan, uploaded,
+        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = shinhan_api.post(f"/api/plans/{approved_plan.pk}/releases")
+    assert response.status_code == 202, response.content
+    release_id = response.json()["id"]
+    detail = shinhan_api.get(f"/api/releases/{release_id}").json()
+    assert detail["status"] == "ready" and detail["records"] == 20
+    manifest, records = read_release_api(shinhan_api, release_id,
+                                         incoming_operator.hpke_private_key)
+    by_kind = {k: [r for r in records if r["kind"] == k] for k in ("merchant", "user")}
+    assert all(set(r["fields"]) == MERCHANT_ALLOWED for r in by_kind["merchant"])
+    assert all(set(r["fields"]) == USER_ALLOWED for r in by_kind["user"])
+    first = next(r for r in by_kind["merchant"] if r["external_id"] == "M-0000001")
+    assert first["fields"]["merchant.representative_phone"] == "+821000000001"
+    assert first["fields"]["merchant.business_registration_number"] == (
+        synthetic.merchant_row(1)["merchant.business_registration_number"].replace("-", ""))
+    assert manifest["suite"]["kem"] == "DHKEM(X25519, HKDF-SHA256)"
+    assert manifest["recipient"]["key_id"] == detail["recipient_key_id"]
+    assert manifest["counts"]["subjects"] == {"merchant": 10, "user": 10}
+    assert manifest["counts"]["denied_by_field"]["merchant.settlement_bank_account"] == {
+        "denied_consent_pending": 10}
+    assert manifest["counts"]["denied"]["denied_prohibited"] == 20
+    balances = sum(synthetic.user_row(i)["user.certificate_balance"] for i in range(1, 11))
+    assert manifest["control_totals"]["certificate_balance_sum"] == balances
+    # The register has the provision; the audit trail the export.
+    register = ProvisionRecord.objects.get()
+    assert register.subject_count == 20 and register.reference == f"release:{release_id}"
+    assert "merchant.settlement_bank_account" not in register.items
+    assert AuditEvent.objects.filter(action="release.exported").count() == 1
+
+
+def test_the_chunk_info_binds_plan_release_chunk_and_key(
+        incoming_operator, approved_plan, uploaded, settings):
+    settings.TRANSFERS_RELEASE_CHUNK_RECORDS = 7
+    release = _release(approved_plan)
+    path = release_path(release)
+    manifest, records = read_release_dir(path, incoming_operator.hpke_private_key,
+                                         service_public_key_bytes())
+    assert [c["records"] for c in manifest["chunks"]] == [7, 7, 6]
+    info = base64.b64decode(manifest["chunks"][1]["info"]).decode()
+    assert f"plan={approved_plan.pk}.v1" in info and f"release={release.public_id}" in info
+    assert "chunk=000002" in info and f"key={release.recipient_key.key_id}" in info
+    # Chunk 2 presented as chunk 1 does not decrypt.
+    from pyhpke.exceptions import OpenError
+
+    from tests.transfers.reader import open_chunk
+    with pytest.raises(OpenError):
+        open_chunk((path / "chunks/000002.bin").read_bytes(), incoming_operator.hpke_private_key,
+                   base64.b64decode(manifest["chunks"][0]["info"]))
+    # Nor by anyone else's key.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    with pytest.raises(OpenError):
+        open_chunk((path / "chunks/000001.bin").read_bytes(), X25519PrivateKey.generate(),
+                   base64.b64decode(manifest["chunks"][0]["info"]))
+
+
+def test_a_tampered_manifest_does_not_verify(incoming_operator, approved_plan, uploaded):
+    release = _release(approved_plan)
+    body = bytes(release.manifest).replace(b'"records":20', b'"records":21')
+    with pytest.raises(InvalidSignature):
+        Ed25519PublicKey.from_public_bytes(service_public_key_bytes()).verify(
+            bytes(release.signature), body)
+
+
+def test_a_later_release_carries_only_subjects_that_became_releasable_since(
+        incoming_operator, approved_plan, uploaded):
+    first = _release(approved_plan)
+    assert first.record_count == 20
+    merchant = ReleaseItem.objects.filter(release=first, subject__external_id="M-0000003"
+                                          ).get().subject
+    subject_consent_state_set(plan=approved_plan, subject=merchant,
+                              fields_granted=["merchant.settlement_bank_account",
+                                              "merchant.email"],
+                              fields_declined=["merchant.marketing_opt_in"])
+    second = _release(approved_plan)
+    _, records = read_release_dir(release_path(second), incoming_operator.hpke_private_key,
+                                  service_public_key_bytes())
+    assert [r["external_id"] for r in records] == ["M-0000003"]
+    assert set(records[0]["fields"]) == MERCHANT_ALLOWED | {
+        "merchant.settlement_bank_account", "merchant.email"}
+    assert second.number == 2
+    third = _release(approved_plan)
+    assert third.record_count == 0 and third.chunk_count == 0
+    assert ProvisionRecord.objects.count() == 2  # an empty release provides nothing
+
+
+def test_asking_again_while_a_release_is_being_built_answers_the_same_release(
+        approved_plan, uploaded, incoming_operator):
+    first = release_request(plan=approved_plan, by=SHINHAN)
+    again = release_request(plan=approved_plan, by=SHINHAN)
+    assert first.pk == again.pk and Release.objects.count() == 1
+    release_export(release_id=first.pk)
+    release_export(release_id=first.pk)  # a second run of a ready release changes nothing
+    assert ReleaseItem.objects.filter(release=first).count() == 20
+
+
+def test_a_rehearsal_produces_every_artefact_stamped_and_moves_nothing(
+        officer, second_officer, outgoing_operator, incoming_operator, field_catalogue):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from governance.seoul import PLAN_VALUES, seoul_plan_rules
+    from governance.services import plan_approve, plan_create, plan_submit
+    from tests.transfers.conftest import upload_rows
+
+    now = timezone.now()
+    plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
+                       to_operator=incoming_operator.operator,
+                       rules=seoul_plan_rules(field_catalogue), rehearsal=True,
+                       notice_starts_at=now - dt.timedelta(days=31), **PLAN_VALUES)
+    plan_submit(plan=plan, by=officer)
+    plan = plan_approve(plan=plan, by=second_officer)
+    upload_rows(plan, list(synthetic.rows("merchant", 1, 4)) + [
+        synthetic.merchant_row(5) | {"merchant.qr_merchant_id": "bad"}])
+    release = _release(plan)
+    manifest, records = read_release_dir(release_path(release),
+                                         incoming_operator.hpke_private_key,
+                                         service_public_key_bytes())
+    assert manifest["stamp"] == "REHEARSAL" and manifest["rehearsal"] is True
+    assert all(b"REHEARSAL" in base64.b64decode(c["info"]) for c in manifest["chunks"])
+    assert len(records) == 4
+    assert ProvisionRecord.objects.count() == 0
+    again = _release(plan)
+    assert again.record_count == 4  # a rehearsal counts nothing as moved: full every time

@@ -1,0 +1,498 @@
+"""The operator API (OAuth2 client credentials). Views speak HTTP only: they check the
+caller may see the plan (else 404), call one service or selector, and shape the answer.
+Every authenticated call is recorded as an audit event (actor ``operator:<CODE>``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.services import audit_record
+from audit.signing import service_key_id, service_public_key_b64
+from governance.models import TransferPlan
+from governance.selectors import plan_rules
+from governance.services import GovernanceError
+from transfers import format as fmt
+from transfers.authentication import OperatorOAuth2Authentication
+from transfers.models import DeletionNotice, Release, Upload, UploadBatch
+from transfers.permissions import (
+    SCOPE_RELEASE_ACK,
+    SCOPE_RELEASE_READ,
+    SCOPE_UPLOAD,
+    IsOperatorClient,
+    OperatorTokenHasScope,
+    operator_of_request,
+)
+from transfers.selectors import (
+    deletion_feed,
+    latest_acknowledgement,
+    plans_visible_to,
+    release_records_page,
+    upload_totals,
+)
+from transfers.services import (
+    PayloadTooLarge,
+    TransferError,
+    acknowledgement_receive,
+    deletion_confirm,
+    deletions_detect,
+    operator_actor,
+    release_path,
+    release_request,
+    upload_batch_receive,
+    upload_complete,
+    upload_create,
+)
+
+ERROR = inline_serializer("Error", {"error": serializers.CharField(),
+                                    "detail": serializers.CharField()})
+E401 = OpenApiResponse(ERROR, description="no or expired token")
+E403 = OpenApiResponse(ERROR, description="the token lacks the scope this endpoint needs")
+E404 = OpenApiResponse(ERROR, description="no such plan/upload/release for this operator "
+                                          "(another operator's plans answer 404 too)")
+
+
+def _max_batch_bytes() -> int:
+    return int(getattr(settings, "TRANSFERS_MAX_BATCH_BYTES", 64 * 1024 * 1024))
+
+
+class OperatorApi(APIView):
+    """Needs an OAuth2 bearer token (client credentials) of an active operator client, with
+    the scope listed under security. A plan, upload or release of another operator answers
+    404, exactly like one that does not exist. Every call is recorded in the audit trail.
+    Errors are JSON: `{"error": code, "detail": message}`."""
+
+    authentication_classes = [OperatorOAuth2Authentication]
+    permission_classes = [IsOperatorClient, OperatorTokenHasScope]
+    required_scopes: list[str] = []
+    audit_action = "api.call"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.operator = operator_of_request(request)
+        self.actor = operator_actor(self.operator)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, TransferError):
+            return Response({"error": exc.code, "detail": exc.message}, status=exc.status)
+        if isinstance(exc, GovernanceError):
+            return Response({"error": "refused", "detail": str(exc)},
+                            status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, Http404):
+            exc = NotFound()
+        response = super().handle_exception(exc)
+        if isinstance(exc, APIException) and isinstance(response.data, dict):
+            response.data.setdefault("error", exc.get_codes() if isinstance(
+                exc.get_codes(), str) else "invalid")
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        operator = operator_of_request(request) if getattr(request, "auth", None) else None
+        if operator is not None:
+            with transaction.atomic():
+                audit_record(
+                    actor_type="operator", actor_id=f"operator:{operator.code}",
+                    action=self.audit_action, target_type="api",
+                    target_id=request.resolver_match.url_name if request.resolver_match
+                    else "unknown",
+                    details={"method": request.method, "status": response.status_code,
+                             "args": {k: str(v) for k, v in kwargs.items()}})
+        return response
+
+    # --- what this operator may see --------------------------------------------------------
+
+    def plan_as_source(self, plan_id: int) -> TransferPlan:
+        plan = plans_visible_to(self.operator).filter(pk=plan_id,
+                                                      from_operator=self.operator).first()
+        if plan is None:
+            raise NotFound("no such plan for this operator")
+        return plan
+
+    def plan_as_recipient(self, plan_id: int) -> TransferPlan:
+        plan = plans_visible_to(self.operator).filter(pk=plan_id,
+                                                      to_operator=self.operator).first()
+        if plan is None:
+            raise NotFound("no such plan for this operator")
+        return plan
+
+    def upload_of(self, upload_id) -> Upload:
+        upload = Upload.objects.filter(public_id=upload_id, operator=self.operator,
+                                       plan__from_operator=self.operator).first()
+        if upload is None:
+            raise NotFound("no such upload for this operator")
+        return upload
+
+    def release_of(self, release_id) -> Release:
+        release = (Release.objects.filter(public_id=release_id, recipient=self.operator,
+                                          plan__to_operator=self.operator)
+                   .select_related("plan", "recipient_key").first())
+        if release is None:
+            raise NotFound("no such release for this operator")
+        return release
+
+
+# --- Public key, plans -------------------------------------------------------------------------
+
+
+class ServiceKeyApi(APIView):
+    """The service's Ed25519 public key, which signs release manifests (public)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The service's manifest-signing public key (no token needed)",
+        responses={200: inline_serializer("ServiceKey", {
+            "algorithm": serializers.CharField(), "key_id": serializers.CharField(),
+            "public_key": serializers.CharField(help_text="raw 32-byte Ed25519, base64")})})
+    def get(self, request):
+        return Response({"algorithm": "Ed25519", "key_id": service_key_id(),
+                         "public_key": service_public_key_b64()})
+
+
+def _plan_json(plan: TransferPlan, operator) -> dict:
+    fields: dict[str, list] = {}
+    for rule in plan_rules(plan):
+        fields.setdefault(rule.field.subject_kind, []).append(
+            {"key": rule.field.key, "label": rule.field.label_ko,
+             "data_type": rule.field.data_type, "basis": rule.basis})
+    return {"id": plan.pk, "lineage": str(plan.lineage), "version": plan.version,
+            "title": plan.title, "status": plan.status, "rehearsal": plan.rehearsal,
+            "from": plan.from_operator.code, "to": plan.to_operator.code,
+            "role": "source" if plan.from_operator_id == operator.pk else "recipient",
+            "cutover_at": plan.cutover_at, "fields": fields}
+
+
+class PlanListApi(OperatorApi):
+    @extend_schema(operation_id="plans_list",
+                   summary="Plans where this operator is the source or the recipient",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401})
+    def get(self, request):
+        return Response({"plans": [_plan_json(p, self.operator)
+                                   for p in plans_visible_to(self.operator)]})
+
+
+class PlanDetailApi(OperatorApi):
+    @extend_schema(summary="One plan with its fields per subject kind (the upload schema)",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = plans_visible_to(self.operator).filter(pk=plan_id).first()
+        if plan is None:
+            raise NotFound("no such plan for this operator")
+        return Response(_plan_json(plan, self.operator))
+
+
+# --- Upload ---------------------------------------------------------------------------------
+
+TOTALS = inline_serializer("DeclaredTotals", {
+    "subjects": serializers.DictField(child=serializers.IntegerField(),
+                                      help_text='{"merchant": n, "user": n}'),
+    "certificate_balance_sum": serializers.IntegerField(help_text="won")})
+
+
+def _upload_json(upload: Upload) -> dict:
+    totals = upload_totals(upload)
+    return {"id": str(upload.public_id), "plan": upload.plan_id, "status": upload.status,
+            "accepted": upload.accepted_count, "rejected": upload.rejected_count,
+            "declared_totals": totals["declared"], "accepted_totals": totals["accepted"],
+            "totals_match": totals["matches"], "mismatches": totals["mismatches"],
+            "batches": list(upload.batches.values_list("batch_id", flat=True))}
+
+
+def _batch_json(batch: UploadBatch, replayed: bool = False) -> dict:
+    return {"batch_id": batch.batch_id, "sha256": batch.content_sha256,
+            "lines": batch.line_count, "accepted": batch.accepted_count,
+            "rejected": batch.rejected_count, "rejections": batch.rejections,
+            "replayed": replayed}
+
+
+class UploadCreateApi(OperatorApi):
+    required_scopes = [SCOPE_UPLOAD]
+
+    @extend_schema(
+        summary="Start an upload for a plan where this operator is the source",
+        request=inline_serializer("UploadCreate", {"declared_totals": TOTALS}),
+        responses={201: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="the plan is not approved")})
+    def post(self, request, plan_id: int):
+        plan = self.plan_as_source(plan_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        upload = upload_create(plan=plan, by=self.actor,
+                               declared_totals=data.get("declared_totals"))
+        return Response(_upload_json(upload), status=status.HTTP_201_CREATED)
+
+
+class UploadDetailApi(OperatorApi):
+    required_scopes = [SCOPE_UPLOAD]
+
+    @extend_schema(summary="An upload's status and its declared vs accepted totals",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def get(self, request, upload_id):
+        return Response(_upload_json(self.upload_of(upload_id)))
+
+
+class UploadCompleteApi(OperatorApi):
+    required_scopes = [SCOPE_UPLOAD]
+
+    @extend_schema(
+        summary="Close an upload, optionally declaring the control totals now",
+        request=inline_serializer("UploadComplete", {"declared_totals": TOTALS}),
+        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
+                   409: ERROR})
+    def post(self, request, upload_id):
+        upload = self.upload_of(upload_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        upload = upload_complete(upload=upload, by=self.actor,
+                                 declared_totals=data.get("declared_totals"))
+        return Response(_upload_json(upload))
+
+
+class BatchApi(OperatorApi):
+    """PUT a batch (NDJSON or CSV body); GET its report again."""
+
+    required_scopes = [SCOPE_UPLOAD]
+    parser_classes: list = []  # the body is read raw, never parsed by DRF
+
+    @extend_schema(
+        summary="Send one batch of records (idempotent per batch id)",
+        description=(
+            "Body: `application/x-ndjson` (one flat JSON object per line: `kind`, "
+            "`external_id` and the plan's field keys) or `text/csv` (header: the same names)."
+            " Every row is validated; the answer names every rejected row (line, field, "
+            "code, message). Re-sending the same batch id with the same body returns the "
+            "same report and changes nothing; with another body: 409."),
+        request={"application/x-ndjson": OpenApiTypes.BINARY, "text/csv": OpenApiTypes.BINARY},
+        responses={201: OpenApiResponse(OpenApiTypes.OBJECT, description="the report"),
+                   200: OpenApiResponse(OpenApiTypes.OBJECT,
+                                        description="replayed: the first report"),
+                   400: ERROR, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="batch id reused for other "
+                                        "content, or upload complete"),
+                   413: OpenApiResponse(ERROR, description="body too large"),
+                   415: OpenApiResponse(ERROR, description="not NDJSON or CSV")},
+        examples=[OpenApiExample("NDJSON row", value={
+            "kind": "user", "external_id": "U-000001", "user.phone": "010-0000-0001",
+            "user.certificate_balance": 50000})])
+    def put(self, request, upload_id, batch_id: str):
+        upload = self.upload_of(upload_id)
+        body = _read_body(request, _max_batch_bytes())
+        result = upload_batch_receive(upload=upload, batch_id=batch_id, body=body,
+                                      content_type=request.content_type, by=self.actor)
+        return Response(_batch_json(result.batch, result.replayed),
+                        status=status.HTTP_200_OK if result.replayed else
+                        status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The report of a batch",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def get(self, request, upload_id, batch_id: str):
+        batch = self.upload_of(upload_id).batches.filter(batch_id=batch_id).first()
+        if batch is None:
+            raise NotFound("no such batch")
+        return Response(_batch_json(batch))
+
+
+def _read_body(request, limit: int) -> bytes:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(f"a batch is at most {limit} bytes: split it")
+    body = request._request.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"a batch is at most {limit} bytes: split it")
+    return body
+
+
+# --- Release ---------------------------------------------------------------------------------
+
+
+def _release_json(release: Release) -> dict:
+    ack = latest_acknowledgement(release)
+    base = f"/api/releases/{release.public_id}"
+    return {"id": str(release.public_id), "plan": release.plan_id, "number": release.number,
+            "status": release.status, "rehearsal": release.rehearsal,
+            "as_of": release.as_of, "records": release.record_count,
+            "chunks": release.chunk_count, "manifest_sha256": release.manifest_sha256,
+            "recipient_key_id": release.recipient_key.key_id,
+            "links": {"manifest": f"{base}/manifest.json", "signature": f"{base}/manifest.sig",
+                      "chunks": f"{base}/chunks/", "records": f"{base}/records",
+                      "acknowledgements": f"{base}/acknowledgements"}
+            if release.status == Release.Status.READY else {},
+            "acknowledged": None if ack is None else {"matches": ack.matches,
+                                                     "mismatches": ack.mismatches,
+                                                     "received_at": ack.received_at}}
+
+
+class ReleaseListApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(summary="Releases of a plan addressed to this operator",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = self.plan_as_recipient(plan_id)
+        releases = Release.objects.filter(plan=plan).select_related("recipient_key")
+        return Response({"releases": [_release_json(r) for r in releases]})
+
+    @extend_schema(
+        summary="Ask for the next (incremental) release; an export job builds it",
+        request=None,
+        responses={202: OpenApiResponse(OpenApiTypes.OBJECT, description="queued or "
+                                        "already being built: poll the release"),
+                   401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="plan not in force / no key")})
+    def post(self, request, plan_id: int):
+        plan = self.plan_as_recipient(plan_id)
+        release = release_request(plan=plan, by=self.actor)
+        release.refresh_from_db()
+        return Response(_release_json(release), status=status.HTTP_202_ACCEPTED)
+
+
+class ReleaseDetailApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(summary="A release's status and links",
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id):
+        return Response(_release_json(self.release_of(release_id)))
+
+
+class ReleaseFileApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(operation_id="releases_file",
+                   summary="A file of a ready release: manifest.json, manifest.sig or "
+                           "chunks/NNNNNN.bin",
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id, file: str):
+        name = file
+        release = self.release_of(release_id)
+        if release.status != Release.Status.READY:
+            raise NotFound("the release is not ready")
+        allowed = {"manifest.json", "manifest.sig"} | {
+            fmt.chunk_name(n) for n in range(1, release.chunk_count + 1)}
+        if name not in allowed:
+            raise NotFound("no such file in this release")
+        if name == "manifest.json":
+            return _bytes_response(bytes(release.manifest), "application/json")
+        if name == "manifest.sig":
+            return _bytes_response(bytes(release.signature), "application/octet-stream")
+        path = release_path(release) / name
+        if not path.is_file():
+            raise NotFound("the file is missing on the server")
+        return FileResponse(path.open("rb"), content_type="application/octet-stream")
+
+
+def _bytes_response(data: bytes, content_type: str):
+    from django.http import HttpResponse
+
+    return HttpResponse(data, content_type=content_type)
+
+
+class ReleaseRecordsApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(
+        summary="A release's records as JSON pages (small pulls)",
+        description="Cursor pagination in subject order. Each field is checked against "
+                    "the policy again at the time of the call: fields denied since the "
+                    "release was built are withheld (and counted in `withheld`).",
+        parameters=[OpenApiParameter("cursor", str, description="from `next_cursor`"),
+                    OpenApiParameter("limit", int, description="1-1000, default 500")],
+        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id):
+        release = self.release_of(release_id)
+        if release.status != Release.Status.READY:
+            raise NotFound("the release is not ready")
+        after, limit = _int_param(request, "cursor", 0), _int_param(request, "limit", 500)
+        if not 1 <= limit <= 1000:
+            raise TransferError("limit: 1-1000", code="invalid_limit")
+        records, cursor, withheld = release_records_page(release, after=after, limit=limit)
+        return Response({"release": str(release.public_id), "records": records,
+                         "next_cursor": None if cursor is None else str(cursor),
+                         "withheld": withheld})
+
+
+def _int_param(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise TransferError(f"{name} must be a whole number", code=f"invalid_{name}") from exc
+
+
+class AcknowledgementApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_ACK]
+
+    @extend_schema(
+        summary="Acknowledge a release with the recipient's own totals, signed",
+        description=(
+            "`payload` is base64 of the exact JSON bytes signed with the recipient's "
+            "registered Ed25519 key: `{release, manifest_sha256, nonce, signed_at, totals: "
+            "{records, subjects, fields, certificate_balance_sum}}`. Refused: bad signature "
+            "(400 bad_signature), another release (400 wrong_release), signed_at older than "
+            "15 minutes (400 stale_acknowledgement), a nonce seen before (409 replayed)."),
+        request=inline_serializer("AcknowledgementIn", {
+            "payload": serializers.CharField(), "signature": serializers.CharField()}),
+        responses={201: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
+                   409: ERROR})
+    def post(self, request, release_id):
+        release = self.release_of(release_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        ack = acknowledgement_receive(release=release, payload_b64=data.get("payload"),
+                                      signature_b64=data.get("signature"), by=self.actor)
+        return Response({"acknowledgement": ack.pk, "matches": ack.matches,
+                         "mismatches": ack.mismatches}, status=status.HTTP_201_CREATED)
+
+
+# --- Withdrawal after release ------------------------------------------------------------------
+
+
+class DeletionFeedApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(
+        summary="Subjects whose released data must now be deleted (withdrawn or objected)",
+        parameters=[OpenApiParameter("after", int, description="last id seen (default 0)")],
+        responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = self.plan_as_recipient(plan_id)
+        deletions_detect(plan=plan)
+        notices = deletion_feed(plan, after=_int_param(request, "after", 0), limit=500)
+        return Response({"deletions": [
+            {"id": n.pk, "subject": n.subject.public_id, "kind": n.subject.kind,
+             "external_id": n.subject.external_id, "fields": n.fields, "reason": n.reason,
+             "created_at": n.created_at, "confirmed_at": n.confirmed_at} for n in notices]})
+
+
+class DeletionConfirmApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_ACK]
+
+    @extend_schema(summary="Confirm that the listed fields were deleted", request=None,
+                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    def post(self, request, notice_id: int):
+        notice = DeletionNotice.objects.filter(pk=notice_id, recipient=self.operator).first()
+        if notice is None:
+            raise NotFound("no such deletion request for this operator")
+        notice = deletion_confirm(notice=notice, by=self.actor)
+        return Response({"id": notice.pk, "confirmed_at": notice.confirmed_at})
+
+

@@ -1,0 +1,260 @@
+"""Moving the data: operator API clients, uploads, stored records, releases, acknowledgements
+and deletion notices after a withdrawal.
+
+Business rules live in `transfers.services` (writes) and `transfers.selectors` (reads).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
+
+from governance.crypto import EncryptedJSONField
+from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
+
+
+class OperatorClient(models.Model):
+    """Links an OAuth2 client (django-oauth-toolkit Application) to the operator it acts for."""
+
+    # swappable=False: the project keeps DOT's own Application model (no swap setting).
+    application = models.OneToOneField(oauth2_settings.APPLICATION_MODEL, swappable=False,
+                                       on_delete=models.CASCADE, related_name="operator_client",
+                                       verbose_name="OAuth2 클라이언트")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="api_clients",
+                                 verbose_name="사업자")
+    # Optional: where deletion notices (withdrawal after release) are also POSTed.
+    webhook_url = models.URLField("웹훅 URL (삭제 요청 알림)", blank=True)
+    active = models.BooleanField("사용", default=True)
+    created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "사업자 API 클라이언트"
+        verbose_name_plural = "사업자 API 클라이언트"
+
+    def __str__(self) -> str:
+        return f"{self.operator.code} ({self.application.client_id})"
+
+
+class Upload(models.Model):
+    """The outgoing operator's records for one plan version, sent in batches."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "수신 중 (open)"
+        COMPLETE = "complete", "완료 (complete)"
+
+    public_id = models.UUIDField("업로드 ID", default=uuid.uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="uploads",
+                             verbose_name="계획 버전")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="제공자")
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.OPEN)
+    # What the source says it sent: {"subjects": {"merchant": n, "user": n},
+    # "certificate_balance_sum": won}. Set at creation or completion.
+    declared_totals = models.JSONField("제공자 신고 합계", default=dict, blank=True)
+    accepted_count = models.PositiveIntegerField("수락 건수", default=0)
+    rejected_count = models.PositiveIntegerField("거부 건수", default=0)
+    created_at = models.DateTimeField("생성 시각", default=timezone.now, editable=False)
+    completed_at = models.DateTimeField("완료 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "업로드"
+        verbose_name_plural = "업로드"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"업로드 {self.public_id} ({self.plan})"
+
+
+class UploadBatch(models.Model):
+    """One batch of an upload. The batch id is the sender's; re-sending it changes nothing."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="batches",
+                               verbose_name="업로드")
+    batch_id = models.CharField("배치 ID", max_length=64)
+    content_sha256 = models.CharField("본문 SHA-256", max_length=64)
+    line_count = models.PositiveIntegerField("행 수", default=0)
+    accepted_count = models.PositiveIntegerField("수락 건수", default=0)
+    rejected_count = models.PositiveIntegerField("거부 건수", default=0)
+    # Rejected rows: [{"line", "field", "code", "message"}]; never the rejected values.
+    rejections = models.JSONField("거부 내역", default=list, blank=True)
+    # Totals of the accepted rows, kept here so reconciliation never scans or decrypts
+    # records: {"merchant": n, "user": n}, {field key: n}, and the balance sum in won.
+    kind_counts = models.JSONField("유형별 수락 건수", default=dict, blank=True)
+    field_counts = models.JSONField("항목별 수락 건수", default=dict, blank=True)
+    balance_sum = models.BigIntegerField("상품권 잔액 합계 (원)", default=0)
+    created_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "업로드 배치"
+        verbose_name_plural = "업로드 배치"
+        ordering = ["upload", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "batch_id"],
+                                    name="transfers_batch_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}"
+
+
+class Record(models.Model):
+    """One accepted row: every value encrypted at rest, plus the non-personal numbers that
+    control totals need (so totals never decrypt anything)."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="records",
+                               verbose_name="업로드")
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="records",
+                              verbose_name="배치")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="정보주체")
+    kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
+    line = models.PositiveIntegerField("행 번호")
+    values = EncryptedJSONField("값 (암호화)")
+    certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "수신 레코드"
+        verbose_name_plural = "수신 레코드"
+        constraints = [
+            # Duplicates across batches (and concurrent batches) are settled here.
+            models.UniqueConstraint(fields=["plan", "subject"],
+                                    name="transfers_record_unique_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_id} (line {self.line})"
+
+
+class Release(models.Model):
+    """One release of a plan to its recipient: the subjects releasable at ``as_of`` that no
+    earlier release carried (or whose releasable fields grew), encrypted to the recipient."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "대기 (pending)"
+        READY = "ready", "준비됨 (ready)"
+        FAILED = "failed", "실패 (failed)"
+
+    public_id = models.UUIDField("릴리스 ID", default=uuid.uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="releases",
+                             verbose_name="계획 버전")
+    number = models.PositiveIntegerField("순번")
+    recipient = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name="수령자")
+    recipient_key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name="수령자 암호화 키")
+    rehearsal = models.BooleanField("리허설", default=False)
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.PENDING, db_index=True)
+    as_of = models.DateTimeField("판단 기준 시각")
+    record_count = models.PositiveIntegerField("레코드 수", default=0)
+    chunk_count = models.PositiveIntegerField("청크 수", default=0)
+    manifest = models.BinaryField("manifest.json (정확한 바이트)", blank=True, default=b"")
+    manifest_sha256 = models.CharField("manifest SHA-256", max_length=64, blank=True)
+    signature = models.BinaryField("manifest.sig (Ed25519)", blank=True, default=b"")
+    error = models.TextField("오류", blank=True)
+    attempts = models.PositiveIntegerField("시도 횟수", default=0)
+    requested_by = models.CharField("요청자", max_length=80)
+    created_at = models.DateTimeField("요청 시각", default=timezone.now, editable=False)
+    completed_at = models.DateTimeField("완료 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "릴리스"
+        verbose_name_plural = "릴리스"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"],
+                                    name="transfers_release_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        stamp = " [REHEARSAL]" if self.rehearsal else ""
+        return f"릴리스 #{self.number} ({self.plan}){stamp}"
+
+
+class ReleaseItem(models.Model):
+    """Which fields of which subject a release carried (written with the release, at once)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items",
+                                verbose_name="릴리스")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="정보주체")
+    fields = models.JSONField("제공 항목")
+
+    class Meta:
+        verbose_name = "릴리스 항목"
+        verbose_name_plural = "릴리스 항목"
+        constraints = [
+            models.UniqueConstraint(fields=["release", "subject"],
+                                    name="transfers_release_item_unique"),
+        ]
+        indexes = [models.Index(fields=["subject", "release"])]
+
+    def __str__(self) -> str:
+        return f"{self.release_id}/{self.subject_id}"
+
+
+class Acknowledgement(models.Model):
+    """The recipient's signed totals for a release (its own count of what it received)."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT,
+                                related_name="acknowledgements", verbose_name="릴리스")
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    totals = models.JSONField("수령자 합계")
+    matches = models.BooleanField("릴리스와 일치")
+    mismatches = models.JSONField("불일치 항목", default=list, blank=True)
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "수령 확인 (acknowledgement)"
+        verbose_name_plural = "수령 확인 (acknowledgements)"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.release} 확인 {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class DeletionNotice(models.Model):
+    """A released subject withdrew or objected: the recipient must delete the listed fields
+    and confirm. Unconfirmed notices are shown to officers."""
+
+    class Reason(models.TextChoices):
+        WITHDRAWN = "withdrawn", "동의 철회 (withdrawn)"
+        OBJECTED = "objected", "이전 거부 (objected)"
+        DENIED = "denied", "제공 근거 소멸 (no longer allowed)"
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    recipient = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name="수령자")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="정보주체")
+    fields = models.JSONField("삭제할 항목")
+    reason = models.CharField("사유", max_length=16, choices=Reason.choices)
+    # The consent state change this notice answers (one notice per change, however often
+    # the feed is computed).
+    state_updated_at = models.DateTimeField("동의 상태 변경 시각")
+    created_at = models.DateTimeField("생성 시각", default=timezone.now, editable=False)
+    webhook_sent_at = models.DateTimeField("웹훅 전송 시각", null=True, blank=True)
+    confirmed_at = models.DateTimeField("삭제 확인 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "삭제 요청 (withdrawal after release)"
+        verbose_name_plural = "삭제 요청 (withdrawal after release)"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "subject", "state_updated_at"],
+                                    name="transfers_deletion_unique_change"),
+        ]
+
+    def __str__(self) -> str:
+        return f"삭제 요청 {self.pk} ({self.get_reason_display()})"

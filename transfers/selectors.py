@@ -1,0 +1,220 @@
+"""Reads of the transfers app: what an operator may see, totals, reconciliation, pages."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from governance.models import Operator, TransferPlan
+from governance.selectors import plan_decisions
+from transfers import format as fmt
+from transfers.models import (
+    Acknowledgement,
+    DeletionNotice,
+    Record,
+    Release,
+    ReleaseItem,
+    Upload,
+    UploadBatch,
+)
+
+
+def plans_visible_to(operator: Operator) -> QuerySet[TransferPlan]:
+    """Plans where the operator is the source or the recipient (never drafts)."""
+    return (TransferPlan.objects
+            .filter(Q(from_operator=operator) | Q(to_operator=operator))
+            .exclude(status__in=(TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED))
+            .select_related("from_operator", "to_operator").order_by("-created_at"))
+
+
+def _accepted(batches: QuerySet[UploadBatch]) -> dict[str, Any]:
+    subjects: Counter = Counter()
+    fields: Counter = Counter()
+    rejected = 0
+    for kinds, per_field, n_rejected in batches.values_list("kind_counts", "field_counts",
+                                                            "rejected_count"):
+        subjects.update(kinds)
+        fields.update(per_field)
+        rejected += n_rejected
+    balance = batches.aggregate(s=Sum("balance_sum"))["s"] or 0
+    return {"records": sum(subjects.values()), "subjects": dict(sorted(subjects.items())),
+            "fields": dict(sorted(fields.items())), "certificate_balance_sum": balance,
+            "rejected_rows": rejected}
+
+
+def upload_totals(upload: Upload) -> dict[str, Any]:
+    """Declared against accepted, for one upload."""
+    accepted = _accepted(UploadBatch.objects.filter(upload=upload))
+    declared = upload.declared_totals or {}
+    mismatches = []
+    for kind, n in sorted((declared.get("subjects") or {}).items()):
+        if accepted["subjects"].get(kind, 0) != n:
+            mismatches.append({"metric": f"subjects.{kind}", "declared": n,
+                               "accepted": accepted["subjects"].get(kind, 0)})
+    if "certificate_balance_sum" in declared and (
+            declared["certificate_balance_sum"] != accepted["certificate_balance_sum"]):
+        mismatches.append({"metric": "certificate_balance_sum",
+                           "declared": declared["certificate_balance_sum"],
+                           "accepted": accepted["certificate_balance_sum"]})
+    return {"declared": declared, "accepted": accepted, "mismatches": mismatches,
+            "matches": bool(declared) and not mismatches}
+
+
+@dataclass
+class ReconciliationRow:
+    metric: str
+    declared: int | None
+    accepted: int | None
+    moved: int          # what the recipient received, each subject and field once
+    released: int       # what the releases carried, summed (a re-sent subject counts again)
+    acknowledged: int | None  # what the recipient signed for, summed (None: nothing yet)
+    problem: str  # "" when the figures agree
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def plan_reconciliation(plan: TransferPlan) -> list[ReconciliationRow]:
+    """Source declared, accepted upload, moved, released and acknowledged figures.
+
+    Three checks per figure: declared must equal accepted (a gap is rejected rows or an error
+    at the source); what moved (each subject and field counted once, from the manifests'
+    ``first_time`` counts) can be lower than accepted only by denials, never higher; and for
+    every release the recipient acknowledged, its signed totals must equal the manifest's.
+    """
+    declared, families = _declared(plan)
+    accepted = _flatten(_accepted(UploadBatch.objects.filter(upload__plan=plan)))
+    moved: dict[str, int] = {}
+    released: dict[str, int] = {}
+    released_acknowledged: dict[str, int] = {}
+    acknowledged: dict[str, int] = {}
+    ready = list(Release.objects.filter(plan=plan, status=Release.Status.READY)
+                 .order_by("number"))
+    for release in ready:
+        manifest = json.loads(bytes(release.manifest))
+        figures = _manifest_figures(manifest["counts"], manifest["control_totals"])
+        _add(released, figures)
+        # A rehearsal release carries everything allowed every time: only the newest counts.
+        first = manifest["counts"].get("first_time")
+        if release.rehearsal:
+            moved = dict(figures)
+        else:
+            _add(moved, _flatten(first) if first else figures)
+        ack = release.acknowledgements.order_by("-received_at", "-id").first()
+        if ack is not None:
+            _add(released_acknowledged, figures)
+            _add(acknowledged, _flatten(ack.totals))
+    metrics = sorted(set(declared) | set(accepted) | set(released) | set(acknowledged),
+                     key=_metric_order)
+    rows = []
+    for metric in metrics:
+        # A kind the source sent but did not declare counts as declared zero.
+        d = declared.get(metric, 0) if metric.split(".")[0] in families else None
+        a = accepted.get(metric, 0)
+        m, r = moved.get(metric, 0), released.get(metric, 0)
+        k = acknowledged.get(metric, 0) if acknowledged else None
+        problems = []
+        if d is not None and d != a:
+            problems.append("신고 ≠ 수락 (declared ≠ accepted)")
+        if m > a:
+            problems.append("이전 > 수락 (moved more than accepted)")
+        if k is not None and k != released_acknowledged.get(metric, 0):
+            problems.append("제공 ≠ 수령 확인 (released ≠ acknowledged)")
+        rows.append(ReconciliationRow(metric, d, a, m, r, k, "; ".join(problems)))
+    return rows
+
+
+def _declared(plan: TransferPlan) -> tuple[dict[str, int], set[str]]:
+    """The source's declared figures, and which of them it declared at all ("subjects",
+    "certificate_balance_sum"): it declares subjects per kind and the balance, nothing else."""
+    declared: dict[str, int] = {}
+    families: set[str] = set()
+    for totals in Upload.objects.filter(plan=plan).values_list("declared_totals", flat=True):
+        for kind, n in ((totals or {}).get("subjects") or {}).items():
+            families.add("subjects")
+            declared[f"subjects.{kind}"] = declared.get(f"subjects.{kind}", 0) + n
+        if "certificate_balance_sum" in (totals or {}):
+            families.add("certificate_balance_sum")
+            declared["certificate_balance_sum"] = (
+                declared.get("certificate_balance_sum", 0) + totals["certificate_balance_sum"])
+    return declared, families
+
+
+def _manifest_figures(counts: dict[str, Any], control: dict[str, Any]) -> dict[str, int]:
+    return _flatten({"records": counts["records"], "subjects": counts["subjects"],
+                     "fields": counts["fields"],
+                     "certificate_balance_sum": control["certificate_balance_sum"]})
+
+
+def _metric_order(metric: str) -> tuple[int, str]:
+    order = ("records", "subjects.", "certificate_balance_sum", "fields.")
+    for i, prefix in enumerate(order):
+        if metric.startswith(prefix):
+            return i, metric
+    return len(order), metric
+
+
+def _flatten(totals: dict[str, Any]) -> dict[str, int]:
+    flat: dict[str, int] = {}
+    for key in ("records", "certificate_balance_sum"):
+        if isinstance(totals.get(key), int):
+            flat[key] = totals[key]
+    for key in ("subjects", "fields"):
+        for sub, n in (totals.get(key) or {}).items():
+            if isinstance(n, int):
+                flat[f"{key}.{sub}"] = n
+    return flat
+
+
+def _add(into: dict[str, int], figures: dict[str, int]) -> None:
+    for key, n in figures.items():
+        into[key] = into.get(key, 0) + n
+
+
+def release_records_page(release: Release, *, after: int, limit: int, now=None
+                         ) -> tuple[list[dict[str, Any]], int | None, int]:
+    """A page of a release's records in the clear (for small pulls over TLS), in subject
+    order after the cursor. Each field is checked against policy again now: a field denied
+    since the release was built is withheld. Returns (records, next cursor, withheld)."""
+    now = now or timezone.now()
+    items = list(ReleaseItem.objects.filter(release=release, subject_id__gt=after)
+                 .order_by("subject_id").values_list("subject_id", "fields")[:limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    ids = [sid for sid, _ in items]
+    values = dict(Record.objects.filter(plan=release.plan_id, subject_id__in=ids)
+                  .values_list("subject_id", "values"))
+    decided = {ref.id: (ref, d) for ref, d in plan_decisions(release.plan, now=now,
+                                                             subject_ids=ids)}
+    out, withheld = [], 0
+    for sid, fields in items:
+        ref, decisions = decided.get(sid, (None, {}))
+        if ref is None or sid not in values:
+            withheld += len(fields)
+            continue
+        allowed = [k for k in fields if (d := decisions.get(k)) is not None and d.allowed]
+        withheld += len(fields) - len(allowed)
+        if allowed:
+            out.append(json.loads(fmt.record_line(
+                public_id=ref.public_id, kind=ref.kind, external_id=ref.external_id,
+                fields={k: values[sid][k] for k in allowed})))
+    return out, (ids[-1] if more and ids else None), withheld
+
+
+def deletion_feed(plan: TransferPlan, *, after: int, limit: int) -> list[DeletionNotice]:
+    return list(DeletionNotice.objects.filter(plan__lineage=plan.lineage, id__gt=after)
+                .select_related("subject").order_by("id")[:limit])
+
+
+def unconfirmed_deletions() -> QuerySet[DeletionNotice]:
+    return DeletionNotice.objects.filter(confirmed_at__isnull=True)
+
+
+def latest_acknowledgement(release: Release) -> Acknowledgement | None:
+    return release.acknowledgements.order_by("-received_at", "-id").first()

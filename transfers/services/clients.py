@@ -1,0 +1,53 @@
+"""OAuth2 clients of operators (django-oauth-toolkit applications, client credentials)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from oauth2_provider.generators import generate_client_id, generate_client_secret
+from oauth2_provider.models import get_application_model
+
+from governance.models import Operator
+from transfers.models import OperatorClient
+from transfers.services.common import Conflict, record
+
+
+@dataclass
+class NewClient:
+    client: OperatorClient
+    client_id: str
+    client_secret: str  # shown once; only its hash is stored
+
+
+@transaction.atomic
+def operator_client_create(*, operator: Operator, by: tuple[str, str] | None,
+                           webhook_url: str = "") -> NewClient:
+    """A new confidential client-credentials client for ``operator``. The secret is returned
+    once and stored only as a hash (django-oauth-toolkit's ``hash_client_secret``)."""
+    if operator.role == Operator.Role.CONTROLLER and operator.code == "SEOUL":
+        raise Conflict("the city uses the admin, not the operator API")
+    application_model = get_application_model()
+    client_id, secret = generate_client_id(), generate_client_secret()
+    application = application_model.objects.create(
+        name=f"{operator.code} operator API", client_id=client_id, client_secret=secret,
+        client_type=application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_CLIENT_CREDENTIALS,
+        hash_client_secret=True, redirect_uris="", user=None)
+    client = OperatorClient.objects.create(application=application, operator=operator,
+                                           webhook_url=webhook_url)
+    record(by, "api_client.created", "transfers.operatorclient", client.pk,
+           {"operator": operator.code, "client_id": client_id})
+    return NewClient(client, client_id, secret)
+
+
+@transaction.atomic
+def operator_client_revoke(*, client: OperatorClient, by: tuple[str, str] | None) -> None:
+    """Disable the client and drop its live tokens."""
+    from oauth2_provider.models import get_access_token_model
+
+    client.active = False
+    client.save(update_fields=["active"])
+    get_access_token_model().objects.filter(application=client.application).delete()
+    record(by, "api_client.revoked", "transfers.operatorclient", client.pk,
+           {"operator": client.operator.code})

@@ -1,0 +1,57 @@
+"""What every transfers service shares: errors with their HTTP meaning, actors, the audit
+call, and the directory releases are written to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from audit.services import audit_record
+from governance.models import Operator
+
+
+class TransferError(Exception):
+    """A request the rules refuse. The message is safe to show the caller; ``status`` is the
+    HTTP status the API answers with and ``code`` a stable machine-readable name."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class NotFound(TransferError):
+    status, code = 404, "not_found"
+
+
+class Conflict(TransferError):
+    status, code = 409, "conflict"
+
+
+class UnsupportedMediaType(TransferError):
+    status, code = 415, "unsupported_media_type"
+
+
+class PayloadTooLarge(TransferError):
+    status, code = 413, "too_large"
+
+
+def operator_actor(operator: Operator) -> tuple[str, str]:
+    return "operator", f"operator:{operator.code}"
+
+
+def record(actor: tuple[str, str] | None, action: str, target_type: str, target_id,
+           details: dict[str, Any] | None = None):
+    actor_type, actor_id = actor or ("system", "system:transfers")
+    return audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
+                        target_type=target_type, target_id=target_id, details=details or {})
+
+
+def releases_dir() -> Path:
+    return Path(settings.RELEASES_DIR)

@@ -1,0 +1,328 @@
+"""Releases to the incoming operator: what policy allows now, encrypted to its key, with a
+signed manifest. One release is built by one export job, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from audit.signing import service_key_id, service_sign
+from governance.models import OperatorKey, TransferPlan
+from governance.selectors import operator_current_key, plan_decisions
+from governance.services import provision_record
+from transfers import format as fmt
+from transfers.models import Record, Release, ReleaseItem, UploadBatch
+from transfers.services.common import Conflict, record, releases_dir
+from transfers.validation import BALANCE_FIELD
+
+SYSTEM = ("system", "system:transfers")
+
+
+def _chunk_records() -> int:
+    return int(getattr(settings, "TRANSFERS_RELEASE_CHUNK_RECORDS", 50_000))
+
+
+@transaction.atomic
+def release_request(*, plan: TransferPlan, by: tuple[str, str]) -> Release:
+    """Ask for the next release of ``plan``; the export job builds it. While one is still
+    being built, asking again answers that one (no second job)."""
+    if plan.status not in TransferPlan.IN_FORCE:
+        raise Conflict("the plan is not in force: nothing may be released under it",
+                       code="plan_not_in_force")
+    pending = Release.objects.filter(plan=plan, status=Release.Status.PENDING).first()
+    if pending is not None:
+        return pending
+    key = operator_current_key(plan.to_operator, OperatorKey.Purpose.ENCRYPTION)
+    if key is None:
+        raise Conflict("the recipient has no registered encryption key", code="no_key")
+    number = (Release.objects.filter(plan=plan).aggregate(n=Max("number"))["n"] or 0) + 1
+    try:
+        with transaction.atomic():
+            release = Release.objects.create(
+                plan=plan, number=number, recipient_id=plan.to_operator_id, recipient_key=key,
+                rehearsal=plan.rehearsal, as_of=timezone.now(), requested_by=by[1])
+    except IntegrityError:
+        # Another request created this number first: answer that one.
+        return Release.objects.get(plan=plan, number=number)
+    record(by, "release.requested", "transfers.release", release.pk,
+           {"plan_id": plan.pk, "release": str(release.public_id), "number": number,
+            "rehearsal": plan.rehearsal})
+    release_id = release.pk
+    transaction.on_commit(lambda: _queue_export(release_id))
+    return release
+
+
+def _queue_export(release_id: int) -> None:
+    from transfers.tasks import export_release
+
+    export_release.delay(release_id)
+
+
+def release_retry(*, release: Release, by) -> Release:
+    """Queue the export of a release again (after a worker died, or after a failure)."""
+    updated = Release.objects.filter(pk=release.pk).exclude(
+        status=Release.Status.READY).update(status=Release.Status.PENDING, error="")
+    if updated:
+        with transaction.atomic():
+            record(by, "release.retried", "transfers.release", release.pk,
+                   {"release": str(release.public_id)})
+        _queue_export(release.pk)
+    release.refresh_from_db()
+    return release
+
+
+def release_fail(*, release_id: int, error: str) -> None:
+    with transaction.atomic():
+        if Release.objects.filter(pk=release_id, status=Release.Status.PENDING).update(
+                status=Release.Status.FAILED, error=error[:500]):
+            record(SYSTEM, "release.failed", "transfers.release", release_id,
+                   {"error": error[:200]})
+
+
+def release_path(release: Release) -> Path:
+    return releases_dir() / str(release.public_id)
+
+
+@dataclass
+class _Tally:
+    records: int = 0
+    subjects: Counter = field(default_factory=Counter)
+    fields: Counter = field(default_factory=Counter)
+    denied: Counter = field(default_factory=Counter)
+    denied_by_field: dict = field(default_factory=lambda: defaultdict(Counter))
+    balance_sum: int = 0
+    items: set = field(default_factory=set)
+    # What this release carries for the first time in the plan: a subject no earlier release
+    # carried, and fields of a subject no earlier release carried. Summed over a plan's
+    # releases, each subject and field counts once however often it is carried again.
+    first_subjects: Counter = field(default_factory=Counter)
+    first_fields: Counter = field(default_factory=Counter)
+    first_balance_sum: int = 0
+
+
+def _previously_released(plan: TransferPlan, release: Release
+                         ) -> Iterator[tuple[int, list[str]]]:
+    if release.rehearsal:
+        return iter(())
+    return (ReleaseItem.objects
+            .filter(release__plan__lineage=plan.lineage, release__status=Release.Status.READY,
+                    release__rehearsal=False)
+            .exclude(release=release).order_by("subject_id")
+            .values_list("subject_id", "fields").iterator(chunk_size=5000))
+
+
+def release_export(*, release_id: int) -> Release:
+    """Build the release: stream the plan's records in subject order, merged with the policy
+    decisions at ``release.as_of`` and what earlier releases carried; write encrypted chunks,
+    the items, the manifest and its signature; record the provision. One transaction: a worker
+    killed half-way leaves nothing, and running it again builds the same release."""
+    with transaction.atomic():
+        release = (Release.objects.select_for_update()
+                   .select_related("plan", "recipient", "recipient_key", "plan__from_operator")
+                   .get(pk=release_id))
+        if release.status == Release.Status.READY:
+            return release
+        return _export(release)
+
+
+def _export(release: Release) -> Release:
+    plan = release.plan
+    final, staging = release_path(release), releases_dir() / f"{release.public_id}.partial"
+    for path in (staging, final):
+        if path.exists():
+            shutil.rmtree(path)
+    (staging / "chunks").mkdir(parents=True)
+    public_key = X25519PublicKey.from_public_bytes(bytes(release.recipient_key.public_key))
+    tally, chunks = _Tally(), []
+    lines: list[bytes] = []
+    items: list[tuple[int, str]] = []
+    limit = _chunk_records()
+
+    def flush() -> None:
+        number = len(chunks) + 1
+        info = fmt.chunk_info(plan_id=plan.pk, plan_version=plan.version,
+                              release_id=str(release.public_id), chunk=number,
+                              recipient_key_id=release.recipient_key.key_id,
+                              rehearsal=release.rehearsal)
+        data = fmt.chunk_encrypt(b"\n".join(lines) + b"\n", public_key, info)
+        name = fmt.chunk_name(number)
+        (staging / name).write_bytes(data)
+        chunks.append({"file": name, "info": _b64(info), "records": len(lines),
+                       "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        _items_insert(release.pk, items)
+        lines.clear()
+        items.clear()
+
+    for line, subject_id, allowed in _release_lines(release, tally):
+        lines.append(line)
+        items.append((subject_id, allowed))
+        if len(lines) >= limit:
+            flush()
+    if lines:
+        flush()
+    manifest = _manifest(release, tally, chunks)
+    body = fmt.manifest_bytes(manifest)
+    signature = service_sign(body)
+    (staging / "manifest.json").write_bytes(body)
+    (staging / "manifest.sig").write_bytes(signature)
+    staging.rename(final)
+    now = timezone.now()
+    release.status, release.completed_at = Release.Status.READY, now
+    release.record_count, release.chunk_count = tally.records, len(chunks)
+    release.manifest, release.signature = body, signature
+    release.manifest_sha256 = hashlib.sha256(body).hexdigest()
+    release.attempts += 1
+    release.save()
+    if not release.rehearsal and tally.records:
+        # A rehearsal moves nothing, so it is not a provision.
+        provision_record(plan=plan, items=sorted(tally.items), subject_count=tally.records,
+                         provided_from=now, by=SYSTEM, file_name=f"{plan.title} 릴리스 "
+                         f"#{release.number}", reference=f"release:{release.public_id}")
+    record(SYSTEM, "release.exported", "transfers.release", release.pk,
+           {"release": str(release.public_id), "records": tally.records,
+            "chunks": len(chunks), "manifest_sha256": release.manifest_sha256,
+            "rehearsal": release.rehearsal})
+    return release
+
+
+def _release_lines(release: Release, tally: _Tally
+                   ) -> Iterator[tuple[bytes, int, list[str]]]:
+    """(NDJSON line, subject id, released field keys) for each subject this release carries."""
+    plan = release.plan
+    decisions = plan_decisions(plan, now=release.as_of)
+    previous = _previously_released(plan, release)
+    records = (Record.objects.filter(plan=plan).order_by("subject_id")
+               .values_list("subject_id", "values").iterator(chunk_size=10_000))
+    shapes: dict[tuple, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+    ref = decided = None
+    prev_id, prev_fields = -1, set()
+    prev_next = next(previous, None)
+    for subject_id, values in records:
+        while ref is None or ref.id < subject_id:
+            ref, decided = next(decisions, (None, None))
+            if ref is None:
+                return  # no decision, no release (deny by default)
+        if ref.id != subject_id:
+            continue
+        if prev_id != subject_id:
+            prev_fields = set()
+            while prev_next is not None and prev_next[0] < subject_id:
+                prev_next = next(previous, None)
+            while prev_next is not None and prev_next[0] == subject_id:
+                prev_fields.update(prev_next[1])
+                prev_next = next(previous, None)
+            prev_id = subject_id
+        shape_key = (id(decided), tuple(values))
+        shape = shapes.get(shape_key)
+        if shape is None:
+            allowed = tuple(k for k in values if (d := decided.get(k)) is not None and d.allowed)
+            denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
+                           for k in values if k not in allowed)
+            shape = shapes[shape_key] = (allowed, denied)
+        allowed, denied = shape
+        if prev_fields and set(allowed) <= prev_fields:
+            continue  # nothing new for this subject since an earlier release
+        for key, reason in denied:
+            tally.denied[reason] += 1
+            tally.denied_by_field[key][reason] += 1
+        if not allowed:
+            continue
+        tally.records += 1
+        tally.subjects[ref.kind] += 1
+        tally.fields.update(allowed)
+        tally.items.update(allowed)
+        if BALANCE_FIELD in allowed:
+            tally.balance_sum += values[BALANCE_FIELD]
+        _tally_first_time(tally, ref.kind, allowed, prev_fields, values)
+        yield (fmt.record_line(public_id=ref.public_id, kind=ref.kind,
+                               external_id=ref.external_id,
+                               fields={k: values[k] for k in allowed}),
+               subject_id, list(allowed))
+
+
+def _tally_first_time(tally: _Tally, kind: str, allowed: tuple[str, ...],
+                      prev_fields: set[str], values: dict) -> None:
+    if not prev_fields:
+        tally.first_subjects[kind] += 1
+    new_fields = [k for k in allowed if k not in prev_fields]
+    tally.first_fields.update(new_fields)
+    if BALANCE_FIELD in new_fields:
+        tally.first_balance_sum += values[BALANCE_FIELD]
+
+
+def _items_insert(release_id: int, items: list[tuple[int, list[str]]]) -> None:
+    if connection.vendor == "postgresql":
+        sql = f"COPY {ReleaseItem._meta.db_table} (release_id, subject_id, fields) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for subject_id, fields in items:
+                copy.write_row((release_id, subject_id, json.dumps(fields)))
+        return
+    ReleaseItem.objects.bulk_create(
+        [ReleaseItem(release_id=release_id, subject_id=s, fields=f) for s, f in items],
+        batch_size=500)
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _iso(value) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _manifest(release: Release, tally: _Tally, chunks: list[dict]) -> dict[str, Any]:
+    plan = release.plan
+    source = UploadBatch.objects.filter(upload__plan=plan).aggregate(
+        balance=Sum("balance_sum"))
+    manifest: dict[str, Any] = {
+        "format": fmt.FORMAT,
+        "release": {"id": str(release.public_id), "number": release.number,
+                    "as_of": _iso(release.as_of), "incremental": not release.rehearsal},
+        "rehearsal": release.rehearsal,
+        "plan": {"id": plan.pk, "lineage": str(plan.lineage), "version": plan.version,
+                 "title": plan.title, "from": plan.from_operator.code,
+                 "to": release.recipient.code},
+        "recipient": {"operator": release.recipient.code,
+                      "key_id": release.recipient_key.key_id},
+        "suite": fmt.SUITE_DESCRIPTION,
+        "signing_key_id": service_key_id(),
+        "chunks": chunks,
+        "counts": {
+            "records": tally.records,
+            "subjects": dict(sorted(tally.subjects.items())),
+            "fields": dict(sorted(tally.fields.items())),
+            "denied": dict(sorted(tally.denied.items())),
+            "denied_by_field": {k: dict(sorted(v.items()))
+                                for k, v in sorted(tally.denied_by_field.items())},
+            "first_time": {
+                "records": sum(tally.first_subjects.values()),
+                "subjects": dict(sorted(tally.first_subjects.items())),
+                "fields": dict(sorted(tally.first_fields.items())),
+                "certificate_balance_sum": tally.first_balance_sum,
+            },
+        },
+        "control_totals": {
+            "records": tally.records,
+            "subjects": dict(sorted(tally.subjects.items())),
+            "certificate_balance_sum": tally.balance_sum,
+            "source_accepted_balance_sum": source["balance"] or 0,
+        },
+    }
+    if release.rehearsal:
+        manifest["stamp"] = fmt.REHEARSAL_STAMP
+    return manifest

@@ -1,0 +1,279 @@
+"""The outgoing operator's upload: validated batches, records encrypted at rest, totals."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from governance.models import DataSubject, TransferPlan
+from governance.selectors import plan_rules
+from governance.services import subjects_upsert
+from transfers.models import Record, Upload, UploadBatch
+from transfers.services.common import Conflict, TransferError, UnsupportedMediaType, record
+from transfers.validation import (
+    REQUIRED_FIELDS,
+    SUBJECT_BRN_FIELD,
+    SUBJECT_PHONE_FIELD,
+    PlanSchema,
+    Problem,
+    ValidRow,
+    parse_csv,
+    parse_ndjson,
+    validate_row,
+)
+
+BATCH_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+CSV_TYPES = ("text/csv",)
+# Uploads are taken only for plans under which data may move (rehearsals included).
+UPLOADABLE = TransferPlan.IN_FORCE
+
+
+def plan_schema(plan: TransferPlan) -> PlanSchema:
+    types: dict[str, dict[str, str]] = {}
+    for rule in plan_rules(plan):
+        types.setdefault(rule.field.subject_kind, {})[rule.field.key] = rule.field.data_type
+    required = {kind: tuple(k for k in keys if k in types.get(kind, {}))
+                for kind, keys in REQUIRED_FIELDS.items()}
+    return PlanSchema(types=types, required=required)
+
+
+def _totals_clean(raw: Any) -> dict[str, Any]:
+    """Declared totals: {"subjects": {"merchant": n, "user": n}, "certificate_balance_sum": n}."""
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, dict):
+        raise TransferError("declared_totals must be an object", code="invalid_totals")
+    unknown = set(raw) - {"subjects", "certificate_balance_sum"}
+    if unknown:
+        raise TransferError(f"declared_totals: unknown keys {sorted(unknown)}",
+                            code="invalid_totals")
+    subjects = raw.get("subjects", {})
+    if not isinstance(subjects, dict) or not all(
+            k in DataSubject.Kind.values and _is_count(v) for k, v in subjects.items()):
+        raise TransferError("declared_totals.subjects: {merchant|user: whole number >= 0}",
+                            code="invalid_totals")
+    balance = raw.get("certificate_balance_sum")
+    if balance is not None and not _is_count(balance):
+        raise TransferError("declared_totals.certificate_balance_sum: whole number of won",
+                            code="invalid_totals")
+    cleaned: dict[str, Any] = {"subjects": dict(subjects)}
+    if balance is not None:
+        cleaned["certificate_balance_sum"] = balance
+    return cleaned
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@transaction.atomic
+def upload_create(*, plan: TransferPlan, by: tuple[str, str],
+                  declared_totals: Any = None) -> Upload:
+    if plan.status not in UPLOADABLE:
+        raise Conflict("the plan is not approved: nothing can be uploaded for it yet",
+                       code="plan_not_in_force")
+    upload = Upload.objects.create(plan=plan, operator_id=plan.from_operator_id,
+                                   declared_totals=_totals_clean(declared_totals))
+    record(by, "upload.created", "transfers.upload", upload.pk,
+           {"plan_id": plan.pk, "upload": str(upload.public_id)})
+    return upload
+
+
+@transaction.atomic
+def upload_complete(*, upload: Upload, by: tuple[str, str], declared_totals: Any = None
+                    ) -> Upload:
+    """Close the upload (no more batches), with the source's control totals if given now."""
+    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    totals = _totals_clean(declared_totals)
+    if upload.status == Upload.Status.COMPLETE:
+        if totals and totals != upload.declared_totals:
+            raise Conflict("the upload is already complete with other declared totals")
+        return upload
+    if totals:
+        upload.declared_totals = totals
+    upload.status, upload.completed_at = Upload.Status.COMPLETE, timezone.now()
+    upload.save(update_fields=["status", "completed_at", "declared_totals"])
+    from transfers.selectors import upload_totals
+
+    comparison = upload_totals(upload)
+    record(by, "upload.completed", "transfers.upload", upload.pk,
+           {"plan_id": upload.plan_id, "accepted": upload.accepted_count,
+            "rejected": upload.rejected_count, "totals_match": comparison["matches"]})
+    return upload
+
+
+@dataclass
+class BatchResult:
+    batch: UploadBatch
+    replayed: bool
+
+
+def upload_batch_receive(*, upload: Upload, batch_id: str, body: bytes, content_type: str,
+                         by: tuple[str, str]) -> BatchResult:
+    """Validate one batch and store its accepted rows, all or nothing.
+
+    Re-sending a batch id with the same body answers the first report and changes nothing;
+    with another body it is refused (409). Two batches racing for the same subject are
+    settled by the unique constraint on (plan, subject): the loser is retried once, and then
+    reports the row as a duplicate.
+    """
+    if not BATCH_ID.fullmatch(batch_id or ""):
+        raise TransferError("batch id: 1-64 letters, digits or ._:-", code="invalid_batch_id")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in NDJSON_TYPES + CSV_TYPES:
+        raise UnsupportedMediaType("send application/x-ndjson or text/csv")
+    digest = hashlib.sha256(body).hexdigest()
+    for attempt in range(2):
+        existing = UploadBatch.objects.filter(upload=upload, batch_id=batch_id).first()
+        if existing is not None:
+            if existing.content_sha256 != digest:
+                raise Conflict("this batch id was already used for other content",
+                               code="batch_id_reused")
+            return BatchResult(existing, replayed=True)
+        try:
+            return BatchResult(_receive(upload, batch_id, body, media, digest, by), False)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str,
+             by: tuple[str, str]) -> UploadBatch:
+    upload = Upload.objects.select_related("plan").get(pk=upload.pk)
+    if upload.status != Upload.Status.OPEN:
+        raise Conflict("the upload is complete: start a new upload", code="upload_complete")
+    plan = upload.plan
+    schema = plan_schema(plan)
+    rows = parse_ndjson(body) if media in NDJSON_TYPES else parse_csv(body, schema)
+    valid: list[ValidRow] = []
+    problems: list[Problem] = []
+    rejected_lines: set[int] = set()
+    seen: dict[tuple[str, str], int] = {}
+    lines = 0
+    for line, obj, problem in rows:
+        lines += 1
+        if problem is not None:
+            problems.append(problem)
+            rejected_lines.add(line)
+            continue
+        row, row_problems = validate_row(line, obj, schema)
+        if row is None:
+            problems.extend(row_problems)
+            rejected_lines.add(line)
+            continue
+        key = (row.kind, row.external_id)
+        if key in seen:
+            problems.append(Problem(line, "external_id", "duplicate_in_batch",
+                                    f"same {row.kind} as line {seen[key]}"))
+            rejected_lines.add(line)
+            continue
+        seen[key] = line
+        valid.append(row)
+    batch = UploadBatch.objects.create(upload=upload, batch_id=batch_id, content_sha256=digest,
+                                       line_count=lines)
+    valid = _drop_known(plan, valid, problems, rejected_lines)
+    _store(plan, upload, batch, valid, by)
+    kinds = Counter(r.kind for r in valid)
+    fields = Counter(k for r in valid for k in r.values)
+    batch.accepted_count, batch.rejected_count = len(valid), len(rejected_lines)
+    batch.rejections = [p.as_dict() for p in sorted(problems, key=lambda p: p.line)]
+    batch.kind_counts, batch.field_counts = dict(kinds), dict(fields)
+    batch.balance_sum = sum(r.balance or 0 for r in valid)
+    batch.save()
+    # Conditional: an upload completed while this batch was being checked takes nothing more
+    # (the UPDATE waits for the completing transaction's lock, then sees the new status).
+    updated = Upload.objects.filter(pk=upload.pk, status=Upload.Status.OPEN).update(
+        accepted_count=F("accepted_count") + batch.accepted_count,
+        rejected_count=F("rejected_count") + batch.rejected_count)
+    if not updated:
+        raise Conflict("the upload is complete: start a new upload", code="upload_complete")
+    record(by, "upload.batch_received", "transfers.uploadbatch", batch.pk,
+           {"upload": str(upload.public_id), "batch_id": batch_id, "lines": lines,
+            "accepted": batch.accepted_count, "rejected": batch.rejected_count,
+            "sha256": digest})
+    return batch
+
+
+def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Problem],
+                rejected_lines: set[int]) -> list[ValidRow]:
+    """Reject rows whose subject already has a record under this plan (an earlier batch).
+
+    Two indexed lookups per chunk (subjects by external id, then records by (plan, subject)):
+    a join filtered on both sides lets the planner scan every record of the plan instead.
+    """
+    known: set[tuple[str, str]] = set()
+    by_kind: dict[str, list[str]] = {}
+    for row in valid:
+        by_kind.setdefault(row.kind, []).append(row.external_id)
+    for kind, external_ids in by_kind.items():
+        for start in range(0, len(external_ids), 5000):
+            subjects = dict(DataSubject.objects.filter(
+                source_operator_id=plan.from_operator_id, kind=kind,
+                external_id__in=external_ids[start:start + 5000]).values_list("id",
+                                                                               "external_id"))
+            if not subjects:
+                continue
+            known.update((kind, subjects[sid]) for sid in Record.objects.filter(
+                plan=plan, subject_id__in=list(subjects)).values_list("subject_id", flat=True))
+    if not known:
+        return valid
+    kept = []
+    for row in valid:
+        if (row.kind, row.external_id) in known:
+            problems.append(Problem(row.line, "external_id", "duplicate_across_batches",
+                                    f"this {row.kind} was accepted in an earlier batch"))
+            rejected_lines.add(row.line)
+        else:
+            kept.append(row)
+    return kept
+
+
+def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
+           by: tuple[str, str]) -> None:
+    ids: dict[tuple[str, str], int] = {}
+    for kind in sorted({r.kind for r in valid}):
+        phone_key, brn_key = SUBJECT_PHONE_FIELD.get(kind), SUBJECT_BRN_FIELD.get(kind)
+        rows = []
+        for r in valid:
+            if r.kind != kind:
+                continue
+            subject_row = {"external_id": r.external_id}
+            if phone_key and phone_key in r.values:
+                subject_row["phone"] = r.values[phone_key]
+            if brn_key and brn_key in r.values:
+                subject_row["brn"] = r.values[brn_key]
+            rows.append(subject_row)
+        result = subjects_upsert(operator=plan.from_operator, kind=kind, rows=rows, by=by)
+        ids.update(((kind, e), pk) for e, pk in result.ids.items())
+    records_insert(
+        (plan.pk, upload.pk, batch.pk, ids[(r.kind, r.external_id)], r.kind, r.line, r.values,
+         r.balance) for r in valid)
+
+
+_RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "subject_id", "kind", "line", "values",
+                   "certificate_balance")
+
+
+def records_insert(rows: Iterable[tuple]) -> None:
+    """Insert records: COPY on PostgreSQL, bulk_create elsewhere. Values are encrypted here."""
+    values_field = Record._meta.get_field("values")
+    if connection.vendor == "postgresql":
+        sql = (f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN")
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row[:6] + (values_field.get_prep_value(row[6]), row[7]))
+        return
+    Record.objects.bulk_create(
+        (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
+        batch_size=500)
