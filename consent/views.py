@@ -266,48 +266,63 @@ def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200
 
 
 class _Placeholder:
-    """Stands in for a visit while the blank identity form is rendered once per process."""
+    """Stands in for a visit while a page is rendered once per process (see `_filled_page`)."""
 
     reference = "\x00reference\x00"
-    urls = {"landing": "\x00action\x00"}
 
     def __init__(self, kind: str):
         self.is_merchant = kind == DataSubject.Kind.MERCHANT
+        self.urls = {name: f"\x00url:{name}\x00" for name in (
+            "landing", "notice", "confirm", "status", "withdraw", "object")}
 
 
-_BLANK_FORMS: dict[tuple[str, bool, str], str] = {}
+_FILLED: dict[tuple, str] = {}
+_FILLED_MAX = 256  # kinds x text sizes x notice versions x item sets: a handful in practice
+
+
+def _filled_page(request, visit: _Visit, template: str, key: tuple, context: dict,
+                 extra: dict[str, str] | None = None) -> HttpResponse:
+    """``template`` rendered once per process for ``key`` with markers where a visit differs
+    (the request's reference, its page addresses, the text-size link, the CSRF token and the
+    ``extra`` markers, e.g. which radio buttons are checked), then filled in per visit.
+
+    The first page of a link and the notice are what the rush after a campaign opens; their
+    template rendering was a third of the page's cost (bench/consent_page.py). Error states go
+    through the template as usual. ``key`` must cover everything else the page shows.
+    """
+    large = _large_text(request)
+    full_key = (template, visit.subject.kind, large, settings.CALL_CENTRE_PHONE, *key)
+    html = _FILLED.get(full_key)
+    if html is None:
+        html = render_to_string(template, {
+            **context, "visit": _Placeholder(visit.subject.kind),
+            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
+            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
+        if len(_FILLED) >= _FILLED_MAX:
+            _FILLED.clear()
+        _FILLED[full_key] = html
+    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
+              + "&next=" + request.path)
+    values = {"\x00reference\x00": visit.reference, "\x00toggle\x00": toggle,
+              "\x00csrf\x00": get_token(request), **(extra or {})}
+    values.update({f"\x00url:{name}\x00": visit.url(name)
+                   for name in _Placeholder("").urls if f"\x00url:{name}\x00" in html})
+    for marker, value in values.items():
+        html = html.replace(marker, escape(value))
+    return HttpResponse(html)
 
 
 def _blank_identity_form(request, visit: _Visit) -> HttpResponse:
-    """The identity form as first shown: the page every SMS link opens, so the one that takes
-    the rush after a campaign goes out. It differs between visits only in four strings (the
-    request's reference, the form's address, the text-size link and the CSRF token), so the
-    template is rendered once per process per kind of subject and text size, and those are
-    filled in (measured in bench/consent_page.py: the template was a third of the page's
-    cost). Error and lockout states go through the template as usual."""
-    large = _large_text(request)
-    key = (visit.subject.kind, large, settings.CALL_CENTRE_PHONE)
-    html = _BLANK_FORMS.get(key)
-    if html is None:
-        html = render_to_string("consent/verify.html", {
-            "visit": _Placeholder(visit.subject.kind), "error": "", "locked": False,
-            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
-            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
-        _BLANK_FORMS[key] = html
-    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
-              + "&next=" + request.path)
-    for marker, value in (("\x00reference\x00", visit.reference),
-                          ("\x00action\x00", visit.url("landing")),
-                          ("\x00toggle\x00", toggle),
-                          ("\x00csrf\x00", get_token(request))):
-        html = html.replace(marker, escape(value))
-    return HttpResponse(html)
+    """The identity form as first shown: the page every SMS link opens."""
+    return _filled_page(request, visit, "consent/verify.html", (),
+                        {"error": "", "locked": False})
 
 
 # --- The notice and the answer ----------------------------------------------------------
 
 
-def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dict:
+def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None, *,
+                     markers: bool = False) -> dict:
     items = visit.items()
     notice = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
                             kind=Notice.Kind.CONSENT, max_age=PAGE_CACHE_SECONDS)
@@ -316,12 +331,37 @@ def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dic
                 if items.notice else None)
     chosen = chosen or {}
     required = [i for i in items.consent.values() if i.required]
-    optional = [{"item": i, "choice": chosen.get(i.key, "")}
-                for i in items.consent.values() if not i.required]
     required_choice = chosen.get(required[0].key, "") if required else ""
+
+    def checked(key: str, choice: str, value: str) -> str:
+        return f"\x00checked:{key}:{value}\x00" if markers else (
+            "checked" if choice == value else "")
+
+    optional = [{"item": i, "agree": checked(i.key, chosen.get(i.key, ""), AGREE),
+                 "decline": checked(i.key, chosen.get(i.key, ""), DECLINE)}
+                for i in items.consent.values() if not i.required]
     return {"visit": visit, "items": items, "notice": notice, "transfer": transfer,
             "required": required, "required_labels": ", ".join(i.label for i in required),
-            "required_choice": required_choice, "optional": optional}
+            "required_agree": checked("required", required_choice, AGREE),
+            "required_decline": checked("required", required_choice, DECLINE),
+            "optional": optional}
+
+
+def _notice_page(request, visit: _Visit, chosen: dict[str, str]) -> HttpResponse:
+    """The notice with the subject's choices so far (see `_filled_page`)."""
+    context = _choices_context(visit, markers=True)
+    required = context["required"]
+    required_choice = chosen.get(required[0].key, "") if required else ""
+    extra = {f"\x00checked:required:{v}\x00": "checked" if required_choice == v else ""
+             for v in (AGREE, DECLINE)}
+    for entry in context["optional"]:
+        key = entry["item"].key
+        extra.update({f"\x00checked:{key}:{v}\x00": "checked" if chosen.get(key) == v
+                      else "" for v in (AGREE, DECLINE)})
+    transfer = context["transfer"]
+    key = (context["notice"].text_hash, transfer.text_hash if transfer else "",
+           tuple(context["items"].consent), tuple(context["items"].notice))
+    return _filled_page(request, visit, "consent/notice.html", key, context, extra)
 
 
 def _current_choices(visit: _Visit) -> dict[str, str]:
@@ -342,7 +382,7 @@ def notice(request, visit: _Visit):
                   **{k: DECLINE for k in pending["declined"]}}
     else:
         chosen = _current_choices(visit)
-    return _page(request, "consent/notice.html", _choices_context(visit, chosen))
+    return _notice_page(request, visit, chosen)
 
 
 def _notice_post(request, visit: _Visit):
