@@ -252,8 +252,12 @@ def landing(request, visit: _Visit):
 
 
 def _next_step(visit: _Visit) -> str:
+    """A first visit goes to the notice; a later one (or one with nothing to consent to,
+    only an Art. 27 notice to object to) to the current decision."""
     has_record = consent_current(request=visit.req) is not None
-    return visit.url("status") if has_record else visit.url("notice")
+    if has_record or not visit.items().consent:
+        return visit.url("status")
+    return visit.url("notice")
 
 
 def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200):

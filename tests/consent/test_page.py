@@ -446,3 +446,14 @@ def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
     assert f'name="opt:{MARKETING}" value="decline" checked>' in theirs
     assert f'name="opt:{EMAIL}" value="decline" >' in theirs
     assert f"/c/{other.token}/notice" in theirs and merchant_link.token not in theirs
+
+
+def test_a_notice_only_request_goes_straight_to_the_objection_choice(client, user_campaign,
+                                                                     user, user_request):
+    Campaign.objects.filter(pk=user_campaign.pk).update(
+        items=["user.phone", "user.name", "user.certificate_balance"])
+    link = link_issue(request=user_request)
+    response = _verify(client, link, answer=USER_PHONE_LAST4)
+    assert response["Location"].endswith("/status")
+    status = _text(client.get(response["Location"]))
+    assert "이전 거부하기" in status and "응답하기" not in status
