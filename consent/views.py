@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from functools import cached_property, wraps
+from functools import cached_property, lru_cache, wraps
 
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +31,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -80,13 +80,17 @@ def _large_text(request) -> bool:
             or request.COOKIES.get(_TEXT_COOKIE) == "large")
 
 
+def _text_size_url() -> str:
+    return _url_pattern(get_script_prefix(), "text_size")
+
+
 def _page(request, template: str, context: dict | None = None, *, status: int = 200):
     context = dict(context or {})
     large = _large_text(request)
     context.update({
         "call_centre": settings.CALL_CENTRE_PHONE,
         "large_text": large,
-        "text_toggle_url": (reverse("consent:text_size") + "?size="
+        "text_toggle_url": (_text_size_url() + "?size="
                             + ("normal" if large else "large") + "&next="
                             + request.path),
     })
@@ -96,6 +100,17 @@ def _page(request, template: str, context: dict | None = None, *, status: int = 
 def bad_link(request, *args, **kwargs):
     """The one page for every link that does not lead anywhere (same status for all)."""
     return _page(request, "consent/bad_link.html", status=404)
+
+
+_TOKEN_SLOT = "T" * 22  # a well-formed token (the URL patterns take any string anyway)
+
+
+@lru_cache(maxsize=64)
+def _url_pattern(script_prefix: str, name: str) -> str:
+    """A page's address with a slot for the token: reversed once, not on every request."""
+    if name == "text_size":
+        return reverse("consent:text_size")
+    return reverse(f"consent:{name}", args=[_TOKEN_SLOT])
 
 
 class _Urls:
@@ -129,7 +144,9 @@ class _Visit:
         return request_items(request=self.req, max_age=PAGE_CACHE_SECONDS)
 
     def url(self, name: str, *args) -> str:
-        return reverse(f"consent:{name}", args=[self.token, *args])
+        if args:
+            return reverse(f"consent:{name}", args=[self.token, *args])
+        return _url_pattern(get_script_prefix(), name).replace(_TOKEN_SLOT, self.token)
 
     @property
     def reference(self) -> str:
@@ -305,7 +322,7 @@ def _filled_page(request, visit: _Visit, template: str, key: tuple, context: dic
         if len(_FILLED) >= _FILLED_MAX:
             _FILLED.clear()
         _FILLED[full_key] = html
-    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
+    toggle = (_text_size_url() + "?size=" + ("normal" if large else "large")
               + "&next=" + request.path)
     values = {"\x00reference\x00": visit.reference, "\x00toggle\x00": toggle,
               "\x00csrf\x00": get_token(request), **(extra or {})}
