@@ -69,8 +69,10 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
     first = _worker(settings, standin, "doomed")
     fresh = None
     try:
+        # A loaded machine may take a while to start a worker: wait for it to answer.
+        _wait(lambda: bool(app.control.ping(timeout=0.5)), 120, "the first worker")
         campaign_launch(campaign=campaign)  # commits: queues the sending loop on Redis
-        _wait(lambda: len(standin.messages) >= 60, 60, "the first sends")
+        _wait(lambda: len(standin.messages) >= 60, 120, "the first sends")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = len(standin.messages)
@@ -81,11 +83,12 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
         in_flight = SmsMessage.objects.filter(status=SmsMessage.Status.SENDING).count()
 
         fresh = _worker(settings, standin, "fresh")
+        _wait(lambda: bool(app.control.ping(timeout=0.5)), 120, "the fresh worker")
         time.sleep(LEASE + 1)  # the dead worker's claims and sender lease lapse
         tick.delay()  # what celery beat does every minute: settle, then resume sending
         _wait(lambda: not SmsMessage.objects.filter(status__in=(
             SmsMessage.Status.QUEUED, SmsMessage.Status.SENDING,
-            SmsMessage.Status.UNKNOWN)).exists(), 90, "the fresh worker to finish")
+            SmsMessage.Status.UNKNOWN)).exists(), 180, "the fresh worker to finish")
     finally:
         for proc in (first, fresh):
             if proc is not None and proc.poll() is None:
