@@ -60,11 +60,10 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
     from consent.tasks import tick
 
     app.conf.broker_url = settings.TEST_CELERY_BROKER_URL
-    # Any eager `delay` earlier in this session left the app a connection pool on the
-    # default broker URL; drop it so that what we queue goes to the test broker.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # An eager `delay` earlier in this session may have left the app a connection pool on
+    # the default broker URL: forget it (kombu keeps pools per URL) so that what we queue
+    # goes to the test broker.
+    app._pool = None
     app.amqp._producer_pool = None
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
