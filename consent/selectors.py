@@ -126,9 +126,15 @@ def _link_row(connection, digest: str):
         return cursor.fetchone()
 
 
+_ATTNAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _partial(model, db, values: dict):
     """An instance with only ``values`` loaded (other fields deferred, read on access)."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    order = _ATTNAMES.get(model)
+    if order is None:
+        order = _ATTNAMES[model] = tuple(f.attname for f in model._meta.concrete_fields)
+    names = [name for name in order if name in values]
     return model.from_db(db, names, [values[name] for name in names])
 
 

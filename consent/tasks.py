@@ -15,13 +15,25 @@ from django.conf import settings
 from consent.services import lifecycle, sending
 
 
+def enqueue(task, *args) -> None:
+    """Queue ``task`` on the broker, or run it right here without one (the embedded default).
+
+    In-process, ``Task.apply`` rather than ``delay``: Celery's eager ``delay`` still opens a
+    producer pool on the (unset, hence default) broker URL, and the app keeps that pool.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        task.apply(args=args, throw=True)
+    else:
+        task.delay(*args)
+
+
 @shared_task(name="consent.tasks.send_campaign", ignore_result=True)
 def send_campaign(campaign_id: int) -> dict:
     # In-process (no broker) the loop simply runs until nothing is due: no self-queueing.
     budget = None if settings.CELERY_TASK_ALWAYS_EAGER else 20.0
     result = sending.campaign_send_run(campaign_id=campaign_id, budget_seconds=budget)
     if result.more:
-        send_campaign.delay(campaign_id)
+        enqueue(send_campaign, campaign_id)
     return {"sent": dict(result.sent), "skipped": dict(result.skipped), "more": result.more,
             "busy": result.busy}
 
@@ -35,5 +47,5 @@ def send_settle() -> dict:
 def tick() -> dict:
     summary = lifecycle.consent_tick()
     for campaign_id in sending.campaigns_due():
-        send_campaign.delay(campaign_id)
+        enqueue(send_campaign, campaign_id)
     return summary

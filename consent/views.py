@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from functools import cached_property, wraps
+from functools import cached_property, lru_cache, wraps
 
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +31,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -80,13 +80,17 @@ def _large_text(request) -> bool:
             or request.COOKIES.get(_TEXT_COOKIE) == "large")
 
 
+def _text_size_url() -> str:
+    return _url_pattern(get_script_prefix(), "text_size")
+
+
 def _page(request, template: str, context: dict | None = None, *, status: int = 200):
     context = dict(context or {})
     large = _large_text(request)
     context.update({
         "call_centre": settings.CALL_CENTRE_PHONE,
         "large_text": large,
-        "text_toggle_url": (reverse("consent:text_size") + "?size="
+        "text_toggle_url": (_text_size_url() + "?size="
                             + ("normal" if large else "large") + "&next="
                             + request.path),
     })
@@ -96,6 +100,17 @@ def _page(request, template: str, context: dict | None = None, *, status: int = 
 def bad_link(request, *args, **kwargs):
     """The one page for every link that does not lead anywhere (same status for all)."""
     return _page(request, "consent/bad_link.html", status=404)
+
+
+_TOKEN_SLOT = "T" * 22  # a well-formed token (the URL patterns take any string anyway)
+
+
+@lru_cache(maxsize=64)
+def _url_pattern(script_prefix: str, name: str) -> str:
+    """A page's address with a slot for the token: reversed once, not on every request."""
+    if name == "text_size":
+        return reverse("consent:text_size")
+    return reverse(f"consent:{name}", args=[_TOKEN_SLOT])
 
 
 class _Urls:
@@ -129,7 +144,9 @@ class _Visit:
         return request_items(request=self.req, max_age=PAGE_CACHE_SECONDS)
 
     def url(self, name: str, *args) -> str:
-        return reverse(f"consent:{name}", args=[self.token, *args])
+        if args:
+            return reverse(f"consent:{name}", args=[self.token, *args])
+        return _url_pattern(get_script_prefix(), name).replace(_TOKEN_SLOT, self.token)
 
     @property
     def reference(self) -> str:
@@ -252,8 +269,12 @@ def landing(request, visit: _Visit):
 
 
 def _next_step(visit: _Visit) -> str:
+    """A first visit goes to the notice; a later one (or one with nothing to consent to,
+    only an Art. 27 notice to object to) to the current decision."""
     has_record = consent_current(request=visit.req) is not None
-    return visit.url("status") if has_record else visit.url("notice")
+    if has_record or not visit.items().consent:
+        return visit.url("status")
+    return visit.url("notice")
 
 
 def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200):
@@ -266,48 +287,63 @@ def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200
 
 
 class _Placeholder:
-    """Stands in for a visit while the blank identity form is rendered once per process."""
+    """Stands in for a visit while a page is rendered once per process (see `_filled_page`)."""
 
     reference = "\x00reference\x00"
-    urls = {"landing": "\x00action\x00"}
 
     def __init__(self, kind: str):
         self.is_merchant = kind == DataSubject.Kind.MERCHANT
+        self.urls = {name: f"\x00url:{name}\x00" for name in (
+            "landing", "notice", "confirm", "status", "withdraw", "object")}
 
 
-_BLANK_FORMS: dict[tuple[str, bool, str], str] = {}
+_FILLED: dict[tuple, str] = {}
+_FILLED_MAX = 256  # kinds x text sizes x notice versions x item sets: a handful in practice
+
+
+def _filled_page(request, visit: _Visit, template: str, key: tuple, context: dict,
+                 extra: dict[str, str] | None = None) -> HttpResponse:
+    """``template`` rendered once per process for ``key`` with markers where a visit differs
+    (the request's reference, its page addresses, the text-size link, the CSRF token and the
+    ``extra`` markers, e.g. which radio buttons are checked), then filled in per visit.
+
+    The first page of a link and the notice are what the rush after a campaign opens; their
+    template rendering was a third of the page's cost (bench/consent_page.py). Error states go
+    through the template as usual. ``key`` must cover everything else the page shows.
+    """
+    large = _large_text(request)
+    full_key = (template, visit.subject.kind, large, settings.CALL_CENTRE_PHONE, *key)
+    html = _FILLED.get(full_key)
+    if html is None:
+        html = render_to_string(template, {
+            **context, "visit": _Placeholder(visit.subject.kind),
+            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
+            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
+        if len(_FILLED) >= _FILLED_MAX:
+            _FILLED.clear()
+        _FILLED[full_key] = html
+    toggle = (_text_size_url() + "?size=" + ("normal" if large else "large")
+              + "&next=" + request.path)
+    values = {"\x00reference\x00": visit.reference, "\x00toggle\x00": toggle,
+              "\x00csrf\x00": get_token(request), **(extra or {})}
+    values.update({f"\x00url:{name}\x00": visit.url(name)
+                   for name in _Placeholder("").urls if f"\x00url:{name}\x00" in html})
+    for marker, value in values.items():
+        html = html.replace(marker, escape(value))
+    return HttpResponse(html)
 
 
 def _blank_identity_form(request, visit: _Visit) -> HttpResponse:
-    """The identity form as first shown: the page every SMS link opens, so the one that takes
-    the rush after a campaign goes out. It differs between visits only in four strings (the
-    request's reference, the form's address, the text-size link and the CSRF token), so the
-    template is rendered once per process per kind of subject and text size, and those are
-    filled in (measured in bench/consent_page.py: the template was a third of the page's
-    cost). Error and lockout states go through the template as usual."""
-    large = _large_text(request)
-    key = (visit.subject.kind, large, settings.CALL_CENTRE_PHONE)
-    html = _BLANK_FORMS.get(key)
-    if html is None:
-        html = render_to_string("consent/verify.html", {
-            "visit": _Placeholder(visit.subject.kind), "error": "", "locked": False,
-            "call_centre": settings.CALL_CENTRE_PHONE, "large_text": large,
-            "text_toggle_url": "\x00toggle\x00", "csrf_token": "\x00csrf\x00"})
-        _BLANK_FORMS[key] = html
-    toggle = (reverse("consent:text_size") + "?size=" + ("normal" if large else "large")
-              + "&next=" + request.path)
-    for marker, value in (("\x00reference\x00", visit.reference),
-                          ("\x00action\x00", visit.url("landing")),
-                          ("\x00toggle\x00", toggle),
-                          ("\x00csrf\x00", get_token(request))):
-        html = html.replace(marker, escape(value))
-    return HttpResponse(html)
+    """The identity form as first shown: the page every SMS link opens."""
+    return _filled_page(request, visit, "consent/verify.html", (),
+                        {"error": "", "locked": False})
 
 
 # --- The notice and the answer ----------------------------------------------------------
 
 
-def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dict:
+def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None, *,
+                     markers: bool = False) -> dict:
     items = visit.items()
     notice = notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
                             kind=Notice.Kind.CONSENT, max_age=PAGE_CACHE_SECONDS)
@@ -316,12 +352,37 @@ def _choices_context(visit: _Visit, chosen: dict[str, str] | None = None) -> dic
                 if items.notice else None)
     chosen = chosen or {}
     required = [i for i in items.consent.values() if i.required]
-    optional = [{"item": i, "choice": chosen.get(i.key, "")}
-                for i in items.consent.values() if not i.required]
     required_choice = chosen.get(required[0].key, "") if required else ""
+
+    def checked(key: str, choice: str, value: str) -> str:
+        return f"\x00checked:{key}:{value}\x00" if markers else (
+            "checked" if choice == value else "")
+
+    optional = [{"item": i, "agree": checked(i.key, chosen.get(i.key, ""), AGREE),
+                 "decline": checked(i.key, chosen.get(i.key, ""), DECLINE)}
+                for i in items.consent.values() if not i.required]
     return {"visit": visit, "items": items, "notice": notice, "transfer": transfer,
             "required": required, "required_labels": ", ".join(i.label for i in required),
-            "required_choice": required_choice, "optional": optional}
+            "required_agree": checked("required", required_choice, AGREE),
+            "required_decline": checked("required", required_choice, DECLINE),
+            "optional": optional}
+
+
+def _notice_page(request, visit: _Visit, chosen: dict[str, str]) -> HttpResponse:
+    """The notice with the subject's choices so far (see `_filled_page`)."""
+    context = _choices_context(visit, markers=True)
+    required = context["required"]
+    required_choice = chosen.get(required[0].key, "") if required else ""
+    extra = {f"\x00checked:required:{v}\x00": "checked" if required_choice == v else ""
+             for v in (AGREE, DECLINE)}
+    for entry in context["optional"]:
+        key = entry["item"].key
+        extra.update({f"\x00checked:{key}:{v}\x00": "checked" if chosen.get(key) == v
+                      else "" for v in (AGREE, DECLINE)})
+    transfer = context["transfer"]
+    key = (context["notice"].text_hash, transfer.text_hash if transfer else "",
+           tuple(context["items"].consent), tuple(context["items"].notice))
+    return _filled_page(request, visit, "consent/notice.html", key, context, extra)
 
 
 def _current_choices(visit: _Visit) -> dict[str, str]:
@@ -342,7 +403,7 @@ def notice(request, visit: _Visit):
                   **{k: DECLINE for k in pending["declined"]}}
     else:
         chosen = _current_choices(visit)
-    return _page(request, "consent/notice.html", _choices_context(visit, chosen))
+    return _notice_page(request, visit, chosen)
 
 
 def _notice_post(request, visit: _Visit):

@@ -381,9 +381,9 @@ def campaign_send_run(*, campaign_id: int, budget_seconds: float | None = 20.0,
 
 def sending_kick(*, campaign_id: int) -> None:
     """Queue the campaign's sending loop once the current transaction commits."""
-    from consent.tasks import send_campaign
+    from consent.tasks import enqueue, send_campaign
 
-    transaction.on_commit(lambda: send_campaign.delay(campaign_id))
+    transaction.on_commit(lambda: enqueue(send_campaign, campaign_id))
 
 
 # --- settling what we never heard ----------------------------------------------------------

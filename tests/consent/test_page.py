@@ -391,9 +391,9 @@ def test_behind_the_proxy_the_rate_limit_counts_the_address_the_proxy_saw(rf, se
 
 def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
         client, merchant_link, merchant_request, user_link):
-    from consent.views import _BLANK_FORMS
+    from consent.views import _FILLED
 
-    _BLANK_FORMS.clear()
+    _FILLED.clear()
     first = _text(client.get(f"/c/{merchant_link.token}"))
     again = _text(client.get(f"/c/{merchant_link.token}"))  # from the per-process copy
     assert "\x00" not in first + again
@@ -412,3 +412,48 @@ def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
     assert response.status_code == 302
     # Another kind of subject gets its own form.
     assert "휴대전화 번호 뒤 4자리" in _text(client.get(f"/c/{user_link.token}"))
+
+
+def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
+        client, merchant_link, merchant_campaign, outgoing_operator):
+    from consent.services.decisions import consent_answer
+    from consent.views import _FILLED
+    from governance.models import DataSubject
+    from governance.services import subjects_upsert
+    from tests.consent.conftest import make_request
+
+    _FILLED.clear()
+    ids = subjects_upsert(operator=outgoing_operator.operator, kind="merchant", by=None,
+                          rows=[{"external_id": "M-000002", "phone": synthetic_phone(3),
+                                 "brn": synthetic_brn(2)}]).ids
+    other_request = make_request(merchant_campaign, DataSubject.objects.get(pk=ids["M-000002"]))
+    other = link_issue(request=other_request)
+    consent_answer(request=other_request, agreed=[EMAIL], declined=[ACCOUNT, MARKETING],
+                   channel="web", identity_factor="brn")
+
+    _verify(client, merchant_link)
+    mine = _text(client.get(f"/c/{merchant_link.token}/notice"))
+    assert " checked" not in mine and "\x00" not in mine  # nothing answered yet
+    assert f'action="/c/{merchant_link.token}/notice"' in mine
+
+    other_client = type(client)()
+    _verify(other_client, other, answer=synthetic_brn(2))
+    theirs = _text(other_client.get(f"/c/{other.token}/notice"))
+    assert len(_FILLED) == 1  # one copy of the notice, shared by both
+    assert re.search(r'name="required" value="decline" aria-describedby="required-hint" '
+                     r'checked>', theirs)
+    assert f'name="opt:{EMAIL}" value="agree" checked>' in theirs
+    assert f'name="opt:{MARKETING}" value="decline" checked>' in theirs
+    assert f'name="opt:{EMAIL}" value="decline" >' in theirs
+    assert f"/c/{other.token}/notice" in theirs and merchant_link.token not in theirs
+
+
+def test_a_notice_only_request_goes_straight_to_the_objection_choice(client, user_campaign,
+                                                                     user, user_request):
+    Campaign.objects.filter(pk=user_campaign.pk).update(
+        items=["user.phone", "user.name", "user.certificate_balance"])
+    link = link_issue(request=user_request)
+    response = _verify(client, link, answer=USER_PHONE_LAST4)
+    assert response["Location"].endswith("/status")
+    status = _text(client.get(response["Location"]))
+    assert "이전 거부하기" in status and "응답하기" not in status

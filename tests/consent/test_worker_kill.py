@@ -60,6 +60,11 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
     from consent.tasks import tick
 
     app.conf.broker_url = settings.TEST_CELERY_BROKER_URL
+    # An eager `delay` earlier in this session may have left the app a connection pool on
+    # the default broker URL: forget it (kombu keeps pools per URL) so that what we queue
+    # goes to the test broker.
+    app._pool = None
+    app.amqp._producer_pool = None
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.AUDIT_SEAL_INLINE = False
@@ -69,8 +74,10 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
     first = _worker(settings, standin, "doomed")
     fresh = None
     try:
+        # A loaded machine may take a while to start a worker: wait for it to answer.
+        _wait(lambda: bool(app.control.ping(timeout=0.5)), 120, "the first worker")
         campaign_launch(campaign=campaign)  # commits: queues the sending loop on Redis
-        _wait(lambda: len(standin.messages) >= 60, 60, "the first sends")
+        _wait(lambda: len(standin.messages) >= 60, 120, "the first sends")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = len(standin.messages)
@@ -81,11 +88,12 @@ def test_a_worker_killed_mid_campaign_leaves_every_subject_exactly_one_sms(
         in_flight = SmsMessage.objects.filter(status=SmsMessage.Status.SENDING).count()
 
         fresh = _worker(settings, standin, "fresh")
+        _wait(lambda: bool(app.control.ping(timeout=0.5)), 120, "the fresh worker")
         time.sleep(LEASE + 1)  # the dead worker's claims and sender lease lapse
         tick.delay()  # what celery beat does every minute: settle, then resume sending
         _wait(lambda: not SmsMessage.objects.filter(status__in=(
             SmsMessage.Status.QUEUED, SmsMessage.Status.SENDING,
-            SmsMessage.Status.UNKNOWN)).exists(), 90, "the fresh worker to finish")
+            SmsMessage.Status.UNKNOWN)).exists(), 180, "the fresh worker to finish")
     finally:
         for proc in (first, fresh):
             if proc is not None and proc.poll() is None:

@@ -12,6 +12,7 @@ document.addEventListener("DOMContentLoaded", function () {
     },
     options: {
       animation: false,
+      maintainAspectRatio: false,
       plugins: { legend: { display: false } },
       scales: { y: { beginAtZero: true, ticks: { precision: 0 } } }
     }
