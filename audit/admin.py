@@ -8,10 +8,10 @@ from audit.models import AuditEvent, Checkpoint
 from audit.services import audit_record, officer_actor
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody adds, changes or deletes here, superusers included."""
-
-    actions = None  # no bulk delete
+class NoEditAdmin(admin.ModelAdmin):
+    """Records nobody adds, changes or deletes in the admin, superusers included: evidence
+    (consent records, releases, ...) written only by the services. Every app's admin uses it;
+    custom actions that call a service stay possible."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -21,6 +21,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoEditAdmin):
+    """The audit trail: no action at all (not even bulk delete), every field read-only."""
+
+    actions = None
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

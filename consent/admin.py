@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from audit.admin import NoEditAdmin
 from consent.models import (
     Campaign,
     ConsentRecord,
@@ -31,18 +32,6 @@ from consent.services import replies as reply_services
 from consent.services.errors import ConsentError
 from consent.services.sending import sms_resend_failed
 from governance.models import FieldRule, TransferPlan
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- campaigns ------------------------------------------------------------------------------
 
@@ -211,7 +200,7 @@ class _AdminRefusal(Exception):
 
 
 @admin.register(ConsentRequest)
-class ConsentRequestAdmin(ReadOnlyAdmin):
+class ConsentRequestAdmin(NoEditAdmin):
     list_display = ("public_id", "campaign", "status", "first_sent_at", "delivered_at",
                     "opened_at", "answered_at", "expires_at", "reminders_sent")
     list_filter = ("status", "campaign")
@@ -223,7 +212,7 @@ class ConsentRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(ReadOnlyAdmin):
+class SmsMessageAdmin(NoEditAdmin):
     list_display = ("id", "request_ref", "purpose", "sequence", "status", "provider",
                     "attempts", "error_code", "submitted_at", "status_at")
     list_filter = ("status", "purpose", "provider")
@@ -275,7 +264,7 @@ class PhoneRecordForm(forms.Form):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyAdmin):
+class ConsentRecordAdmin(NoEditAdmin):
     list_display = ("receipt_id", "action", "channel", "subject", "plan", "officer",
                     "created_at")
     list_filter = ("action", "channel")
@@ -345,7 +334,7 @@ class ResolveForm(forms.Form):
 
 
 @admin.register(InboundSms)
-class InboundSmsAdmin(ReadOnlyAdmin):
+class InboundSmsAdmin(NoEditAdmin):
     list_display = ("received_at", "outcome", "review_reason", "request", "resolved_by",
                     "resolve_link")
     list_filter = ("outcome",)
@@ -396,6 +385,6 @@ class InboundSmsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SmsOptOut)
-class SmsOptOutAdmin(ReadOnlyAdmin):
+class SmsOptOutAdmin(NoEditAdmin):
     list_display = ("id", "created_at")
 

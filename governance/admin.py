@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from audit.admin import NoEditAdmin
 from governance.models import (
     DataSubject,
     Field,
@@ -66,17 +67,6 @@ class AuditedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             catalogue_object_delete(obj=obj, by=request.user)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Operators and keys -------------------------------------------------------------------
@@ -456,7 +446,7 @@ class TransferPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(DataSubject)
-class DataSubjectAdmin(ReadOnlyAdmin):
+class DataSubjectAdmin(NoEditAdmin):
     list_display = ("public_id", "kind", "external_id", "source_operator", "updated_at")
     list_filter = ("kind", "source_operator")
     search_fields = ("external_id", "public_id")
@@ -478,14 +468,14 @@ class DataSubjectAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SubjectConsentState)
-class SubjectConsentStateAdmin(ReadOnlyAdmin):
+class SubjectConsentStateAdmin(NoEditAdmin):
     list_display = ("subject", "plan", "objected", "answered_at", "withdrawn_at", "expires_at")
     list_filter = ("plan", "objected")
     list_select_related = ("subject", "plan")
 
 
 @admin.register(ProvisionRecord)
-class ProvisionRecordAdmin(ReadOnlyAdmin):
+class ProvisionRecordAdmin(NoEditAdmin):
     list_display = ("provided_from", "file_name", "recipient", "subject_count", "plan",
                     "reference")
     list_filter = ("recipient", "plan")

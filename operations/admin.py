@@ -4,11 +4,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from audit.admin import NoEditAdmin
 from operations.models import RehearsalRun
 
 
 @admin.register(RehearsalRun)
-class RehearsalRunAdmin(admin.ModelAdmin):
+class RehearsalRunAdmin(NoEditAdmin):
     """Runs of `manage.py rehearse`: read-only, each with its report."""
 
     list_display = ("__str__", "started_at", "finished_at", "status", "report_link")
@@ -16,15 +17,6 @@ class RehearsalRunAdmin(admin.ModelAdmin):
     readonly_fields = ("started_at", "finished_at", "status", "parameters", "report_path",
                        "report_link")
     exclude = ("summary",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="보고서")
     def report_link(self, obj: RehearsalRun):

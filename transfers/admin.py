@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import NoEditAdmin
 from audit.services import officer_actor
 from governance.models import TransferPlan
 from transfers.models import (
@@ -27,17 +28,6 @@ from transfers.models import (
 )
 from transfers.selectors import plan_reconciliation, upload_totals
 from transfers.services import operator_client_revoke, release_retry
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _reconciliation_link(plan_id: int) -> str:
@@ -54,7 +44,7 @@ def _table(headers, rows) -> str:
 
 
 @admin.register(OperatorClient)
-class OperatorClientAdmin(ReadOnly):
+class OperatorClientAdmin(NoEditAdmin):
     list_display = ("operator", "client_id", "active", "webhook_url", "created_at")
     list_filter = ("active", "operator")
     fields = ("operator", "client_id", "active", "webhook_url", "created_at")
@@ -89,7 +79,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Upload)
-class UploadAdmin(ReadOnly):
+class UploadAdmin(NoEditAdmin):
     list_display = ("public_id", "plan", "status", "accepted_count", "rejected_count",
                     "totals", "created_at")
     list_filter = ("status",)
@@ -128,7 +118,7 @@ class UploadAdmin(ReadOnly):
 
 
 @admin.register(UploadBatch)
-class UploadBatchAdmin(ReadOnly):
+class UploadBatchAdmin(NoEditAdmin):
     list_display = ("batch_id", "upload", "line_count", "accepted_count", "rejected_count",
                     "created_at")
     fields = ("upload", "batch_id", "content_sha256", "line_count", "accepted_count",
@@ -145,7 +135,7 @@ class UploadBatchAdmin(ReadOnly):
 
 
 @admin.register(Release)
-class ReleaseAdmin(ReadOnly):
+class ReleaseAdmin(NoEditAdmin):
     list_display = ("__str__", "status", "stamp", "record_count", "chunk_count",
                     "acknowledged", "completed_at")
     list_filter = ("status", "rehearsal")
@@ -232,7 +222,7 @@ class ReleaseAdmin(ReadOnly):
 
 
 @admin.register(Acknowledgement)
-class AcknowledgementAdmin(ReadOnly):
+class AcknowledgementAdmin(NoEditAdmin):
     list_display = ("release", "result", "key", "received_at")
     list_filter = ("matches",)
     fields = ("release", "key", "nonce", "result", "totals", "mismatch_table", "received_at")
@@ -269,7 +259,7 @@ class UnconfirmedFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeletionNotice)
-class DeletionNoticeAdmin(ReadOnly):
+class DeletionNoticeAdmin(NoEditAdmin):
     list_display = ("pk", "plan", "recipient", "subject_public_id", "reason", "field_list",
                     "created_at", "confirmation")
     list_filter = (UnconfirmedFilter, "reason", "recipient")
