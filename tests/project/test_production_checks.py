@@ -1,6 +1,7 @@
 """Production settings refuse to start with development keys or unsafe choices."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +11,12 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_check(tmp_path, **env) -> subprocess.CompletedProcess:
+def _run_check(tmp_path, *flags, **env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items()
             if k not in {"DJANGO_SECRET_KEY", "SERVICE_SIGNING_KEY", "FIELD_ENCRYPTION_KEYS",
                          "BLIND_INDEX_KEY", "DATABASE_URL", "CELERY_BROKER_URL"}}
     base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)}, **env)
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=base,
+    return subprocess.run([sys.executable, "manage.py", "check", *flags], cwd=ROOT, env=base,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -27,7 +28,7 @@ def test_it_refuses_production_without_real_keys(tmp_path):
     assert not (tmp_path / "dev-keys.json").exists()
 
 
-def test_it_starts_production_with_real_keys(tmp_path):
+def test_production_with_real_keys_passes_the_deployment_checks(tmp_path):
     import base64
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -40,13 +41,15 @@ def test_it_starts_production_with_real_keys(tmp_path):
     signing = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw,
                                                          NoEncryption())
     result = _run_check(
-        tmp_path, DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 60,
+        tmp_path, "--deploy", "--fail-level", "WARNING", DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         SERVICE_SIGNING_KEY=base64.b64encode(signing).decode(),
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), BLIND_INDEX_KEY="k" * 40,
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
 
 
 def test_it_generates_development_keys_once_into_var(tmp_path):
