@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
-from governance.crypto import EncryptedJSONField
+from governance.crypto import EncryptedRecordField
 from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
 
 
@@ -115,7 +115,10 @@ class Record(models.Model):
                                 verbose_name="정보주체")
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
-    values = EncryptedJSONField("값 (암호화)")
+    # One AES-GCM token of the row's fields as fragments (governance.crypto.fragments_encode),
+    # so a release can keep the allowed fields without parsing JSON; older rows hold a Fernet
+    # token of a JSON object, and both read the same.
+    values = EncryptedRecordField("값 (암호화)")
     certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)
 
     class Meta:

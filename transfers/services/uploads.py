@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from governance.crypto import fragments_encode, gcm_encrypter
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules
 from governance.services import subjects_upsert
@@ -266,13 +267,16 @@ _RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "subject_id", "kind", "li
 
 
 def records_insert(rows: Iterable[tuple]) -> None:
-    """Insert records: COPY on PostgreSQL, bulk_create elsewhere. Values are encrypted here."""
-    values_field = Record._meta.get_field("values")
+    """Insert records: COPY on PostgreSQL, bulk_create elsewhere. Values are encrypted here
+    (one AES-GCM token of the row's fragments, as `EncryptedRecordField` stores them)."""
     if connection.vendor == "postgresql":
+        encrypt = gcm_encrypter()
         sql = (f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN")
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        with (connection.cursor() as cursor, connection.wrap_database_errors,
+              cursor.cursor.copy(sql) as copy):
+            write = copy.write_row
             for row in rows:
-                copy.write_row(row[:6] + (values_field.get_prep_value(row[6]), row[7]))
+                write(row[:6] + (encrypt(fragments_encode(row[6])).decode("ascii"), row[7]))
         return
     Record.objects.bulk_create(
         (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
