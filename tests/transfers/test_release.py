@@ -161,3 +161,47 @@ def test_a_rehearsal_produces_every_artefact_stamped_and_moves_nothing(
     assert ProvisionRecord.objects.count() == 0
     again = _release(plan)
     assert again.record_count == 4  # a rehearsal counts nothing as moved: full every time
+
+
+def test_records_stored_before_the_fragments_format_release_the_same_fields(
+        incoming_operator, approved_plan, uploaded):
+    from django.db import connection
+
+    from governance.crypto import EncryptedJSONField
+    from transfers.models import Record
+
+    # Rewrite every stored record the old way: one Fernet token of a JSON object.
+    old_field = EncryptedJSONField()
+    with connection.cursor() as cursor:
+        for record in Record.objects.all():
+            cursor.execute("UPDATE transfers_record SET \"values\" = %s WHERE id = %s",
+                           [old_field.get_prep_value(record.values), record.pk])
+        cursor.execute("SELECT \"values\" FROM transfers_record")
+        assert all(token.startswith("gAAAA") for (token,) in cursor.fetchall())
+    release = _release(approved_plan)
+    manifest, records = read_release_dir(release_path(release),
+                                         incoming_operator.hpke_private_key,
+                                         service_public_key_bytes())
+    assert manifest["counts"]["subjects"] == {"merchant": 10, "user": 10}
+    by_id = {r["external_id"]: r for r in records}
+    assert set(by_id["M-0000001"]["fields"]) == MERCHANT_ALLOWED
+    assert by_id["U-0000003"]["fields"]["user.certificate_balance"] == (
+        synthetic.user_row(3)["user.certificate_balance"])
+    assert set(by_id["U-0000003"]["fields"]) == USER_ALLOWED
+
+
+def test_a_release_line_is_the_json_of_the_allowed_stored_values(
+        incoming_operator, approved_plan, uploaded):
+    from transfers.models import Record
+
+    release = _release(approved_plan)
+    _manifest, records = read_release_dir(release_path(release),
+                                          incoming_operator.hpke_private_key,
+                                          service_public_key_bytes())
+    stored = {r.subject.external_id: r.values for r in Record.objects.select_related("subject")}
+    assert len(records) == len(stored) == 20
+    for line in records:
+        allowed = MERCHANT_ALLOWED if line["kind"] == "merchant" else USER_ALLOWED
+        values = stored[line["external_id"]]
+        assert line["fields"] == {k: v for k, v in values.items() if k in allowed}
+        assert list(line["fields"]) == [k for k in values if k in allowed]  # stored order
