@@ -105,8 +105,9 @@ class Record(models.Model):
     """One accepted row: every value encrypted at rest, plus the non-personal numbers that
     control totals need (so totals never decrypt anything)."""
 
+    # No index of its own: the unique (plan, subject) index serves every lookup by plan.
     plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
-                             verbose_name="계획 버전")
+                             verbose_name="계획 버전", db_index=False)
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="records",
                                verbose_name="업로드")
     batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="records",
@@ -183,10 +184,12 @@ class Release(models.Model):
 class ReleaseItem(models.Model):
     """Which fields of which subject a release carried (written with the release, at once)."""
 
+    # No single-column indexes: (release, subject) and (subject, release) serve both lookups,
+    # and every index costs the bulk release a write per item.
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items",
-                                verbose_name="릴리스")
+                                verbose_name="릴리스", db_index=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체")
+                                verbose_name="정보주체", db_index=False)
     fields = models.JSONField("제공 항목")
 
     class Meta:

@@ -218,6 +218,9 @@ def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Proble
     for row in valid:
         by_kind.setdefault(row.kind, []).append(row.external_id)
     for kind, external_ids in by_kind.items():
+        if connection.vendor == "postgresql":
+            known.update((kind, e) for e in _known_external_ids(plan, kind, external_ids))
+            continue
         for start in range(0, len(external_ids), 5000):
             subjects = dict(DataSubject.objects.filter(
                 source_operator_id=plan.from_operator_id, kind=kind,
@@ -238,6 +241,21 @@ def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Proble
         else:
             kept.append(row)
     return kept
+
+
+def _known_external_ids(plan: TransferPlan, kind: str, external_ids: list[str]) -> list[str]:
+    """PostgreSQL: the external ids (of ``external_ids``) that already have a record under
+    ``plan``. Two indexed array lookups, as above, whatever the number of records."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, external_id FROM {DataSubject._meta.db_table} "  # noqa: S608
+                       "WHERE source_operator_id = %s AND kind = %s AND external_id = ANY(%s)",
+                       [plan.from_operator_id, kind, external_ids])
+        subjects = dict(cursor.fetchall())
+        if not subjects:
+            return []
+        cursor.execute(f"SELECT subject_id FROM {Record._meta.db_table} "  # noqa: S608
+                       "WHERE plan_id = %s AND subject_id = ANY(%s)", [plan.pk, list(subjects)])
+        return [subjects[sid] for (sid,) in cursor.fetchall()]
 
 
 def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
