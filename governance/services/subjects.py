@@ -131,6 +131,14 @@ _UPDATE_FROM_ARRAYS = f"""
     WHERE s.id = i.id"""  # noqa: S608
 
 
+def _copy_escape(text: str) -> str:
+    """A value as COPY text format wants it (backslash, tab, newline, carriage return)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
+
+
 def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
                        result: SubjectsUpsertResult) -> None:
     """PostgreSQL: look the batch's subjects up by external id (one indexed query), UPDATE the
@@ -165,14 +173,23 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
             ids = [row[0] for row in cursor.fetchall()]
             sql = (f"COPY {table} (id, kind, source_operator_id, external_id, public_id, phone, "
                    "phone_index, brn_hash, created_at, updated_at) FROM STDIN")
+            # COPY text built here: the external id escaped, every other value is an integer,
+            # a kind, hex, base64 or a timestamp.
+            stamp, operator_id = now.isoformat(), int(operator.pk)
+            lines = []
             with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-                write, operator_id = copy.write_row, operator.pk
                 for pk, values in zip(ids, new, strict=True):
                     phone = values.get("phone")
-                    write((pk, kind, operator_id, values["external_id"], new_public_id(),
-                           encrypt(phone.encode()).decode() if phone else "",
-                           values.get("phone_index", ""), values.get("brn_hash", ""), now,
-                           now))
+                    token = encrypt(phone.encode()).decode() if phone else ""
+                    lines.append(f"{int(pk)}\t{kind}\t{operator_id}\t"
+                                 f"{_copy_escape(values['external_id'])}\t{new_public_id()}\t"
+                                 f"{token}\t{values.get('phone_index', '')}\t"
+                                 f"{values.get('brn_hash', '')}\t{stamp}\t{stamp}\n")
+                    if len(lines) >= 5000:
+                        copy.write("".join(lines).encode())
+                        lines.clear()
+                if lines:
+                    copy.write("".join(lines).encode())
             result.ids.update(zip((v["external_id"] for v in new), ids, strict=True))
     result.created += len(new)
     result.updated += len(existing)

@@ -280,6 +280,7 @@ def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[V
          r.balance) for r in valid)
 
 
+_KINDS = frozenset(DataSubject.Kind.values)
 _RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "subject_id", "kind", "line", "values",
                    "certificate_balance")
 
@@ -292,9 +293,21 @@ def records_insert(rows: Iterable[tuple]) -> None:
         sql = (f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN")
         with (connection.cursor() as cursor, connection.wrap_database_errors,
               cursor.cursor.copy(sql) as copy):
-            write = copy.write_row
-            for row in rows:
-                write(row[:6] + (encrypt(fragments_encode(row[6])).decode("ascii"), row[7]))
+            # COPY text built here: ids, line and balance are integers, the kind one of the
+            # model's choices and the token base64 — nothing that COPY would need escaped.
+            lines = []
+            for plan_id, upload_id, batch_id, subject_id, kind, line, values, balance in rows:
+                if kind not in _KINDS:
+                    raise ValueError(f"unknown subject kind: {kind}")
+                token = encrypt(fragments_encode(values)).decode("ascii")
+                amount = "\\N" if balance is None else int(balance)
+                lines.append(f"{int(plan_id)}\t{int(upload_id)}\t{int(batch_id)}\t"
+                             f"{int(subject_id)}\t{kind}\t{int(line)}\t{token}\t{amount}\n")
+                if len(lines) >= 5000:
+                    copy.write("".join(lines).encode())
+                    lines.clear()
+            if lines:
+                copy.write("".join(lines).encode())
         return
     Record.objects.bulk_create(
         (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
