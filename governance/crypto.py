@@ -164,13 +164,12 @@ def gcm_decrypter():
     a2b = binascii.a2b_base64
 
     def decrypt_one(token) -> bytes:
-        if isinstance(token, str):
-            token = token.encode("ascii")
-        if token[:3] != GCM_PREFIX:
-            return decrypt_bytes(token)
+        prefix = token[:3]
+        if prefix != GCM_PREFIX_TEXT and prefix != GCM_PREFIX:
+            return decrypt_bytes(token.encode("ascii") if isinstance(token, str) else token)
         try:
-            raw = a2b(token[3:])
-        except binascii.Error as exc:
+            raw = a2b(token[3:])  # takes ASCII str or bytes
+        except (binascii.Error, ValueError) as exc:
             raise DecryptionError("a malformed AES-GCM token") from exc
         aead = by_kid.get(raw[:_KID])
         if aead is None:

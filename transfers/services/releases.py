@@ -200,6 +200,9 @@ def _export(release: Release) -> Release:
     return release
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 class _Shape:
     """What a release does with every record of one shape (same decisions, same stored keys):
     which stored fields it keeps, what it denies and why, and how many records it counted."""
@@ -281,7 +284,9 @@ def _release_lines(release: Release, tally: _Tally
                     return  # no decision, no release (deny by default)
             if ref.id != subject_id:
                 continue
-            if prev_id != subject_id:
+            if prev_id != subject_id and prev_next is None:
+                prev_fields, prev_id = _NOTHING, subject_id  # nothing earlier (first release)
+            elif prev_id != subject_id:
                 prev_fields = set()
                 while prev_next is not None and prev_next[0] < subject_id:
                     prev_next = next(previous, None)
