@@ -1,12 +1,5 @@
 """Personal values at rest: Fernet encryption with rotatable keys, and keyed blind indexes.
 
-Bulk paths (uploaded records, subjects created by an upload) use a cheaper second token
-format, ``a1:`` + base64(key id (4 bytes) || nonce (12 bytes) || AES-256-GCM ciphertext+tag),
-under AES-256 keys derived (HKDF-SHA256) from the same ``FIELD_ENCRYPTION_KEYS``: one AEAD call
-instead of Fernet's HMAC + AES-CBC. Every decrypting function accepts both formats, a wrong or
-dropped key raises `DecryptionError` for both, and `rotate_token` re-encrypts either format
-under the first key (keeping its format), so ``rotate_encryption_keys`` covers both.
-
 Keys come from settings (``FIELD_ENCRYPTION_KEYS``: the first key encrypts, every key
 decrypts, so a new key can be put in front and the old ones dropped after
 ``manage.py rotate_encryption_keys``; ``BLIND_INDEX_KEY`` for HMAC lookups). A value that no
@@ -16,22 +9,14 @@ the value.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import json
-import os
 import re
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -76,8 +61,6 @@ def encrypt_bytes(data: bytes) -> bytes:
 
 
 def decrypt_bytes(token: bytes) -> bytes:
-    if token[:3] == GCM_PREFIX:
-        return gcm_decrypt(token)
     try:
         return fernet().decrypt(token)
     except InvalidToken as exc:
@@ -93,97 +76,34 @@ def decrypt_text(token: str) -> str:
 
 
 def rotate_token(token: str) -> str:
-    """Re-encrypt one stored token under the first key (raises if no key opens it). A token in
-    the AES-GCM format stays in that format; a Fernet token stays a Fernet token."""
-    if token[:3] == GCM_PREFIX_TEXT:
-        return gcm_encrypt(gcm_decrypt(token.encode("ascii"))).decode("ascii")
+    """Re-encrypt one stored token under the first key (raises if no key opens it)."""
     try:
         return fernet().rotate(token.encode("ascii")).decode("ascii")
     except InvalidToken as exc:
         raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value") from exc
 
 
-# --- AES-256-GCM tokens (bulk paths) --------------------------------------------------------
-
-GCM_PREFIX = b"a1:"
-GCM_PREFIX_TEXT = "a1:"
-_GCM_INFO = b"consent-broker field encryption AES-256-GCM v1"
-_NONCE = 12
-_KID = 4
+# --- Bulk paths (uploads, releases) -----------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _gcm_keys_for(keys: tuple[str, ...]) -> tuple[tuple[bytes, AESGCM],
-                                                      dict[bytes, AESGCM]]:
-    if not keys:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: personal values cannot be "
-                                   "stored")
-    derived = []
-    for key in keys:
-        material = base64.urlsafe_b64decode(key)
-        if len(material) != 32:
-            raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key is a Fernet key "
-                                       "(32 bytes, url-safe base64)")
-        aes_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=_GCM_INFO).derive(material)
-        kid = hashlib.sha256(b"kid:" + aes_key).digest()[:_KID]
-        derived.append((kid, AESGCM(aes_key)))
-    by_kid: dict[bytes, AESGCM] = {}
-    for kid, aead in derived:
-        by_kid.setdefault(kid, aead)
-    return derived[0], by_kid
+def bulk_encrypter():
+    """bytes -> Fernet token (ASCII bytes) under the first key, bound once for a loop over many
+    rows (no settings lookup per row)."""
+    return primary_fernet().encrypt
 
 
-def _gcm_keys() -> tuple[tuple[bytes, AESGCM], dict[bytes, AESGCM]]:
-    return _gcm_keys_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
-
-
-def gcm_encrypt(data: bytes) -> bytes:
-    """One AES-GCM token (ASCII bytes) of ``data`` under the first key."""
-    (kid, aead), _ = _gcm_keys()
-    nonce = os.urandom(_NONCE)
-    return GCM_PREFIX + binascii.b2a_base64(kid + nonce + aead.encrypt(nonce, data, None),
-                                            newline=False)
-
-
-def gcm_encrypter():
-    """A function bytes -> token bound to the current first key (for loops over many rows)."""
-    (kid, aead), _ = _gcm_keys()
-    encrypt, urandom, b64 = aead.encrypt, os.urandom, binascii.b2a_base64
-
-    def encrypt_one(data: bytes) -> bytes:
-        nonce = urandom(_NONCE)
-        return GCM_PREFIX + b64(kid + nonce + encrypt(nonce, data, None), newline=False)
-
-    return encrypt_one
-
-
-def gcm_decrypter():
-    """A function token (str or bytes, either format) -> plaintext bytes, for loops."""
-    _, by_kid = _gcm_keys()
-    a2b = binascii.a2b_base64
+def bulk_decrypter():
+    """Fernet token (str or bytes) -> plaintext bytes under any configured key, for loops;
+    raises `DecryptionError` like `decrypt_bytes`."""
+    multi = fernet()
 
     def decrypt_one(token) -> bytes:
-        prefix = token[:3]
-        if prefix != GCM_PREFIX_TEXT and prefix != GCM_PREFIX:
-            return decrypt_bytes(token.encode("ascii") if isinstance(token, str) else token)
         try:
-            raw = a2b(token[3:])  # takes ASCII str or bytes
-        except (binascii.Error, ValueError) as exc:
-            raise DecryptionError("a malformed AES-GCM token") from exc
-        aead = by_kid.get(raw[:_KID])
-        if aead is None:
-            raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value")
-        try:
-            return aead.decrypt(raw[_KID:_KID + _NONCE], raw[_KID + _NONCE:], None)
-        except (InvalidTag, ValueError) as exc:
+            return multi.decrypt(token)
+        except InvalidToken as exc:
             raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value") from exc
 
     return decrypt_one
-
-
-def gcm_decrypt(token: bytes) -> bytes:
-    return gcm_decrypter()(token)
 
 
 # --- Model fields -------------------------------------------------------------------------
@@ -273,8 +193,8 @@ def fragments_decode(plaintext: bytes) -> dict[str, Any]:
 
 
 class EncryptedRecordField(models.TextField):
-    """A dict of field key -> JSON value, stored as one AES-GCM token of its fragments (see
-    `fragments_encode`): cheap to write in bulk and to filter field by field on release.
+    """A dict of field key -> JSON value, stored as one Fernet token of its fragments (see
+    `fragments_encode`): cheap to filter field by field on release, without parsing values.
     Reads older values stored as a Fernet token of a JSON object too."""
 
     encrypted = True
@@ -282,7 +202,7 @@ class EncryptedRecordField(models.TextField):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return gcm_encrypt(fragments_encode(value)).decode("ascii")
+        return encrypt_bytes(fragments_encode(value)).decode("ascii")
 
     def from_db_value(self, value, expression, connection):
         if value is None:

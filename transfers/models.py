@@ -116,7 +116,7 @@ class Record(models.Model):
                                 verbose_name="정보주체")
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
-    # One AES-GCM token of the row's fields as fragments (governance.crypto.fragments_encode),
+    # One Fernet token of the row's fields as fragments (governance.crypto.fragments_encode),
     # so a release can keep the allowed fields without parsing JSON; older rows hold a Fernet
     # token of a JSON object, and both read the same.
     values = EncryptedRecordField("값 (암호화)")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from governance.crypto import (
     blind_index,
     brn_hash,
-    gcm_encrypter,
+    bulk_encrypter,
     normalize_phone,
     phone_index,
 )
@@ -148,7 +148,7 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
         values = _prepared(row)
         prepared[values["external_id"]] = values  # a later row for the same id wins
     table = DataSubject._meta.db_table
-    encrypt = gcm_encrypter()
+    encrypt = bulk_encrypter()
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT external_id, id FROM {table} WHERE source_operator_id = %s "  # noqa: S608

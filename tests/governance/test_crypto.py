@@ -39,8 +39,8 @@ def test_a_phone_is_stored_encrypted_and_a_wrong_key_raises_instead_of_returning
     with connection.cursor() as cursor:
         cursor.execute("SELECT phone FROM governance_datasubject WHERE id = %s", [merchant.pk])
         (stored,) = cursor.fetchone()
-    # Fernet through the ORM (SQLite), AES-GCM from the bulk COPY path (PostgreSQL).
-    assert "+821000000001" not in stored and stored.startswith(("gAAAA", "a1:"))
+    # Fernet, through the ORM (SQLite) or the bulk COPY path (PostgreSQL).
+    assert "+821000000001" not in stored and stored.startswith("gAAAA")
     assert DataSubject.objects.get(pk=merchant.pk).phone == "+821000000001"
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError):
@@ -87,44 +87,21 @@ def test_the_json_field_round_trips_a_value_and_refuses_a_wrong_key(settings):
         field.from_db_value(stored, None, None)
 
 
-def test_an_aes_gcm_token_round_trips_and_refuses_a_wrong_key_or_a_tampered_byte(settings):
-    from governance.crypto import gcm_decrypter, gcm_encrypt, gcm_encrypter
+def test_the_bulk_helpers_write_fernet_and_refuse_a_wrong_key_or_a_tampered_byte(settings):
+    from governance.crypto import bulk_decrypter, bulk_encrypter
 
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    token = gcm_encrypt("홍길동 +821000000001".encode())
-    assert token.startswith(b"a1:") and "홍길동".encode() not in token
+    token = bulk_encrypter()("홍길동 +821000000001".encode())
+    assert token.startswith(b"gAAAA") and "홍길동".encode() not in token
     assert decrypt_bytes(token) == "홍길동 +821000000001".encode()
-    assert gcm_decrypter()(gcm_encrypter()(b"x")) == b"x"
-    assert gcm_encrypt(b"same") != gcm_encrypt(b"same")  # a fresh nonce each time
-    raw = bytearray(base64.b64decode(token[3:]))
+    assert bulk_decrypter()(token.decode()) == "홍길동 +821000000001".encode()
+    raw = bytearray(base64.urlsafe_b64decode(token))
     raw[-1] ^= 1
     with pytest.raises(DecryptionError):
-        decrypt_bytes(b"a1:" + base64.b64encode(bytes(raw)))
-    with pytest.raises(DecryptionError):
-        decrypt_bytes(b"a1:" + base64.b64encode(bytes(raw[:10])))
+        bulk_decrypter()(base64.urlsafe_b64encode(bytes(raw)))
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError):
-        decrypt_bytes(token)
-
-
-def test_rotation_moves_either_token_format_to_the_first_key_and_keeps_its_format(settings):
-    from governance.crypto import decrypt_text, encrypt_text, gcm_encrypt, rotate_token
-
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    settings.FIELD_ENCRYPTION_KEYS = [old]
-    gcm, fernet_token = gcm_encrypt(b"gcm value").decode(), encrypt_text("fernet value")
-    settings.FIELD_ENCRYPTION_KEYS = [new, old]
-    rotated_gcm, rotated_fernet = rotate_token(gcm), rotate_token(fernet_token)
-    assert rotated_gcm.startswith("a1:") and rotated_gcm != gcm
-    assert rotated_fernet.startswith("gAAAA")
-    settings.FIELD_ENCRYPTION_KEYS = [new]
-    assert decrypt_text(rotated_gcm) == "gcm value"
-    assert decrypt_text(rotated_fernet) == "fernet value"
-    with pytest.raises(DecryptionError):
-        decrypt_text(gcm)
-    settings.FIELD_ENCRYPTION_KEYS = [old]
-    with pytest.raises(DecryptionError):
-        rotate_token(rotated_gcm)
+        bulk_decrypter()(token)
 
 
 def test_the_record_field_stores_fragments_that_filter_without_parsing_and_reads_old_values(
@@ -141,7 +118,7 @@ def test_the_record_field_stores_fragments_that_filter_without_parsing_and_reads
     value = {"user.name": "이용자\n\"1\"", "user.certificate_balance": 1000,
              "user.flag": True, "user.history": [{"a": "b,c"}], "user.rate": 1.5}
     stored = field.get_prep_value(value)
-    assert stored.startswith("a1:") and "이용자" not in stored
+    assert stored.startswith("gAAAA") and "이용자" not in stored
     assert field.from_db_value(stored, None, None) == value
     plaintext = fragments_encode(value)
     head, *parts = plaintext.split(b"\n")

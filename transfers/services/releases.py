@@ -21,7 +21,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit.signing import service_key_id, service_sign
-from governance.crypto import fragments_encode, gcm_decrypter
+from governance.crypto import bulk_decrypter, fragments_encode
 from governance.models import OperatorKey, TransferPlan
 from governance.selectors import operator_current_key, plan_decisions
 from governance.services import provision_record
@@ -263,14 +263,14 @@ def _release_lines(release: Release, tally: _Tally
     """(NDJSON line, subject id, released field keys, those keys as COPY text) for each subject
     this release carries.
 
-    Each record is one AES-GCM token of its fragments (governance.crypto.fragments_encode):
+    Each record is one Fernet token of its fragments (governance.crypto.fragments_encode):
     the allowed fields are picked line by line and joined, no value is parsed or re-encoded;
     the decisions and counts are worked out once per shape (decisions x stored keys) and the
     tallies added up per shape at the end."""
     plan = release.plan
     decisions = plan_decisions(plan, now=release.as_of)
     previous = _previously_released(plan, release)
-    decrypt = gcm_decrypter()
+    decrypt = bulk_decrypter()
     quote = json.encoder.encode_basestring
     shapes: dict[tuple[int, bytes], _Shape] = {}
     ref = decided = None

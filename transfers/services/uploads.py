@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from governance.crypto import fragments_encode, gcm_encrypter
+from governance.crypto import bulk_encrypter, fragments_encode
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules
 from governance.services import subjects_upsert
@@ -287,9 +287,9 @@ _RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "subject_id", "kind", "li
 
 def records_insert(rows: Iterable[tuple]) -> None:
     """Insert records: COPY on PostgreSQL, bulk_create elsewhere. Values are encrypted here
-    (one AES-GCM token of the row's fragments, as `EncryptedRecordField` stores them)."""
+    (one Fernet token of the row's fragments, as `EncryptedRecordField` stores them)."""
     if connection.vendor == "postgresql":
-        encrypt = gcm_encrypter()
+        encrypt = bulk_encrypter()
         sql = (f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN")
         with (connection.cursor() as cursor, connection.wrap_database_errors,
               cursor.cursor.copy(sql) as copy):
