@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
-from governance.crypto import EncryptedJSONField
+from governance.crypto import EncryptedRecordField
 from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
 
 
@@ -105,8 +105,9 @@ class Record(models.Model):
     """One accepted row: every value encrypted at rest, plus the non-personal numbers that
     control totals need (so totals never decrypt anything)."""
 
+    # No index of its own: the unique (plan, subject) index serves every lookup by plan.
     plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
-                             verbose_name="계획 버전")
+                             verbose_name="계획 버전", db_index=False)
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="records",
                                verbose_name="업로드")
     batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="records",
@@ -115,7 +116,10 @@ class Record(models.Model):
                                 verbose_name="정보주체")
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
-    values = EncryptedJSONField("값 (암호화)")
+    # One Fernet token of the row's fields as fragments (governance.crypto.fragments_encode),
+    # so a release can keep the allowed fields without parsing JSON; older rows hold a Fernet
+    # token of a JSON object, and both read the same.
+    values = EncryptedRecordField("값 (암호화)")
     certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)
 
     class Meta:
@@ -180,10 +184,12 @@ class Release(models.Model):
 class ReleaseItem(models.Model):
     """Which fields of which subject a release carried (written with the release, at once)."""
 
+    # No single-column indexes: (release, subject) and (subject, release) serve both lookups,
+    # and every index costs the bulk release a write per item.
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items",
-                                verbose_name="릴리스")
+                                verbose_name="릴리스", db_index=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체")
+                                verbose_name="정보주체", db_index=False)
     fields = models.JSONField("제공 항목")
 
     class Meta:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
@@ -36,7 +39,8 @@ def test_a_phone_is_stored_encrypted_and_a_wrong_key_raises_instead_of_returning
     with connection.cursor() as cursor:
         cursor.execute("SELECT phone FROM governance_datasubject WHERE id = %s", [merchant.pk])
         (stored,) = cursor.fetchone()
-    assert "0000" not in stored and stored.startswith("gAAAA")
+    # Fernet, through the ORM (SQLite) or the bulk COPY path (PostgreSQL).
+    assert "+821000000001" not in stored and stored.startswith("gAAAA")
     assert DataSubject.objects.get(pk=merchant.pk).phone == "+821000000001"
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError):
@@ -78,6 +82,54 @@ def test_the_json_field_round_trips_a_value_and_refuses_a_wrong_key(settings):
     stored = field.get_prep_value(value)
     assert "홍길동" not in stored
     assert field.from_db_value(stored, None, None) == value
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionError):
+        field.from_db_value(stored, None, None)
+
+
+def test_the_bulk_helpers_write_fernet_and_refuse_a_wrong_key_or_a_tampered_byte(settings):
+    from governance.crypto import bulk_decrypter, bulk_encrypter
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    token = bulk_encrypter()("홍길동 +821000000001".encode())
+    assert token.startswith(b"gAAAA") and "홍길동".encode() not in token
+    assert decrypt_bytes(token) == "홍길동 +821000000001".encode()
+    assert bulk_decrypter()(token.decode()) == "홍길동 +821000000001".encode()
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    raw[-1] ^= 1
+    with pytest.raises(DecryptionError):
+        bulk_decrypter()(base64.urlsafe_b64encode(bytes(raw)))
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionError):
+        bulk_decrypter()(token)
+
+
+def test_the_record_field_stores_fragments_that_filter_without_parsing_and_reads_old_values(
+        settings):
+    from governance.crypto import (
+        EncryptedJSONField,
+        EncryptedRecordField,
+        fragments_encode,
+        fragments_json,
+    )
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    field = EncryptedRecordField()
+    value = {"user.name": "이용자\n\"1\"", "user.certificate_balance": 1000,
+             "user.flag": True, "user.history": [{"a": "b,c"}], "user.rate": 1.5}
+    stored = field.get_prep_value(value)
+    assert stored.startswith("gAAAA") and "이용자" not in stored
+    assert field.from_db_value(stored, None, None) == value
+    plaintext = fragments_encode(value)
+    head, *parts = plaintext.split(b"\n")
+    assert head.split(b",") == [k.encode() for k in value]
+    assert json.loads(b"{" + b",".join(parts[i] for i in (0, 3)) + b"}") == {
+        "user.name": value["user.name"], "user.history": value["user.history"]}
+    assert json.loads(fragments_json(plaintext)) == value
+    # A value written before the fragments format (a Fernet token of a JSON object) still reads.
+    assert field.from_db_value(EncryptedJSONField().get_prep_value(value), None, None) == value
+    with pytest.raises(ValueError):
+        fragments_encode({"bad\nkey": 1})
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError):
         field.from_db_value(stored, None, None)

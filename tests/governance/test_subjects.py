@@ -41,3 +41,28 @@ def test_a_malformed_business_number_is_refused_and_nothing_is_written(outgoing_
                         rows=[{"external_id": "M-8", "brn": synthetic_brn(8)},
                               {"external_id": "M-9", "brn": "900-00-00002"}])
     assert not DataSubject.objects.filter(external_id__in=["M-8", "M-9"]).exists()
+
+
+def test_an_update_without_a_phone_keeps_the_stored_one_and_odd_external_ids_survive(
+        outgoing_operator):
+    kepf = outgoing_operator.operator
+    odd = "M\\1\tx\ny"
+    first = subjects_upsert(operator=kepf, kind="merchant", by=None,
+                            rows=[{"external_id": "M-1", "phone": synthetic_phone(1),
+                                   "brn": synthetic_brn(1)},
+                                  {"external_id": odd, "phone": synthetic_phone(2)}])
+    assert (first.created, first.updated) == (2, 0)
+    again = subjects_upsert(operator=kepf, kind="merchant", by=None,
+                            rows=[{"external_id": "M-1", "brn": synthetic_brn(3)},
+                                  {"external_id": odd, "phone": synthetic_phone(4)},
+                                  {"external_id": "M-5"}])
+    assert (again.created, again.updated) == (1, 2)
+    assert again.ids["M-1"] == first.ids["M-1"] and again.ids[odd] == first.ids[odd]
+    m1 = DataSubject.objects.get(pk=first.ids["M-1"])
+    assert m1.phone == "+821000000001" and m1.phone_index == phone_index(synthetic_phone(1))
+    assert m1.brn_hash == brn_hash(synthetic_brn(3))
+    stored_odd = DataSubject.objects.get(pk=first.ids[odd])
+    assert stored_odd.external_id == odd and stored_odd.phone == "+821000000004"
+    m5 = DataSubject.objects.get(pk=again.ids["M-5"])
+    assert (m5.phone, m5.phone_index, m5.brn_hash, m5.kind) == ("", "", "", "merchant")
+    assert len({s.public_id for s in DataSubject.objects.all()}) == 3
