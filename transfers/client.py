@@ -60,6 +60,7 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self.client_id, self.client_secret, self.scope = client_id, client_secret, scope
         self.token = ""
+        self.token_expires = 0.0  # time.monotonic() after which we ask for a new token
 
     def _request(self, method: str, path: str, body: bytes | None = None,
                  headers: dict | None = None) -> tuple[int, bytes]:
@@ -83,10 +84,30 @@ class Api:
             "Content-Type": "application/x-www-form-urlencoded"})
         if status != 200:
             raise ClientError(f"token request refused ({status}): {data[:200]!r}")
-        self.token = json.loads(data)["access_token"]
+        answer = json.loads(data)
+        self.token = answer["access_token"]
+        # Tokens are short-lived (10 minutes by default); a long upload or a wait for a bulk
+        # export outlives several. Renew a minute early: a request refused half-way through
+        # a large body ends in a broken pipe, not in a clean 401.
+        self.token_expires = time.monotonic() + max(30, int(answer.get("expires_in", 600)) - 60)
+
+    def bearer(self) -> dict[str, str]:
+        """The Authorization header, with a token renewed first if it is about to expire."""
+        if not self.token or time.monotonic() >= self.token_expires:
+            self.authenticate()
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def send(self, method: str, path: str, body: bytes, content_type: str,
+             expect=(200, 201)) -> Any:
+        """Send a raw body (an upload batch: NDJSON or CSV) and return the JSON answer."""
+        status, data = self._request(method, path, body, {**self.bearer(),
+                                                          "Content-Type": content_type})
+        if status not in expect:
+            raise ClientError(f"{method} {path} answered {status}: {data[:300]!r}")
+        return json.loads(data)
 
     def call(self, method: str, path: str, payload: Any = None, expect=(200,)) -> bytes:
-        headers = {"Authorization": f"Bearer {self.token}"}
+        headers = self.bearer()
         body = None
         if payload is not None:
             body = json.dumps(payload).encode()

@@ -204,16 +204,7 @@ def stage_upload(ctx: Context) -> None:
 
 
 def _put_batch(api, path: str, body: str) -> dict:
-    headers = {"Authorization": f"Bearer {api.token}",
-               "Content-Type": "application/x-ndjson; charset=utf-8"}
-    status, data = api._request("PUT", path, body.encode(), headers)
-    if status == 401:  # the short-lived token ran out during a long upload
-        api.authenticate()
-        headers["Authorization"] = f"Bearer {api.token}"
-        status, data = api._request("PUT", path, body.encode(), headers)
-    if status not in (200, 201):
-        raise RuntimeError(f"PUT {path} answered {status}: {data[:300]!r}")
-    return json.loads(data)
+    return api.send("PUT", path, body.encode(), "application/x-ndjson; charset=utf-8")
 
 
 # --- 3. campaigns -------------------------------------------------------------------------

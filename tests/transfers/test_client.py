@@ -85,3 +85,21 @@ def test_the_client_refuses_a_release_whose_chunk_was_altered(
     assert code == 2
     assert "SHA-256 differs" in capsys.readouterr().err
     assert Acknowledgement.objects.count() == 0 and Release.objects.count() == 1
+
+
+def test_the_client_renews_its_token_before_it_expires(monkeypatch):
+    from transfers import client
+
+    api = client.Api("http://127.0.0.1:9", "id", "secret")
+    issued = []
+
+    def fake_authenticate():
+        issued.append(1)
+        api.token, api.token_expires = f"t{len(issued)}", client.time.monotonic() + 540
+
+    monkeypatch.setattr(api, "authenticate", fake_authenticate)
+
+    assert api.bearer() == {"Authorization": "Bearer t1"}
+    assert api.bearer() == {"Authorization": "Bearer t1"}  # still fresh: no new token
+    api.token_expires = client.time.monotonic() - 1        # ten minutes later
+    assert api.bearer() == {"Authorization": "Bearer t2"}
