@@ -118,13 +118,27 @@ def _per_second(queryset, column: str) -> dict[datetime, int]:
                 .annotate(n=Count("id")).values_list("t", "n"))
 
 
+def _uploaded_decisions(plan):
+    """The policy's decisions now for the subjects the source uploaded: both streams come in
+    subject order, so they are merged without holding millions of ids in memory."""
+    uploaded = (Record.objects.filter(plan=plan).order_by("subject_id")
+                .values_list("subject_id", flat=True).iterator(chunk_size=20_000))
+    wanted = next(uploaded, None)
+    for subject, decisions in plan_decisions(plan, now=timezone.now()):
+        while wanted is not None and wanted < subject.id:
+            wanted = next(uploaded, None)
+        if wanted is None:
+            return
+        if wanted == subject.id:
+            yield decisions
+
+
 def _fields(plan) -> list[dict]:
-    uploaded = list(Record.objects.filter(plan=plan).values_list("subject_id", flat=True))
     moved: Counter = Counter()
     held: dict[str, Counter] = {}
     shapes: Counter = Counter()
     by_shape = {}
-    for _subject, decisions in plan_decisions(plan, now=timezone.now(), subject_ids=uploaded):
+    for decisions in _uploaded_decisions(plan):
         shapes[id(decisions)] += 1
         by_shape[id(decisions)] = decisions
     for shape, n in shapes.items():
