@@ -39,11 +39,11 @@ import time
 from pathlib import Path
 
 import requests
+from pgdb import PG, drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_campaign"
 REDIS = "redis://127.0.0.1:6379/8"
 PORT = 8201
@@ -54,21 +54,6 @@ CREATE_GOAL_S = 60.0
 RATIO_GOAL = 0.8
 
 
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def _drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
 def _env(var_dir: str, rate: int) -> dict:
@@ -173,7 +158,7 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="bench-campaign-")
     env = _env(var_dir, args.rate)
     os.environ.update(env)
-    _recreate_database()
+    recreate_database(DB)
     import django
 
     django.setup()
@@ -263,7 +248,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         if not args.keep:
-            _drop_database()
+            drop_database(DB)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pgdb import PG, drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_consent_page"
 GOAL_RATIO = 0.6
 GOAL_P99_MS = 100.0
@@ -72,21 +73,6 @@ end
 """
 
 
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def _drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
 def _environment(var_dir: str, cache_url: str) -> dict[str, str]:
@@ -246,7 +232,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-consent-page-"))
     env = _environment(str(work / "var"), args.cache)
-    _recreate_database()
+    recreate_database(DB)
     _setup_django(env)
     server = None
     try:
@@ -309,7 +295,7 @@ def main() -> None:
                 server.kill()
         if not args.keep:
             _forget_sessions()
-            _drop_database()
+            drop_database(DB)
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,29 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from pgdb import PG, drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_governance"
 GOAL = 0.5  # the decisions for a merchant cost at most as much again as reading its row
 
 
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def _drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
 
 
 def _setup_django() -> None:
@@ -200,7 +186,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    _recreate_database()
+    recreate_database(DB)
     _setup_django()
     try:
         t0 = time.perf_counter()
@@ -228,7 +214,7 @@ def main() -> None:
               f"{'OK' if ratio >= GOAL else 'BELOW GOAL'}")
     finally:
         if not args.keep:
-            _drop_database()
+            drop_database(DB)
 
 
 if __name__ == "__main__":

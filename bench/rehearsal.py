@@ -27,19 +27,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pgdb import PG, drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_rehearsal"
 REDIS = "redis://127.0.0.1:6379/7"
 WEB_PORT, STANDIN_PORT = 8410, 8411
 GOAL_SECONDS = 30 * 60
 
-
-def _admin_sql(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -69,8 +64,7 @@ def main() -> None:
 
     subprocess.run([str(ROOT / "scripts" / "services.sh"), "ensure", "pg", "redis"],
                    check=True, capture_output=True)
-    _admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin_sql(f"CREATE DATABASE {DB}")
+    recreate_database(DB)
     var = Path(tempfile.mkdtemp(prefix="bench-rehearsal-"))
     sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
     env = {**os.environ, "DATABASE_URL": f"{PG}/{DB}", "CELERY_BROKER_URL": REDIS,
@@ -132,7 +126,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         if not args.keep:
-            _admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            drop_database(DB)
 
 
 if __name__ == "__main__":

@@ -30,11 +30,12 @@ import threading
 import time
 from pathlib import Path
 
+from pgdb import PG, drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_release"
 GOAL_RATIO, GOAL_MB = 0.3, 300
 
@@ -194,10 +195,7 @@ def main() -> None:
         _setup_django(args.var_dir)
         child(args.child)
         return
-    import upload as upload_bench
-    from upload import _drop_database, _recreate_database
-    upload_bench.DB = DB
-    _recreate_database()
+    recreate_database(DB)
     var_dir = tempfile.mkdtemp(prefix="bench-release-")
     _setup_django(var_dir)
     try:
@@ -240,7 +238,7 @@ def main() -> None:
               f"10/25/50/75/99% of the run: " + " / ".join(f"{m:.0f}" for m in marks) + " MB")
     finally:
         if not args.keep:
-            _drop_database()
+            drop_database(DB)
 
 
 if __name__ == "__main__":

@@ -26,29 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from pgdb import PG, drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_upload"
 GOAL = 0.25
 
 
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def _drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
 
 
 def _setup_django() -> None:
@@ -139,7 +125,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    _recreate_database()
+    recreate_database(DB)
     _setup_django()
     from transfers.services import upload_batch_receive, upload_complete, upload_create
 
@@ -172,7 +158,7 @@ def main() -> None:
         print(f"ratio {figure / ceiling:.2f} (goal >= {GOAL})")
     finally:
         if not args.keep:
-            _drop_database()
+            drop_database(DB)
 
 
 if __name__ == "__main__":

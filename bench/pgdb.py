@@ -1,0 +1,32 @@
+"""The benchmarks' own PostgreSQL databases: each script creates one, and drops it after.
+
+Imported by the scripts in this folder (run as `python bench/<name>.py`, so this folder is on
+the path).
+"""
+
+from __future__ import annotations
+
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def recreate_database(name: str) -> None:
+    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin_sql(f"CREATE DATABASE {name}")
+
+
+def drop_database(name: str) -> None:
+    """Close this process's Django connections (if Django is loaded), then drop."""
+    import sys
+
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
