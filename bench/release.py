@@ -1,15 +1,17 @@
 """Bulk release: records/s of the export job and its peak memory, on PostgreSQL.
 
 Figure: `transfers.services.release_export` of 2.06 million users and 270,000 merchants
-(every catalogue field, stored encrypted at rest as an upload stores them; 30% of merchants
-have agreed to two consent items, 5% declined one, 3% of users objected): merge the records
-with `governance.selectors.plan_decisions` at the release's time, decrypt each record, keep
-the allowed fields, write NDJSON, encrypt each 50,000-record chunk with HPKE, write the
-release items (COPY), sign the manifest and record the provision, in one transaction. It runs
-in a child process so that its peak RSS (VmHWM) is its own; RSS is also sampled while it
-runs, to show it stays flat as the release grows.
-Ceiling, in the same run: `COPY (SELECT the same rows: subject public id, kind, external id,
-encrypted values) TO STDOUT`, read to the end by psycopg; best of two (before and after).
+(every catalogue field, stored encrypted at rest as an upload stores them, in blocks of a
+thousand records; 30% of merchants have agreed to two consent items, 5% declined one, 3% of
+users objected): read the blocks in subject order, merged with the decisions of the subjects
+who answered (`governance.selectors.plan_decisions`) and the default decisions for everyone
+else, keep the allowed fields, write NDJSON, encrypt each 50,000-record chunk with HPKE,
+write the release items (COPY), sign the manifest and record the provision, in one
+transaction. It runs in a child process so that its peak RSS (VmHWM) is its own; RSS is also
+sampled while it runs, to show it stays flat as the release grows.
+Ceiling, in the same run: `COPY (SELECT the same records in the clear, one row each: subject
+public id, kind, external id, the fields as JSON text, in subject order) TO STDOUT`, read to
+the end by psycopg; best of two (before and after).
 
     .venv/bin/python bench/release.py [--users 2060000] [--merchants 270000] [--keep]
 
@@ -70,7 +72,8 @@ def populate(users: int, merchants: int):
     from governance.models import DataSubject, OperatorKey
     from governance.services import operator_key_register
     from transfers import synthetic
-    from transfers.models import Record, Upload, UploadBatch
+    from transfers.models import Upload, UploadBatch
+    from transfers.services.uploads import StoredRow, records_store
 
     plan = approved_plan()
     key = X25519PrivateKey.generate()
@@ -90,24 +93,30 @@ def populate(users: int, merchants: int):
             secrets.token_hex(12), phone_token, "", "", now, now)
            for kind, count in kinds for i in range(1, count + 1)))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {DataSubject._meta.db_table} ORDER BY id")
-        ids = [row[0] for row in cursor.fetchall()]
-    values_field = Record._meta.get_field("values")
-    print("loading encrypted records ...", flush=True)
-
-    def records():
-        n = 0
-        for kind, count in kinds:
-            make = synthetic.merchant_row if kind == "merchant" else synthetic.user_row
-            for i in range(1, count + 1):
+        cursor.execute(f"SELECT id, public_id FROM {DataSubject._meta.db_table} ORDER BY id")
+        subjects = cursor.fetchall()
+    ids = [sid for sid, _ in subjects]
+    print("loading encrypted records (records_store: blocks and record rows) ...", flush=True)
+    # The ceiling's table: the same records in the clear, one row each (see CEILING_SQL).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_release_plain (subject_id bigint PRIMARY KEY, "
+                       "fields text NOT NULL)")
+    n = 0
+    for kind, count in kinds:
+        make = synthetic.merchant_row if kind == "merchant" else synthetic.user_row
+        for start in range(1, count + 1, 50_000):
+            stored, plain = [], []
+            for i in range(start, min(start + 50_000, count + 1)):
                 row = make(i)
                 values = {k: v for k, v in row.items() if "." in k}
-                yield (plan.pk, upload.pk, batch.pk, ids[n], kind, i,
-                       values_field.get_prep_value(values),
-                       values.get("user.certificate_balance"))
+                sid, public_id = subjects[n]
+                stored.append(StoredRow(sid, public_id, row["external_id"], i, values,
+                                        values.get("user.certificate_balance")))
+                plain.append((sid, json.dumps(values, ensure_ascii=False)))
                 n += 1
-    _copy(f"COPY {Record._meta.db_table} (plan_id, upload_id, batch_id, subject_id, kind, "
-          "line, values, certificate_balance) FROM STDIN", records())
+            records_store(plan_id=plan.pk, upload_id=upload.pk, batch_id=batch.pk, kind=kind,
+                          rows=stored)
+            _copy("COPY bench_release_plain (subject_id, fields) FROM STDIN", plain)
     rng = random.Random(7)
     states = []
     for n, sid in enumerate(ids):
@@ -126,9 +135,13 @@ def populate(users: int, merchants: int):
     return plan, len(ids)
 
 
-CEILING_SQL = ("COPY (SELECT s.public_id, s.kind, s.external_id, r.values "
-               "FROM transfers_record r JOIN governance_datasubject s ON s.id = r.subject_id "
-               "WHERE r.plan_id = {plan} ORDER BY r.subject_id) TO STDOUT")
+# The same records in the clear, one row each (the release stores them in encrypted blocks, so
+# there is no per-record column of its own to copy): subject ids, kinds and external ids from
+# the subjects, the fields as JSON text, in subject order.
+CEILING_SQL = ("COPY (SELECT s.public_id, s.kind, s.external_id, p.fields "
+               "FROM bench_release_plain p JOIN governance_datasubject s ON s.id = p.subject_id "
+               "JOIN transfers_record r ON r.subject_id = p.subject_id AND r.plan_id = {plan} "
+               "ORDER BY p.subject_id) TO STDOUT")
 
 
 def ceiling(plan_id: int) -> tuple[float, int]:

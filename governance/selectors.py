@@ -17,7 +17,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
-from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from governance.models import (
@@ -29,7 +29,16 @@ from governance.models import (
     SubjectConsentState,
     TransferPlan,
 )
-from governance.policy import Consent, Decision, Ownership, Reason, Rule, Timing, decide
+from governance.policy import (
+    NO_ANSWER,
+    Consent,
+    Decision,
+    Ownership,
+    Reason,
+    Rule,
+    Timing,
+    decide,
+)
 
 # --- Operators ----------------------------------------------------------------------------
 
@@ -132,9 +141,14 @@ _SUBJECT_COLUMNS = ("id", "public_id", "kind", "external_id", "cs__id", "granted
                     "declined_json", "cs__objected", "cs__withdrawn_at", "cs__expires_at")
 
 
-def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int):
-    base = (DataSubject.objects
-            .filter(source_operator_id=plan.from_operator_id, kind__in=list(kinds))
+def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int,
+                  answered_only: bool):
+    base = DataSubject.objects.filter(source_operator_id=plan.from_operator_id,
+                                      kind__in=list(kinds))
+    if answered_only:
+        base = base.filter(Exists(SubjectConsentState.objects.filter(
+            subject=OuterRef("pk"), plan__lineage=plan.lineage)))
+    base = (base
             .annotate(cs=FilteredRelation("consent_states",
                                           condition=Q(consent_states__plan_id=plan.pk)))
             .annotate(granted_json=Cast("cs__fields_granted", TextField()),
@@ -149,11 +163,14 @@ def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_s
 
 
 def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[int] | None = None,
-                   chunk_size: int = 5000
+                   chunk_size: int = 5000, answered_only: bool = False
                    ) -> Iterator[tuple[SubjectRef, Mapping[str, Decision]]]:
     """For every subject of the plan's outgoing operator (or only ``subject_ids``), yield
-    ``(SubjectRef, {field_key: Decision})`` for the fields of that subject's kind.
+    ``(SubjectRef, {field_key: Decision})`` for the fields of that subject's kind, in subject
+    id order.
 
+    ``answered_only``: only the subjects with a consent state for some version of the plan;
+    every other subject's decisions are `plan_default_decisions` for its kind.
     The decision mappings are shared between subjects with the same inputs: read-only.
     """
     inputs = plan_inputs(plan)
@@ -163,7 +180,8 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
     cache: dict[tuple, Mapping[str, Decision]] = {}
     timing = inputs.timing
     for (sid, public_id, kind, external_id, cs_id, granted, declined, objected, withdrawn_at,
-         expires_at) in _subject_rows(plan, inputs.rules_by_kind, subject_ids, chunk_size):
+         expires_at) in _subject_rows(plan, inputs.rules_by_kind, subject_ids, chunk_size,
+                                      answered_only):
         old = older.get(sid)
         old_objected = old[1] if old else False
         if cs_id is not None:
@@ -182,11 +200,22 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
             consent = Consent(plan_version=version, granted=_key_set(granted),
                               declined=_key_set(declined), objected=is_objected,
                               withdrawn=withdrawn, expires_at=now if expired else None)
-            decisions = MappingProxyType({
-                rule.field_key: decide(rule, ownership, consent, timing, now)
-                for rule, ownership in inputs.rules_by_kind[kind]})
-            cache[key] = decisions
+            decisions = cache[key] = _decided(inputs, kind, consent, now)
         yield SubjectRef(sid, public_id, kind, external_id), decisions
+
+
+def _decided(inputs: PlanInputs, kind: str, consent: Consent, now: datetime
+             ) -> Mapping[str, Decision]:
+    return MappingProxyType({rule.field_key: decide(rule, ownership, consent, inputs.timing, now)
+                             for rule, ownership in inputs.rules_by_kind[kind]})
+
+
+def plan_default_decisions(plan: TransferPlan, *, now: datetime
+                           ) -> dict[str, Mapping[str, Decision]]:
+    """Subject kind -> the decisions for a subject of that kind who has answered no version of
+    the plan (most subjects of a bulk move): what `plan_decisions` yields for each of them."""
+    inputs = plan_inputs(plan)
+    return {kind: _decided(inputs, kind, NO_ANSWER, now) for kind in inputs.rules_by_kind}
 
 
 def _key_set(raw: str | None) -> frozenset[str]:

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
-from governance.crypto import EncryptedRecordField
+from governance.crypto import EncryptedBytesField
 from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
 
 
@@ -101,25 +101,52 @@ class UploadBatch(models.Model):
         return f"{self.batch_id}"
 
 
+class RecordBlock(models.Model):
+    """Up to a thousand accepted records of one batch and kind, in subject order, as one
+    Fernet token (format: `transfers.blocks`). One token per block instead of per record:
+    the token's fixed cost was most of an upload's and a release's time."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="blocks",
+                              verbose_name="배치")
+    kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
+    first_subject_id = models.BigIntegerField("첫 정보주체 ID")
+    last_subject_id = models.BigIntegerField("마지막 정보주체 ID")
+    record_count = models.PositiveIntegerField("레코드 수")
+    records = EncryptedBytesField("레코드 (암호화)")
+
+    class Meta:
+        verbose_name = "수신 레코드 블록"
+        verbose_name_plural = "수신 레코드 블록"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.first_subject_id}-{self.last_subject_id}"
+
+
 class Record(models.Model):
-    """One accepted row: every value encrypted at rest, plus the non-personal numbers that
-    control totals need (so totals never decrypt anything)."""
+    """One accepted row: who it is about, the non-personal numbers that control totals need
+    (so totals never decrypt anything), and the block that holds its values encrypted.
+
+    Written only by `transfers.services.uploads` in the transaction that creates the batch and
+    the block, with ids it has just read or created: the plan, upload, batch and block keys
+    are not checked again by the database (each check cost a probe per record at commit, a
+    fifth of a bulk upload); the subject key is.
+    """
 
     # No index of its own: the unique (plan, subject) index serves every lookup by plan.
     plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
-                             verbose_name="계획 버전", db_index=False)
+                             verbose_name="계획 버전", db_index=False, db_constraint=False)
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="records",
-                               verbose_name="업로드")
+                               verbose_name="업로드", db_constraint=False)
     batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="records",
-                              verbose_name="배치")
+                              verbose_name="배치", db_index=False, db_constraint=False)
+    block = models.ForeignKey(RecordBlock, on_delete=models.CASCADE, related_name="+",
+                              verbose_name="블록", db_index=False, db_constraint=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
                                 verbose_name="정보주체")
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
-    # One Fernet token of the row's fields as fragments (governance.crypto.fragments_encode),
-    # so a release can keep the allowed fields without parsing JSON; older rows hold a Fernet
-    # token of a JSON object, and both read the same.
-    values = EncryptedRecordField("값 (암호화)")
     certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)
 
     class Meta:
@@ -185,11 +212,14 @@ class ReleaseItem(models.Model):
     """Which fields of which subject a release carried (written with the release, at once)."""
 
     # No single-column indexes: (release, subject) and (subject, release) serve both lookups,
-    # and every index costs the bulk release a write per item.
+    # and every index costs the bulk release a write per item. Nor foreign-key checks: items
+    # are written only by the export, in the release's own transaction, for subjects it read
+    # from their records (whose subject key is checked); each check cost a probe per item at
+    # commit.
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items",
-                                verbose_name="릴리스", db_index=False)
+                                verbose_name="릴리스", db_index=False, db_constraint=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체", db_index=False)
+                                verbose_name="정보주체", db_index=False, db_constraint=False)
     fields = models.JSONField("제공 항목")
 
     class Meta:

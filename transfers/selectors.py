@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,12 @@ from django.utils import timezone
 from governance.models import Operator, TransferPlan
 from governance.selectors import plan_decisions
 from transfers import format as fmt
+from transfers.blocks import block_records, record_values
 from transfers.models import (
     Acknowledgement,
     DeletionNotice,
     Record,
+    RecordBlock,
     Release,
     ReleaseItem,
     Upload,
@@ -177,6 +180,20 @@ def _add(into: dict[str, int], figures: dict[str, int]) -> None:
         into[key] = into.get(key, 0) + n
 
 
+def records_values(*, plan_id: int, subject_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Subject id -> the values uploaded for it under the plan (decrypted: for small pages)."""
+    wanted = set(subject_ids)
+    block_ids = set(Record.objects.filter(plan_id=plan_id, subject_id__in=wanted)
+                    .values_list("block_id", flat=True))
+    found = {}
+    for plaintext in RecordBlock.objects.filter(id__in=block_ids).values_list("records",
+                                                                              flat=True):
+        for stored in block_records(plaintext):
+            if stored.subject_id in wanted:
+                found[stored.subject_id] = record_values(stored)
+    return found
+
+
 def release_records_page(release: Release, *, after: int, limit: int, now=None
                          ) -> tuple[list[dict[str, Any]], int | None, int]:
     """A page of a release's records in the clear (for small pulls over TLS), in subject
@@ -188,8 +205,7 @@ def release_records_page(release: Release, *, after: int, limit: int, now=None
     more = len(items) > limit
     items = items[:limit]
     ids = [sid for sid, _ in items]
-    values = dict(Record.objects.filter(plan=release.plan_id, subject_id__in=ids)
-                  .values_list("subject_id", "values"))
+    values = records_values(plan_id=release.plan_id, subject_ids=ids)
     decided = {ref.id: (ref, d) for ref, d in plan_decisions(release.plan, now=now,
                                                              subject_ids=ids)}
     out, withheld = [], 0

@@ -33,6 +33,7 @@ class SubjectsUpsertResult:
     created: int = 0
     updated: int = 0
     ids: dict[str, int] = field(default_factory=dict)  # external_id -> DataSubject.pk
+    public_ids: dict[str, str] = field(default_factory=dict)  # external_id -> public id
 
 
 @transaction.atomic
@@ -93,6 +94,7 @@ def _upsert_batch(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
         prepared[values["external_id"]] = values  # a later row for the same id wins
     existing = {s.external_id: s for s in DataSubject.objects.filter(
         source_operator=operator, kind=kind, external_id__in=list(prepared)).defer("phone")}
+    result.public_ids.update((s.external_id, s.public_id) for s in existing.values())
     now = timezone.now()
     to_create, to_update, update_fields = [], [], {"updated_at"}
     for external_id, values in prepared.items():
@@ -115,8 +117,10 @@ def _upsert_batch(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
     if to_create:
         created = DataSubject.objects.filter(
             source_operator=operator, kind=kind,
-            external_id__in=[s.external_id for s in to_create]).values_list("external_id", "id")
-        result.ids.update(created)
+            external_id__in=[s.external_id for s in to_create]).values_list(
+                "external_id", "id", "public_id")
+        for external_id, pk, public_id in created:
+            result.ids[external_id], result.public_ids[external_id] = pk, public_id
     result.ids.update({s.external_id: s.pk for s in to_update})
 
 
@@ -151,10 +155,12 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
     encrypt = bulk_encrypter()
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT external_id, id FROM {table} WHERE source_operator_id = %s "  # noqa: S608
-                       "AND kind = %s AND external_id = ANY(%s)",
+        cursor.execute(f"SELECT external_id, id, public_id FROM {table} "  # noqa: S608
+                       "WHERE source_operator_id = %s AND kind = %s AND external_id = ANY(%s)",
                        [operator.pk, kind, list(prepared)])
-        existing = dict(cursor.fetchall())
+        existing = {}
+        for external_id, pk, public_id in cursor.fetchall():
+            existing[external_id], result.public_ids[external_id] = pk, public_id
         if existing:
             columns: tuple[list, ...] = ([], [], [], [], [], [])
             for external_id, pk in existing.items():
@@ -177,12 +183,14 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
             # a kind, hex, base64 or a timestamp.
             stamp, operator_id = now.isoformat(), int(operator.pk)
             lines = []
+            public_ids = result.public_ids
             with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
                 for pk, values in zip(ids, new, strict=True):
                     phone = values.get("phone")
                     token = encrypt(phone.encode()).decode() if phone else ""
+                    public_ids[values["external_id"]] = public_id = new_public_id()
                     lines.append(f"{int(pk)}\t{kind}\t{operator_id}\t"
-                                 f"{_copy_escape(values['external_id'])}\t{new_public_id()}\t"
+                                 f"{_copy_escape(values['external_id'])}\t{public_id}\t"
                                  f"{token}\t{values.get('phone_index', '')}\t"
                                  f"{values.get('brn_hash', '')}\t{stamp}\t{stamp}\n")
                     if len(lines) >= 5000:

@@ -87,3 +87,25 @@ def uploaded(approved_plan):
     """Ten merchants and ten users uploaded for the approved plan."""
     rows = list(synthetic.rows("merchant", 1, 10)) + list(synthetic.rows("user", 1, 10))
     return upload_rows(approved_plan, rows)
+
+
+def stored_values(plan) -> dict[str, dict]:
+    """External id -> the values stored (decrypted) for each record uploaded under ``plan``."""
+    from governance.models import DataSubject
+    from transfers.models import Record
+    from transfers.selectors import records_values
+
+    subject_ids = list(Record.objects.filter(plan=plan).values_list("subject_id", flat=True))
+    external = dict(DataSubject.objects.filter(id__in=subject_ids)
+                    .values_list("id", "external_id"))
+    return {external[sid]: values
+            for sid, values in records_values(plan_id=plan.pk, subject_ids=subject_ids).items()}
+
+
+def stored_block_tokens() -> list[str]:
+    """The raw column of every record block, as the database holds it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT records FROM transfers_recordblock ORDER BY id")
+        return [token for (token,) in cursor.fetchall()]

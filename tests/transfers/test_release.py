@@ -163,42 +163,15 @@ def test_a_rehearsal_produces_every_artefact_stamped_and_moves_nothing(
     assert again.record_count == 4  # a rehearsal counts nothing as moved: full every time
 
 
-def test_records_stored_before_the_fragments_format_release_the_same_fields(
-        incoming_operator, approved_plan, uploaded):
-    from django.db import connection
-
-    from governance.crypto import EncryptedJSONField
-    from transfers.models import Record
-
-    # Rewrite every stored record the old way: one Fernet token of a JSON object.
-    old_field = EncryptedJSONField()
-    with connection.cursor() as cursor:
-        for record in Record.objects.all():
-            cursor.execute("UPDATE transfers_record SET \"values\" = %s WHERE id = %s",
-                           [old_field.get_prep_value(record.values), record.pk])
-        cursor.execute("SELECT \"values\" FROM transfers_record")
-        assert all(token.startswith("gAAAA") for (token,) in cursor.fetchall())
-    release = _release(approved_plan)
-    manifest, records = read_release_dir(release_path(release),
-                                         incoming_operator.hpke_private_key,
-                                         service_public_key_bytes())
-    assert manifest["counts"]["subjects"] == {"merchant": 10, "user": 10}
-    by_id = {r["external_id"]: r for r in records}
-    assert set(by_id["M-0000001"]["fields"]) == MERCHANT_ALLOWED
-    assert by_id["U-0000003"]["fields"]["user.certificate_balance"] == (
-        synthetic.user_row(3)["user.certificate_balance"])
-    assert set(by_id["U-0000003"]["fields"]) == USER_ALLOWED
-
-
 def test_a_release_line_is_the_json_of_the_allowed_stored_values(
         incoming_operator, approved_plan, uploaded):
-    from transfers.models import Record
+    from tests.transfers.conftest import stored_values
 
     release = _release(approved_plan)
     _manifest, records = read_release_dir(release_path(release),
                                           incoming_operator.hpke_private_key,
                                           service_public_key_bytes())
-    stored = {r.subject.external_id: r.values for r in Record.objects.select_related("subject")}
+    stored = stored_values(approved_plan)
     assert len(records) == len(stored) == 20
     for line in records:
         allowed = MERCHANT_ALLOWED if line["kind"] == "merchant" else USER_ALLOWED
@@ -211,31 +184,24 @@ def test_key_rotation_re_encrypts_uploaded_records_and_subjects_so_the_old_key_c
         incoming_operator, approved_plan, settings):
     from cryptography.fernet import Fernet
     from django.core.management import call_command
-    from django.db import connection
 
     from governance.crypto import DecryptionError
     from governance.models import DataSubject
-    from tests.transfers.conftest import upload_rows
-    from transfers.models import Record
+    from tests.transfers.conftest import stored_block_tokens, stored_values, upload_rows
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
     rows = list(synthetic.rows("merchant", 1, 3)) + list(synthetic.rows("user", 1, 4))
     upload_rows(approved_plan, rows)
 
-    def tokens():
-        with connection.cursor() as cursor:
-            cursor.execute('SELECT "values" FROM transfers_record ORDER BY id')
-            return [t for (t,) in cursor.fetchall()]
-
-    before = tokens()
-    assert len(before) == 7 and all(t.startswith("gAAAA") for t in before)
+    before = stored_block_tokens()
+    assert len(before) == 2 and all(t.startswith("gAAAA") for t in before)  # merchants, users
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     call_command("rotate_encryption_keys", "--batch-size", "3")
-    after = tokens()
+    after = stored_block_tokens()
     assert all(t.startswith("gAAAA") for t in after) and not set(before) & set(after)
     settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: everything still reads
-    values = {r.subject.external_id: r.values for r in Record.objects.select_related("subject")}
+    values = stored_values(approved_plan)
     assert values["U-0000002"]["user.name"] == synthetic.user_row(2)["user.name"]
     assert DataSubject.objects.get(external_id="U-0000002").phone == "+821000000002"
     release = _release(approved_plan)
@@ -245,4 +211,4 @@ def test_key_rotation_re_encrypts_uploaded_records_and_subjects_so_the_old_key_c
     assert len(records) == 7
     settings.FIELD_ENCRYPTION_KEYS = [old]  # and the old key alone opens nothing any more
     with pytest.raises(DecryptionError):
-        list(Record.objects.values_list("values", flat=True))
+        stored_values(approved_plan)

@@ -8,7 +8,7 @@ import pytest
 
 from audit.models import AuditEvent
 from governance.models import DataSubject
-from tests.transfers.conftest import ndjson
+from tests.transfers.conftest import ndjson, stored_block_tokens, stored_values
 from transfers import synthetic
 from transfers.models import Record, UploadBatch
 
@@ -50,9 +50,10 @@ def test_a_batch_is_stored_encrypted_and_answered_with_every_rejected_row(
     # The report names rows, never their values.
     assert "123-45-67890" not in response.content.decode()
     assert Record.objects.count() == 3
-    stored = Record.objects.values_list("values", flat=True)
-    raw = Record.objects.extra(select={"raw": "\"values\""}).values_list("raw", flat=True)
-    assert all("서울가게" not in r for r in raw), "values must be encrypted at rest"
+    stored = stored_values(approved_plan).values()
+    raw = stored_block_tokens()
+    assert raw and all(r.startswith("gAAAA") and "서울가게" not in r for r in raw), (
+        "values must be encrypted at rest")
     phones = {r["merchant.representative_phone"] for r in stored}
     assert phones == {"+821000000001", "+821000000002", "+821000000003"}
     subject = DataSubject.objects.get(external_id="M-0000001")
@@ -100,7 +101,8 @@ def test_csv_batches_are_validated_like_ndjson(kepf_api, approved_plan):
     assert report["accepted"] == 1
     assert {(r["line"], r["code"]) for r in report["rejections"]} == {
         (3, "invalid_amount"), (4, "malformed_line")}
-    assert Record.objects.get().values["user.certificate_balance"] == 5000
+    assert Record.objects.get().certificate_balance == 5000
+    assert stored_values(approved_plan)["U-1"]["user.certificate_balance"] == 5000
 
 
 def test_declared_totals_are_compared_with_what_was_accepted(kepf_api, approved_plan):

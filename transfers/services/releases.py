@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
+import itertools
 import json
+import operator
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,17 +19,20 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Sum, TextField
-from django.db.models.functions import Cast
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from audit.signing import service_key_id, service_sign
-from governance.crypto import bulk_decrypter, fragments_encode
 from governance.models import OperatorKey, TransferPlan
-from governance.selectors import operator_current_key, plan_decisions
+from governance.selectors import (
+    operator_current_key,
+    plan_decisions,
+    plan_default_decisions,
+)
 from governance.services import provision_record
 from transfers import format as fmt
-from transfers.models import Record, Release, ReleaseItem, UploadBatch
+from transfers.blocks import block_lines
+from transfers.models import RecordBlock, Release, ReleaseItem, UploadBatch
 from transfers.services.common import Conflict, record, releases_dir
 from transfers.validation import BALANCE_FIELD
 
@@ -150,8 +156,8 @@ def _export(release: Release) -> Release:
     public_key = X25519PublicKey.from_public_bytes(bytes(release.recipient_key.public_key))
     tally, chunks = _Tally(), []
     lines: list[bytes] = []
-    items: list[tuple[int, tuple[str, ...], str]] = []
     limit = _chunk_records()
+    items = _ItemsWriter(release.pk)
 
     def flush() -> None:
         number = len(chunks) + 1
@@ -164,17 +170,21 @@ def _export(release: Release) -> Release:
         (staging / name).write_bytes(data)
         chunks.append({"file": name, "info": _b64(info), "records": len(lines),
                        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-        _items_insert(release.pk, items)
         lines.clear()
-        items.clear()
 
-    for line, subject_id, allowed, items_json in _release_lines(release, tally):
-        lines.append(line)
-        items.append((subject_id, allowed, items_json))
-        if len(lines) >= limit:
+    try:
+        for line, subject_id, allowed, items_json in _release_lines(release, tally,
+                                                                   items.pause):
+            lines.append(line)
+            items.add(subject_id, allowed, items_json)
+            if len(lines) >= limit:
+                flush()
+        if lines:
             flush()
-    if lines:
-        flush()
+        items.close()
+    except BaseException as exc:
+        items.abort(exc)
+        raise
     manifest = _manifest(release, tally, chunks)
     body = fmt.manifest_bytes(manifest)
     signature = service_sign(body)
@@ -201,6 +211,8 @@ def _export(release: Release) -> Release:
 
 
 _NOTHING: frozenset[str] = frozenset()
+# The balance's fragment is '"user.certificate_balance":<whole number>'.
+_BALANCE_VALUE_AT = len(BALANCE_FIELD) + 3
 
 
 class _Shape:
@@ -218,7 +230,8 @@ class _Shape:
         self.keep_all = len(self.allowed) == len(keys)
         self.denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
                             for k in keys if k not in self.allowed_set)
-        self.balance = BALANCE_FIELD in self.allowed_set
+        # Where the balance's fragment is, when it is released (its value is counted).
+        self.balance = keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set else None
         # The release item's "fields" as COPY text (backslashes doubled; JSON has no raw tab
         # or newline).
         self.items_json = json.dumps(list(self.allowed)).replace("\\", "\\\\")
@@ -240,50 +253,92 @@ class _Shape:
                 tally.first_fields[key] += self.first
 
 
-def _record_rows(plan: TransferPlan) -> Iterator[tuple[int, int | None, str]]:
-    """(subject id, certificate balance, stored token) of the plan's records, subject order,
-    from a server-side cursor (PostgreSQL) without any per-row ORM work."""
-    if connection.vendor != "postgresql":
-        yield from (Record.objects.filter(plan=plan).order_by("subject_id")
-                    .annotate(token=Cast("values", output_field=TextField()))
-                    .values_list("subject_id", "certificate_balance", "token")
-                    .iterator(chunk_size=10_000))
-        return
-    connection.ensure_connection()
-    with connection.connection.cursor(name=f"release_records_{plan.pk}") as cursor:
-        cursor.itersize = 10_000
-        cursor.execute(f"SELECT subject_id, certificate_balance, values FROM "  # noqa: S608
-                       f"{Record._meta.db_table} WHERE plan_id = %s ORDER BY subject_id",
-                       [plan.pk])
-        yield from cursor
+def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
+    """The plan's blocks as runs in subject order: (first subject id, last subject id, kind,
+    block ids) per batch and kind (a batch's blocks of one kind never overlap)."""
+    runs: dict[tuple[int, str], tuple[int, int, str, list[int]]] = {}
+    for block_id, batch_id, kind, first, last in (
+            RecordBlock.objects.filter(plan=plan).order_by("first_subject_id")
+            .values_list("id", "batch_id", "kind", "first_subject_id", "last_subject_id")):
+        run = runs.get((batch_id, kind))
+        if run is None:
+            runs[(batch_id, kind)] = (first, last, kind, [block_id])
+        else:
+            runs[(batch_id, kind)] = (run[0], last, kind, [*run[3], block_id])
+    return sorted(runs.values())
 
 
-def _release_lines(release: Release, tally: _Tally
+_BLOCKS_PER_READ = 8
+
+
+def _run_records(kind: str, block_ids: list[int], before_read: Callable[[], None]
+                 ) -> Iterator[tuple[int, bytes, bytes]]:
+    kind_bytes = kind.encode()
+    for start in range(0, len(block_ids), _BLOCKS_PER_READ):
+        wanted = block_ids[start:start + _BLOCKS_PER_READ]
+        before_read()
+        blocks = dict(RecordBlock.objects.filter(pk__in=wanted).values_list("pk", "records"))
+        for block_id in wanted:
+            for line in block_lines(blocks.pop(block_id)):
+                yield int(line[:line.index(b"\t")]), kind_bytes, line
+
+
+def _read_ahead(rows: Iterator, size: int, before_read: Callable[[], None]) -> Iterator:
+    """``rows`` pulled ``size`` at a time, each pull after ``before_read`` (so a server-side
+    cursor fetches only while the items' COPY is paused)."""
+    while True:
+        before_read()
+        taken = list(itertools.islice(rows, size))
+        if not taken:
+            return
+        yield from taken
+
+
+def _plan_records(plan: TransferPlan, before_read: Callable[[], None]
+                  ) -> Iterator[tuple[int, bytes, bytes]]:
+    """(subject id, kind, stored line) for each record of the plan (`transfers.blocks`), in
+    subject id order, one decrypted block per
+    run in memory. Batches usually hold disjoint ranges of subjects (new subjects are numbered
+    as they arrive), and then their runs are read one after the other; otherwise merged."""
+    runs = _block_runs(plan)
+    streams = [_run_records(kind, block_ids, before_read)
+               for _first, _last, kind, block_ids in runs]
+    disjoint = all(runs[i][0] > runs[i - 1][1] for i in range(1, len(runs)))
+    if disjoint:
+        return itertools.chain.from_iterable(streams)
+    return heapq.merge(*streams, key=operator.itemgetter(0))
+
+
+def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], None]
                    ) -> Iterator[tuple[bytes, int, tuple[str, ...], str]]:
     """(NDJSON line, subject id, released field keys, those keys as COPY text) for each subject
     this release carries.
 
-    Each record is one Fernet token of its fragments (governance.crypto.fragments_encode):
-    the allowed fields are picked line by line and joined, no value is parsed or re-encoded;
-    the decisions and counts are worked out once per shape (decisions x stored keys) and the
-    tallies added up per shape at the end."""
+    The records come in subject order from their blocks (`transfers.blocks`), merged with the
+    decisions of the subjects who answered for the plan; every other subject gets the default
+    decisions of its kind. The allowed fields are picked fragment by fragment and joined, no
+    value is parsed or re-encoded; the decisions and counts are worked out once per shape
+    (decisions x stored keys) and the tallies added up per shape at the end. Every read calls
+    ``before_read`` first."""
     plan = release.plan
-    decisions = plan_decisions(plan, now=release.as_of)
-    previous = _previously_released(plan, release)
-    decrypt = bulk_decrypter()
-    quote = json.encoder.encode_basestring
+    defaults = plan_default_decisions(plan, now=release.as_of)
+    answered = _read_ahead(plan_decisions(plan, now=release.as_of, answered_only=True),
+                           20_000, before_read)
+    previous = _read_ahead(_previously_released(plan, release), 20_000, before_read)
     shapes: dict[tuple[int, bytes], _Shape] = {}
-    ref = decided = None
+    ref, ref_decided = next(answered, (None, None))
     prev_id, prev_fields = -1, set()
     prev_next = next(previous, None)
     try:
-        for subject_id, balance, token in _record_rows(plan):
-            while ref is None or ref.id < subject_id:
-                ref, decided = next(decisions, (None, None))
-                if ref is None:
-                    return  # no decision, no release (deny by default)
-            if ref.id != subject_id:
-                continue
+        for subject_id, kind, stored in _plan_records(plan, before_read):
+            while ref is not None and ref.id < subject_id:
+                ref, ref_decided = next(answered, (None, None))
+            if ref is not None and ref.id == subject_id:
+                decided = ref_decided
+            else:
+                decided = defaults.get(kind.decode())
+                if decided is None:
+                    continue  # no rule for this kind: nothing is released (deny by default)
             if prev_id != subject_id and prev_next is None:
                 prev_fields, prev_id = _NOTHING, subject_id  # nothing earlier (first release)
             elif prev_id != subject_id:
@@ -294,55 +349,106 @@ def _release_lines(release: Release, tally: _Tally
                     prev_fields.update(prev_next[1])
                     prev_next = next(previous, None)
                 prev_id = subject_id
-            plaintext = decrypt(token)
-            if plaintext[:1] == b"{":  # stored before the fragments format
-                plaintext = fragments_encode(json.loads(plaintext))
-            head, _, body = plaintext.partition(b"\n")
-            shape = shapes.get((id(decided), head))
+            # subject id, public id, external id, keys, then the fragments (if any)
+            head = stored.split(b"\t", 4)
+            stored_keys = head[3]
+            shape = shapes.get((id(decided), stored_keys))
             if shape is None:
-                shape = shapes[(id(decided), head)] = _Shape(
-                    ref.kind, decided, head.decode().split(",") if head else [])
+                keys = stored_keys.decode().split(",") if stored_keys else []
+                shape = shapes[(id(decided), stored_keys)] = _Shape(kind.decode(), decided,
+                                                                   keys)
             if prev_fields and shape.allowed_set <= prev_fields:
                 continue  # nothing new for this subject since an earlier release
             shape.counted += 1
             if not shape.allowed:
                 continue
             shape.carried += 1
-            if shape.balance:
-                tally.balance_sum += balance or 0
+            fragments = head[4].split(b"\t")
+            balance = 0
+            if shape.balance is not None:
+                balance = int(fragments[shape.balance][_BALANCE_VALUE_AT:])
+                tally.balance_sum += balance
             if not prev_fields:
                 shape.first += 1
-                if shape.balance:
-                    tally.first_balance_sum += balance or 0
+                tally.first_balance_sum += balance
             else:
                 new_fields = [k for k in shape.allowed if k not in prev_fields]
                 tally.first_fields.update(new_fields)
                 if BALANCE_FIELD in new_fields:
-                    tally.first_balance_sum += balance or 0
+                    tally.first_balance_sum += balance
             if shape.keep_all:
-                fields = body.replace(b"\n", b",")
+                fields = b",".join(fragments)
             else:
-                parts = body.split(b"\n")
-                fields = b",".join([parts[i] for i in shape.indexes])
-            yield (f'{{"subject":{quote(ref.public_id)},"kind":{quote(ref.kind)},'
-                   f'"external_id":{quote(ref.external_id)},"fields":{{'.encode()
-                   + fields + b"}}", subject_id, shape.allowed, shape.items_json)
+                fields = b",".join([fragments[i] for i in shape.indexes])
+            yield (b'{"subject":"' + head[1] + b'","kind":"' + kind
+                   + b'","external_id":"' + head[2] + b'","fields":{' + fields
+                   + b"}}", subject_id, shape.allowed, shape.items_json)
     finally:
         for shape in shapes.values():
             shape.tally(tally)
 
 
-def _items_insert(release_id: int, items: list[tuple[int, tuple[str, ...], str]]) -> None:
-    if connection.vendor == "postgresql":
-        sql = f"COPY {ReleaseItem._meta.db_table} (release_id, subject_id, fields) FROM STDIN"
-        with (connection.cursor() as cursor, connection.wrap_database_errors,
-              cursor.cursor.copy(sql) as copy):
-            copy.write("".join([f"{release_id}\t{subject_id}\t{text}\n"
-                                for subject_id, _fields, text in items]).encode())
-        return
-    ReleaseItem.objects.bulk_create(
-        [ReleaseItem(release_id=release_id, subject_id=s, fields=list(f)) for s, f, _ in items],
-        batch_size=500)
+class _ItemsWriter:
+    """Writes the release items. On PostgreSQL through a COPY kept open while the records are
+    read, so that the server inserts the items (and their index entries) on its own core while
+    this process builds the next lines; `pause` ends the COPY before any other query on the
+    connection, and the next item opens a new one. Elsewhere: bulk_create in batches."""
+
+    FLUSH = 2000
+
+    def __init__(self, release_id: int) -> None:
+        self.release_id = release_id
+        self.pending: list[tuple[int, tuple[str, ...], str]] = []
+        self.copy_context = None
+        self.copy = None
+        self.postgres = connection.vendor == "postgresql"
+
+    def add(self, subject_id: int, fields: tuple[str, ...], fields_text: str) -> None:
+        self.pending.append((subject_id, fields, fields_text))
+        if len(self.pending) >= self.FLUSH:
+            self._write()
+
+    def _write(self) -> None:
+        if not self.pending:
+            return
+        if not self.postgres:
+            ReleaseItem.objects.bulk_create(
+                [ReleaseItem(release_id=self.release_id, subject_id=s, fields=list(f))
+                 for s, f, _ in self.pending], batch_size=500)
+            self.pending.clear()
+            return
+        if self.copy is None:
+            sql = f"COPY {ReleaseItem._meta.db_table} (release_id, subject_id, fields) FROM STDIN"
+            self.cursor = connection.cursor()
+            self.copy_context = self.cursor.cursor.copy(sql)
+            self.copy = self.copy_context.__enter__()
+        release_id = self.release_id
+        with connection.wrap_database_errors:
+            self.copy.write("".join([f"{release_id}\t{subject_id}\t{text}\n"
+                                     for subject_id, _fields, text in self.pending]).encode())
+        self.pending.clear()
+
+    def pause(self) -> None:
+        """Finish the open COPY, if any (before another query on this connection)."""
+        if self.copy is not None:
+            copy_context, self.copy, self.copy_context = self.copy_context, None, None
+            with connection.wrap_database_errors:
+                copy_context.__exit__(None, None, None)
+            self.cursor.close()
+
+    def close(self) -> None:
+        self._write()
+        self.pause()
+
+    def abort(self, exc: BaseException) -> None:
+        """Cancel an open COPY (the transaction is rolled back by the caller)."""
+        if self.copy is not None:
+            copy_context, self.copy, self.copy_context = self.copy_context, None, None
+            try:
+                copy_context.__exit__(type(exc), exc, exc.__traceback__)
+            except Exception:  # noqa: S110 - the original error is what the caller reports
+                pass
+            self.cursor.close()
 
 
 def _b64(raw: bytes) -> str:

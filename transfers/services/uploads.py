@@ -5,19 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from governance.crypto import bulk_encrypter, fragments_encode
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules
 from governance.services import subjects_upsert
-from transfers.models import Record, Upload, UploadBatch
+from transfers.blocks import BLOCK_RECORDS, block_encode
+from transfers.models import Record, RecordBlock, Upload, UploadBatch
 from transfers.services.common import Conflict, TransferError, UnsupportedMediaType, record
 from transfers.validation import (
     REQUIRED_FIELDS,
@@ -260,55 +259,74 @@ def _known_external_ids(plan: TransferPlan, kind: str, external_ids: list[str]) 
 
 def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
            by: tuple[str, str]) -> None:
-    ids: dict[tuple[str, str], int] = {}
     for kind in sorted({r.kind for r in valid}):
+        rows = [r for r in valid if r.kind == kind]
         phone_key, brn_key = SUBJECT_PHONE_FIELD.get(kind), SUBJECT_BRN_FIELD.get(kind)
-        rows = []
-        for r in valid:
-            if r.kind != kind:
-                continue
+        subject_rows = []
+        for r in rows:
             subject_row = {"external_id": r.external_id}
             if phone_key and phone_key in r.values:
                 subject_row["phone"] = r.values[phone_key]
             if brn_key and brn_key in r.values:
                 subject_row["brn"] = r.values[brn_key]
-            rows.append(subject_row)
-        result = subjects_upsert(operator=plan.from_operator, kind=kind, rows=rows, by=by)
-        ids.update(((kind, e), pk) for e, pk in result.ids.items())
-    records_insert(
-        (plan.pk, upload.pk, batch.pk, ids[(r.kind, r.external_id)], r.kind, r.line, r.values,
-         r.balance) for r in valid)
+            subject_rows.append(subject_row)
+        subjects = subjects_upsert(operator=plan.from_operator, kind=kind, rows=subject_rows,
+                                   by=by)
+        records_store(plan_id=plan.pk, upload_id=upload.pk, batch_id=batch.pk, kind=kind,
+                      rows=[StoredRow(subjects.ids[r.external_id],
+                                      subjects.public_ids[r.external_id], r.external_id,
+                                      r.line, r.values, r.balance) for r in rows])
+
+
+class StoredRow(NamedTuple):
+    subject_id: int
+    public_id: str
+    external_id: str
+    line: int
+    values: dict[str, Any]
+    balance: int | None
 
 
 _KINDS = frozenset(DataSubject.Kind.values)
-_RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "subject_id", "kind", "line", "values",
-                   "certificate_balance")
+_RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "block_id", "subject_id", "kind",
+                   "line", "certificate_balance")
 
 
-def records_insert(rows: Iterable[tuple]) -> None:
-    """Insert records: COPY on PostgreSQL, bulk_create elsewhere. Values are encrypted here
-    (one Fernet token of the row's fragments, as `EncryptedRecordField` stores them)."""
-    if connection.vendor == "postgresql":
-        encrypt = bulk_encrypter()
-        sql = (f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN")
-        with (connection.cursor() as cursor, connection.wrap_database_errors,
-              cursor.cursor.copy(sql) as copy):
-            # COPY text built here: ids, line and balance are integers, the kind one of the
-            # model's choices and the token base64 — nothing that COPY would need escaped.
-            lines = []
-            for plan_id, upload_id, batch_id, subject_id, kind, line, values, balance in rows:
-                if kind not in _KINDS:
-                    raise ValueError(f"unknown subject kind: {kind}")
-                token = encrypt(fragments_encode(values)).decode("ascii")
-                amount = "\\N" if balance is None else int(balance)
-                lines.append(f"{int(plan_id)}\t{int(upload_id)}\t{int(batch_id)}\t"
-                             f"{int(subject_id)}\t{kind}\t{int(line)}\t{token}\t{amount}\n")
-                if len(lines) >= 5000:
-                    copy.write("".join(lines).encode())
-                    lines.clear()
-            if lines:
-                copy.write("".join(lines).encode())
+def records_store(*, plan_id: int, upload_id: int, batch_id: int, kind: str,
+                  rows: list[StoredRow]) -> None:
+    """Store accepted rows of one kind: their values in blocks of `BLOCK_RECORDS`, in subject
+    order, one Fernet token each (`transfers.blocks`), and one `Record` row each (COPY on
+    PostgreSQL, bulk_create elsewhere)."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown subject kind: {kind}")
+    rows = sorted(rows, key=lambda r: r.subject_id)
+    records: list[tuple] = []
+    for start in range(0, len(rows), BLOCK_RECORDS):
+        part = rows[start:start + BLOCK_RECORDS]
+        block = RecordBlock.objects.create(
+            plan_id=plan_id, batch_id=batch_id, kind=kind,
+            first_subject_id=part[0].subject_id, last_subject_id=part[-1].subject_id,
+            record_count=len(part),
+            records=block_encode((r.subject_id, r.public_id, r.external_id, r.values)
+                                 for r in part))
+        records.extend((plan_id, upload_id, batch_id, block.pk, r.subject_id, kind, r.line,
+                        r.balance) for r in part)
+    _records_insert(records)
+
+
+def _records_insert(rows: list[tuple]) -> None:
+    if connection.vendor != "postgresql":
+        Record.objects.bulk_create(
+            (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
+            batch_size=500)
         return
-    Record.objects.bulk_create(
-        (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
-        batch_size=500)
+    sql = f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
+    with (connection.cursor() as cursor, connection.wrap_database_errors,
+          cursor.cursor.copy(sql) as copy):
+        # COPY text built here: every value is an integer or a kind checked above.
+        null = "\\N"
+        for start in range(0, len(rows), 5000):
+            copy.write("".join([
+                f"{int(p)}\t{int(u)}\t{int(b)}\t{int(k)}\t{int(s)}\t{kind}\t{int(line)}\t"
+                f"{null if balance is None else int(balance)}\n"
+                for p, u, b, k, s, kind, line, balance in rows[start:start + 5000]]).encode())
