@@ -19,17 +19,16 @@ fragments joined by commas, in braces, are the JSON object of those fields.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
+
+import orjson
 
 from governance.crypto import FRAGMENT_KEY
 
 BLOCK_RECORDS = 1000
 
-_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_json_string = json.encoder.encode_basestring
 _KEYS_SEEN: set[str] = set()
 
 
@@ -51,24 +50,19 @@ def _check_key(key: str) -> None:
             _KEYS_SEEN.add(key)
 
 
-def _fragment(key: str, value: Any) -> str:
-    if value.__class__ is str:
-        return f'"{key}":{_json_string(value)}'
-    if value.__class__ is int:
-        return f'"{key}":{value}'
-    return f'"{key}":{_json_text(value)}'
-
-
 def record_encode(subject_id: int, public_id: str, external_id: str,
-                  values: dict[str, Any]) -> str:
-    """One line of a block (without its newline)."""
+                  values: dict[str, Any]) -> bytes:
+    """One line of a block (without its newline). Values are JSON as orjson writes it (UTF-8,
+    control characters escaped, so never a raw tab or newline)."""
     for key in values:
         _check_key(key)
     if not FRAGMENT_KEY.fullmatch(external_id) or not FRAGMENT_KEY.fullmatch(public_id):
         raise ValueError("ids must be letters, digits or _.:-")
-    parts = [str(int(subject_id)), public_id, external_id, ",".join(values)]
-    parts.extend(_fragment(k, v) for k, v in values.items())
-    return "\t".join(parts)
+    parts = [b"%d" % subject_id, public_id.encode(), external_id.encode(),
+             ",".join(values).encode()]
+    dumps = orjson.dumps
+    parts.extend(b'"' + key.encode() + b'":' + dumps(value) for key, value in values.items())
+    return b"\t".join(parts)
 
 
 def block_encode(records: Iterable[tuple[int, str, str, dict[str, Any]]]) -> bytes:
@@ -76,7 +70,7 @@ def block_encode(records: Iterable[tuple[int, str, str, dict[str, Any]]]) -> byt
     caller gives in subject id order, deflated (zlib, level 1) before it is encrypted: the
     field keys repeat on every line, so a block shrinks several times, and the token's
     encoding, MAC, cipher and the database's storage all cost per byte."""
-    return zlib.compress("\n".join(record_encode(*r) for r in records).encode(), 1)
+    return zlib.compress(b"\n".join([record_encode(*r) for r in records]), 1)
 
 
 def block_lines(plaintext: bytes) -> list[bytes]:
@@ -96,4 +90,4 @@ def fragments_object(fragments: Iterable[bytes]) -> bytes:
 
 
 def record_values(record: BlockRecord) -> dict[str, Any]:
-    return json.loads(fragments_object(record.fragments))
+    return orjson.loads(fragments_object(record.fragments))

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from governance.crypto import InvalidBRN, InvalidPhone, normalize_brn, normalize_mobile
 
 # Fields every row of a kind must carry (when the plan has a rule for them): what the
@@ -162,8 +164,8 @@ def parse_ndjson(body: bytes) -> Iterator[tuple[int, Any, Problem | None]]:
         if not raw.strip():
             continue
         try:
-            yield number, json.loads(raw), None
-        except (ValueError, UnicodeDecodeError):
+            yield number, orjson.loads(raw), None
+        except (ValueError, UnicodeDecodeError):  # orjson.JSONDecodeError is a ValueError
             yield number, None, Problem(number, "", "malformed_line", "not valid JSON")
 
 
