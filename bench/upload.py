@@ -4,9 +4,10 @@ Figure: `transfers.services.upload_batch_receive` over 2.06 million users and 27
 merchants (every catalogue field, synthetic values), sent as NDJSON batches of --batch rows:
 parse, validate every field (E.164 phones, BRN check digit, QR id, types, duplicates within
 and across batches), create the data subjects (governance.services.subjects_upsert: phone
-encrypted with its blind index, BRN hash; on PostgreSQL one lookup, then COPY), encrypt each
-row at rest (one AES-256-GCM token of its fields) and store it (COPY), and the batch report and
-audit event, each batch one transaction (deferred foreign-key checks run at its commit).
+encrypted with its blind index, BRN hash; on PostgreSQL one lookup, then COPY), store the
+accepted values at rest in blocks of a thousand records (one Fernet token of deflated lines
+each, `transfers.blocks`) and one record row each (COPY), and the batch report and audit
+event, each batch one transaction (deferred foreign-key checks run at its commit).
 Ceiling, in the same run: `COPY ... FROM STDIN` of the same rows (one text column per field)
 into a plain table. The batch bodies are built before the clock starts, for both.
 

@@ -212,3 +212,35 @@ def test_key_rotation_re_encrypts_uploaded_records_and_subjects_so_the_old_key_c
     settings.FIELD_ENCRYPTION_KEYS = [old]  # and the old key alone opens nothing any more
     with pytest.raises(DecryptionError):
         stored_values(approved_plan)
+
+
+def test_batches_of_interleaved_subjects_are_released_once_each_in_subject_order(
+        incoming_operator, approved_plan, settings, monkeypatch):
+    from governance.models import DataSubject
+    from governance.services import subjects_upsert
+    from tests.transfers.conftest import ndjson, upload_rows
+    from transfers.models import RecordBlock
+    from transfers.services import upload_batch_receive, upload_create, uploads
+
+    # The subjects exist before the upload (known from an earlier plan), so the two batches'
+    # records hold interleaved subject ids: their blocks (two records each) must be merged.
+    settings.TRANSFERS_RELEASE_CHUNK_RECORDS = 3
+    monkeypatch.setattr(uploads, "BLOCK_RECORDS", 2)
+    rows = list(synthetic.rows("merchant", 1, 6))
+    subjects_upsert(operator=approved_plan.from_operator, kind="merchant",
+                    rows=[{"external_id": r["external_id"]} for r in rows], by=None)
+    upload_rows(approved_plan, rows[0::2], batch_id="odd")
+    kepf = ("operator", "operator:KEPF")
+    upload_batch_receive(upload=upload_create(plan=approved_plan, by=kepf), batch_id="even",
+                         body=ndjson(rows[1::2]), content_type="application/x-ndjson", by=kepf)
+    assert RecordBlock.objects.count() == 4
+
+    release = _release(approved_plan)
+    manifest, records = read_release_dir(release_path(release),
+                                         incoming_operator.hpke_private_key,
+                                         service_public_key_bytes())
+    by_id = list(DataSubject.objects.filter(kind="merchant").order_by("id")
+                 .values_list("external_id", flat=True))
+    assert [r["external_id"] for r in records] == by_id == [r["external_id"] for r in rows]
+    assert all(set(r["fields"]) == MERCHANT_ALLOWED for r in records)
+    assert manifest["counts"]["records"] == 6 and len(manifest["chunks"]) == 2

@@ -256,16 +256,14 @@ class _Shape:
 def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
     """The plan's blocks as runs in subject order: (first subject id, last subject id, kind,
     block ids) per batch and kind (a batch's blocks of one kind never overlap)."""
-    runs: dict[tuple[int, str], tuple[int, int, str, list[int]]] = {}
+    runs: dict[tuple[int, str], list] = {}
     for block_id, batch_id, kind, first, last in (
             RecordBlock.objects.filter(plan=plan).order_by("first_subject_id")
             .values_list("id", "batch_id", "kind", "first_subject_id", "last_subject_id")):
-        run = runs.get((batch_id, kind))
-        if run is None:
-            runs[(batch_id, kind)] = (first, last, kind, [block_id])
-        else:
-            runs[(batch_id, kind)] = (run[0], last, kind, [*run[3], block_id])
-    return sorted(runs.values())
+        run = runs.setdefault((batch_id, kind), [first, last, kind, []])
+        run[1] = last
+        run[3].append(block_id)
+    return sorted(tuple(run) for run in runs.values())
 
 
 _BLOCKS_PER_READ = 8
@@ -297,9 +295,9 @@ def _read_ahead(rows: Iterator, size: int, before_read: Callable[[], None]) -> I
 def _plan_records(plan: TransferPlan, before_read: Callable[[], None]
                   ) -> Iterator[tuple[int, bytes, bytes]]:
     """(subject id, kind, stored line) for each record of the plan (`transfers.blocks`), in
-    subject id order, one decrypted block per
-    run in memory. Batches usually hold disjoint ranges of subjects (new subjects are numbered
-    as they arrive), and then their runs are read one after the other; otherwise merged."""
+    subject id order, a few decrypted blocks per run in memory. Batches usually hold disjoint
+    ranges of subjects (new subjects are numbered as they arrive), and then their runs are
+    read one after the other; otherwise they are merged."""
     runs = _block_runs(plan)
     streams = [_run_records(kind, block_ids, before_read)
                for _first, _last, kind, block_ids in runs]
@@ -399,8 +397,7 @@ class _ItemsWriter:
     def __init__(self, release_id: int) -> None:
         self.release_id = release_id
         self.pending: list[tuple[int, tuple[str, ...], str]] = []
-        self.copy_context = None
-        self.copy = None
+        self.cursor = self.copy_context = self.copy = None
         self.postgres = connection.vendor == "postgresql"
 
     def add(self, subject_id: int, fields: tuple[str, ...], fields_text: str) -> None:
