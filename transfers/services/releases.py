@@ -173,10 +173,10 @@ def _export(release: Release) -> Release:
         lines.clear()
 
     try:
-        for line, subject_id, allowed, items_json in _release_lines(release, tally,
-                                                                   items.pause):
+        add_item = items.add
+        for line, subject_id, shape in _release_lines(release, tally, items.pause):
             lines.append(line)
-            items.add(subject_id, allowed, items_json)
+            add_item(subject_id, shape)
             if len(lines) >= limit:
                 flush()
         if lines:
@@ -211,6 +211,8 @@ def _export(release: Release) -> Release:
 
 
 _NOTHING: frozenset[str] = frozenset()
+# A release line (docs/release-format.md); the ids are letters, digits and ._:- (no escaping).
+_LINE = b'{"subject":"%s","kind":"%s","external_id":"%s","fields":{%s}}'
 # The balance's fragment is '"user.certificate_balance":<whole number>'.
 _BALANCE_VALUE_AT = len(BALANCE_FIELD) + 3
 
@@ -220,7 +222,7 @@ class _Shape:
     which stored fields it keeps, what it denies and why, and how many records it counted."""
 
     __slots__ = ("kind", "allowed", "allowed_set", "indexes", "keep_all", "denied", "balance",
-                 "items_json", "counted", "carried", "first")
+                 "items_copy", "counted", "carried", "first")
 
     def __init__(self, kind: str, decided, keys: list[str]) -> None:
         self.kind = kind
@@ -234,7 +236,7 @@ class _Shape:
         self.balance = keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set else None
         # The release item's "fields" as COPY text (backslashes doubled; JSON has no raw tab
         # or newline).
-        self.items_json = json.dumps(list(self.allowed)).replace("\\", "\\\\")
+        self.items_copy = json.dumps(list(self.allowed)).replace("\\", "\\\\").encode()
         self.counted = self.carried = self.first = 0
 
     def tally(self, tally: _Tally) -> None:
@@ -308,9 +310,9 @@ def _plan_records(plan: TransferPlan, before_read: Callable[[], None]
 
 
 def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], None]
-                   ) -> Iterator[tuple[bytes, int, tuple[str, ...], str]]:
-    """(NDJSON line, subject id, released field keys, those keys as COPY text) for each subject
-    this release carries.
+                   ) -> Iterator[tuple[bytes, bytes, _Shape]]:
+    """(NDJSON line, subject id as stored (ASCII digits), shape) for each subject this release
+    carries; the shape says which fields it carries.
 
     The records come in subject order from their blocks (`transfers.blocks`), merged with the
     decisions of the subjects who answered for the plan; every other subject gets the default
@@ -319,7 +321,8 @@ def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], No
     (decisions x stored keys) and the tallies added up per shape at the end. Every read calls
     ``before_read`` first."""
     plan = release.plan
-    defaults = plan_default_decisions(plan, now=release.as_of)
+    defaults = {kind.encode(): decided for kind, decided
+                in plan_default_decisions(plan, now=release.as_of).items()}
     answered = _read_ahead(plan_decisions(plan, now=release.as_of, answered_only=True),
                            20_000, before_read)
     previous = _read_ahead(_previously_released(plan, release), 20_000, before_read)
@@ -334,7 +337,7 @@ def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], No
             if ref is not None and ref.id == subject_id:
                 decided = ref_decided
             else:
-                decided = defaults.get(kind.decode())
+                decided = defaults.get(kind)
                 if decided is None:
                     continue  # no rule for this kind: nothing is released (deny by default)
             if prev_id != subject_id and prev_next is None:
@@ -378,9 +381,7 @@ def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], No
                 fields = b",".join(fragments)
             else:
                 fields = b",".join([fragments[i] for i in shape.indexes])
-            yield (b'{"subject":"' + head[1] + b'","kind":"' + kind
-                   + b'","external_id":"' + head[2] + b'","fields":{' + fields
-                   + b"}}", subject_id, shape.allowed, shape.items_json)
+            yield (_LINE % (head[1], kind, head[2], fields), head[0], shape)
     finally:
         for shape in shapes.values():
             shape.tally(tally)
@@ -396,12 +397,12 @@ class _ItemsWriter:
 
     def __init__(self, release_id: int) -> None:
         self.release_id = release_id
-        self.pending: list[tuple[int, tuple[str, ...], str]] = []
+        self.pending: list[tuple[bytes, _Shape]] = []
         self.cursor = self.copy_context = self.copy = None
         self.postgres = connection.vendor == "postgresql"
 
-    def add(self, subject_id: int, fields: tuple[str, ...], fields_text: str) -> None:
-        self.pending.append((subject_id, fields, fields_text))
+    def add(self, subject_id: bytes, shape: _Shape) -> None:
+        self.pending.append((subject_id, shape))
         if len(self.pending) >= self.FLUSH:
             self._write()
 
@@ -410,8 +411,9 @@ class _ItemsWriter:
             return
         if not self.postgres:
             ReleaseItem.objects.bulk_create(
-                [ReleaseItem(release_id=self.release_id, subject_id=s, fields=list(f))
-                 for s, f, _ in self.pending], batch_size=500)
+                [ReleaseItem(release_id=self.release_id, subject_id=int(subject_id),
+                             fields=list(shape.allowed)) for subject_id, shape in self.pending],
+                batch_size=500)
             self.pending.clear()
             return
         if self.copy is None:
@@ -419,10 +421,10 @@ class _ItemsWriter:
             self.cursor = connection.cursor()
             self.copy_context = self.cursor.cursor.copy(sql)
             self.copy = self.copy_context.__enter__()
-        release_id = self.release_id
+        prefix = b"%d\t" % self.release_id
         with connection.wrap_database_errors:
-            self.copy.write("".join([f"{release_id}\t{subject_id}\t{text}\n"
-                                     for subject_id, _fields, text in self.pending]).encode())
+            self.copy.write(b"".join([prefix + subject_id + b"\t" + shape.items_copy + b"\n"
+                                      for subject_id, shape in self.pending]))
         self.pending.clear()
 
     def pause(self) -> None:
