@@ -208,31 +208,28 @@ class Release(models.Model):
         return f"릴리스 #{self.number} ({self.plan}){stamp}"
 
 
-class ReleaseItem(models.Model):
-    """Which fields of which subject a release carried (written with the release, at once)."""
+class ReleaseGroup(models.Model):
+    """The subjects one chunk of a release carried with the same fields: one row per (chunk,
+    field set) rather than one per subject, written with the release. A release is written in
+    subject order, so each chunk's subjects all come after the previous chunk's."""
 
-    # No single-column indexes: (release, subject) and (subject, release) serve both lookups,
-    # and every index costs the bulk release a write per item. Nor foreign-key checks: items
-    # are written only by the export, in the release's own transaction, for subjects it read
-    # from their records (whose subject key is checked); each check cost a probe per item at
-    # commit.
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items",
-                                verbose_name="릴리스", db_index=False, db_constraint=False)
-    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체", db_index=False, db_constraint=False)
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="groups",
+                                verbose_name="릴리스")
+    chunk = models.PositiveIntegerField("청크 번호")
     fields = models.JSONField("제공 항목")
+    # Ascending; first and last repeated as columns so a lookup by subject can skip the rest.
+    subject_ids = models.JSONField("정보주체 ID 목록")
+    first_subject_id = models.BigIntegerField("첫 정보주체 ID")
+    last_subject_id = models.BigIntegerField("마지막 정보주체 ID")
+    subject_count = models.PositiveIntegerField("정보주체 수")
 
     class Meta:
-        verbose_name = "릴리스 항목"
-        verbose_name_plural = "릴리스 항목"
-        constraints = [
-            models.UniqueConstraint(fields=["release", "subject"],
-                                    name="transfers_release_item_unique"),
-        ]
-        indexes = [models.Index(fields=["subject", "release"])]
+        verbose_name = "릴리스 항목 묶음"
+        verbose_name_plural = "릴리스 항목 묶음"
+        indexes = [models.Index(fields=["release", "chunk"])]
 
     def __str__(self) -> str:
-        return f"{self.release_id}/{self.subject_id}"
+        return f"{self.release_id}/{self.chunk}: {self.subject_count}"
 
 
 class Acknowledgement(models.Model):

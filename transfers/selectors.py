@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,7 @@ from transfers.models import (
     Record,
     RecordBlock,
     Release,
-    ReleaseItem,
+    ReleaseGroup,
     Upload,
     UploadBatch,
 )
@@ -194,14 +196,44 @@ def records_values(*, plan_id: int, subject_ids: Iterable[int]) -> dict[int, dic
     return found
 
 
+def release_subjects(release_id: int, *, after: int = -1) -> Iterator[tuple[int, list[str]]]:
+    """(subject id, field keys) for each subject the release carried with an id above
+    ``after``, in subject order: one chunk's groups in memory at a time (a release is written
+    in subject order, so its chunks hold consecutive ranges of subjects)."""
+    groups = ReleaseGroup.objects.filter(release_id=release_id)
+    numbers = sorted(set(groups.filter(last_subject_id__gt=after)
+                         .values_list("chunk", flat=True)))
+    for number in numbers:
+        carried = [(subject_id, fields) for fields, subject_ids
+                   in groups.filter(chunk=number).values_list("fields", "subject_ids")
+                   for subject_id in subject_ids if subject_id > after]
+        carried.sort(key=operator.itemgetter(0))
+        yield from carried
+
+
+def releases_carried(release_ids: Iterable[int], subject_ids: set[int]
+                     ) -> dict[int, dict[int, list[str]]]:
+    """Release id -> subject id -> the field keys that release carried, for ``subject_ids``."""
+    if not subject_ids:
+        return {}
+    carried: dict[int, dict[int, list[str]]] = {}
+    groups = (ReleaseGroup.objects
+              .filter(release_id__in=list(release_ids), first_subject_id__lte=max(subject_ids),
+                      last_subject_id__gte=min(subject_ids))
+              .values_list("release_id", "fields", "subject_ids"))
+    for release_id, fields, ids in groups.iterator(chunk_size=20):
+        for subject_id in subject_ids.intersection(ids):
+            carried.setdefault(release_id, {})[subject_id] = fields
+    return carried
+
+
 def release_records_page(release: Release, *, after: int, limit: int, now=None
                          ) -> tuple[list[dict[str, Any]], int | None, int]:
     """A page of a release's records in the clear (for small pulls over TLS), in subject
     order after the cursor. Each field is checked against policy again now: a field denied
     since the release was built is withheld. Returns (records, next cursor, withheld)."""
     now = now or timezone.now()
-    items = list(ReleaseItem.objects.filter(release=release, subject_id__gt=after)
-                 .order_by("subject_id").values_list("subject_id", "fields")[:limit + 1])
+    items = list(itertools.islice(release_subjects(release.pk, after=after), limit + 1))
     more = len(items) > limit
     items = items[:limit]
     ids = [sid for sid, _ in items]

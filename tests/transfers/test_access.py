@@ -18,13 +18,15 @@ def everything(approved_plan, uploaded, incoming_operator):
     """A plan with an upload, a ready release and a deletion notice."""
     from django.utils import timezone
 
+    from governance.models import DataSubject
     from governance.services import subject_consent_state_set
-    from transfers.models import ReleaseItem
+    from transfers.selectors import release_subjects
 
     upload, batch = uploaded
     release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
     release = release_export(release_id=release.pk)
-    subject = ReleaseItem.objects.filter(release=release, subject__kind="user").first().subject
+    subject = DataSubject.objects.filter(id__in=dict(release_subjects(release.pk)),
+                                         kind="user").first()
     subject_consent_state_set(plan=approved_plan, subject=subject, objected=True,
                               answered_at=timezone.now())
     notice = deletions_detect(plan=approved_plan)[0]

@@ -19,7 +19,8 @@ from tests.conftest import ROOT, _purge_queues, _wait_until_worker_answers, use_
 from tests.transfers.conftest import upload_rows
 from tests.transfers.reader import read_release_dir
 from transfers import synthetic
-from transfers.models import Release, ReleaseItem
+from transfers.models import Release, ReleaseGroup
+from transfers.selectors import release_subjects
 from transfers.services import release_path, release_request, release_retry
 from transfers.services.common import releases_dir
 
@@ -78,7 +79,7 @@ def test_a_worker_killed_during_an_export_leaves_nothing_and_the_rerun_builds_th
         _wait_until_worker_answers(broker, worker, timeout=120)
         # Hold writes to the release items: the export writes its first chunk file, then
         # waits on this lock, half-way through, when we kill it.
-        blocker.execute("LOCK TABLE transfers_releaseitem IN EXCLUSIVE MODE")
+        blocker.execute("LOCK TABLE transfers_releasegroup IN EXCLUSIVE MODE")
         release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
         partial = releases_dir() / f"{release.public_id}.partial" / "chunks" / "000001.bin"
         _wait(partial.exists, what="the first chunk of the export")
@@ -92,7 +93,7 @@ def test_a_worker_killed_during_an_export_leaves_nothing_and_the_rerun_builds_th
             worker.kill()
     release.refresh_from_db()
     assert release.status == Release.Status.PENDING
-    assert ReleaseItem.objects.count() == 0 and ProvisionRecord.objects.count() == 0
+    assert ReleaseGroup.objects.count() == 0 and ProvisionRecord.objects.count() == 0
     assert not release_path(release).exists()
 
     worker = _worker(settings)
@@ -109,8 +110,8 @@ def test_a_worker_killed_during_an_export_leaves_nothing_and_the_rerun_builds_th
         worker.wait(timeout=20)
     assert Release.objects.count() == 1 and release.number == 1
     assert release.record_count == 100 and release.chunk_count == 10
-    items = ReleaseItem.objects.filter(release=release)
-    assert items.count() == 100 == items.values("subject_id").distinct().count()
+    carried = [subject_id for subject_id, _fields in release_subjects(release.pk)]
+    assert len(carried) == 100 == len(set(carried))
     assert ProvisionRecord.objects.count() == 1
     manifest, records = read_release_dir(release_path(release),
                                          incoming_operator.hpke_private_key,

@@ -1,6 +1,6 @@
 """Withdrawal after release: the recipient must delete what a subject no longer allows.
 
-Derived from what was released (ReleaseItem) and the subject's current state
+Derived from what was released (the releases' groups) and the subject's current state
 (governance SubjectConsentState, kept by the consent app): any state change after a subject's
 release that makes a released field denied now yields one DeletionNotice. So it works
 whatever records the change (a withdrawal, an objection, a later decline).
@@ -14,38 +14,40 @@ from django.utils import timezone
 
 from governance.models import SubjectConsentState, TransferPlan
 from governance.selectors import plan_decisions
-from transfers.models import DeletionNotice, Release, ReleaseItem
+from transfers.models import DeletionNotice, Release
+from transfers.selectors import releases_carried
 from transfers.services.common import Conflict, record
 
 SYSTEM = ("system", "system:transfers")
-
-
-def _released_items(plan: TransferPlan):
-    return ReleaseItem.objects.filter(release__plan__lineage=plan.lineage,
-                                      release__status=Release.Status.READY,
-                                      release__rehearsal=False)
 
 
 @transaction.atomic
 def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
     """Create the notices owed for consent changes made after the subject's release."""
     now = now or timezone.now()
-    released_before = _released_items(plan).filter(
-        subject_id=OuterRef("subject_id"), release__completed_at__lt=OuterRef("updated_at"))
+    completed = dict(Release.objects.filter(plan__lineage=plan.lineage,
+                                            status=Release.Status.READY, rehearsal=False)
+                     .values_list("pk", "completed_at"))
+    if not completed:
+        return []
     noticed = DeletionNotice.objects.filter(plan__lineage=plan.lineage,
                                             subject_id=OuterRef("subject_id"),
                                             state_updated_at=OuterRef("updated_at"))
-    changes = {sid: (updated_at, withdrawn_at, objected) for sid, updated_at, withdrawn_at,
-               objected in SubjectConsentState.objects
-               .filter(plan__lineage=plan.lineage)
-               .filter(Exists(released_before)).exclude(Exists(noticed))
-               .values_list("subject_id", "updated_at", "withdrawn_at", "objected")}
+    # Only a state changed after some release can be owed a notice.
+    candidates = {sid: (updated_at, withdrawn_at, objected) for sid, updated_at, withdrawn_at,
+                  objected in SubjectConsentState.objects
+                  .filter(plan__lineage=plan.lineage, updated_at__gt=min(completed.values()))
+                  .exclude(Exists(noticed))
+                  .values_list("subject_id", "updated_at", "withdrawn_at", "objected")}
+    released: dict[int, set[str]] = {}
+    changes = {}
+    for release_id, subjects in releases_carried(completed, set(candidates)).items():
+        for sid, fields in subjects.items():
+            released.setdefault(sid, set()).update(fields)
+            if completed[release_id] < candidates[sid][0]:  # released before the change
+                changes[sid] = candidates[sid]
     if not changes:
         return []
-    released: dict[int, set[str]] = {}
-    for sid, fields in _released_items(plan).filter(subject_id__in=list(changes)).values_list(
-            "subject_id", "fields"):
-        released.setdefault(sid, set()).update(fields)
     notices = []
     for ref, decisions in plan_decisions(plan, now=now, subject_ids=list(changes)):
         gone = sorted(k for k in released.get(ref.id, ())

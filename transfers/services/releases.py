@@ -6,19 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
-import itertools
-import json
 import operator
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
@@ -32,7 +30,8 @@ from governance.selectors import (
 from governance.services import provision_record
 from transfers import format as fmt
 from transfers.blocks import block_lines
-from transfers.models import RecordBlock, Release, ReleaseItem, UploadBatch
+from transfers.models import RecordBlock, Release, ReleaseGroup, UploadBatch
+from transfers.selectors import release_subjects
 from transfers.services.common import Conflict, record, releases_dir
 from transfers.validation import BALANCE_FIELD
 
@@ -123,13 +122,13 @@ class _Tally:
 
 def _previously_released(plan: TransferPlan, release: Release
                          ) -> Iterator[tuple[int, list[str]]]:
+    """(subject id, field keys) carried by the plan's earlier releases, in subject order."""
     if release.rehearsal:
         return iter(())
-    return (ReleaseItem.objects
-            .filter(release__plan__lineage=plan.lineage, release__status=Release.Status.READY,
-                    release__rehearsal=False)
-            .exclude(release=release).order_by("subject_id")
-            .values_list("subject_id", "fields").iterator(chunk_size=5000))
+    earlier = (Release.objects.filter(plan__lineage=plan.lineage, status=Release.Status.READY,
+                                      rehearsal=False)
+               .exclude(pk=release.pk).order_by("pk").values_list("pk", flat=True))
+    return heapq.merge(*(release_subjects(pk) for pk in earlier), key=operator.itemgetter(0))
 
 
 def release_export(*, release_id: int) -> Release:
@@ -156,8 +155,8 @@ def _export(release: Release) -> Release:
     public_key = X25519PublicKey.from_public_bytes(bytes(release.recipient_key.public_key))
     tally, chunks = _Tally(), []
     lines: list[bytes] = []
+    items: list[tuple[bytes, _Shape]] = []  # the subject and shape of each line
     limit = _chunk_records()
-    items = _ItemsWriter(release.pk)
 
     def flush() -> None:
         number = len(chunks) + 1
@@ -165,26 +164,21 @@ def _export(release: Release) -> Release:
                               release_id=str(release.public_id), chunk=number,
                               recipient_key_id=release.recipient_key.key_id,
                               rehearsal=release.rehearsal)
-        data = fmt.chunk_encrypt(b"\n".join(lines) + b"\n", public_key, info)
+        data = fmt.chunk_encrypt(b"\n".join(lines[:limit]) + b"\n", public_key, info)
         name = fmt.chunk_name(number)
         (staging / name).write_bytes(data)
-        chunks.append({"file": name, "info": _b64(info), "records": len(lines),
+        chunks.append({"file": name, "info": _b64(info), "records": len(lines[:limit]),
                        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-        lines.clear()
+        _groups_insert(release.pk, number, items[:limit])
+        del lines[:limit], items[:limit]
 
-    try:
-        add_item = items.add
-        for line, subject_id, shape in _release_lines(release, tally, items.pause):
-            lines.append(line)
-            add_item(subject_id, shape)
-            if len(lines) >= limit:
-                flush()
-        if lines:
+    for new_lines, new_items in _release_lines(release, tally):
+        lines.extend(new_lines)
+        items.extend(new_items)
+        while len(lines) >= limit:
             flush()
-        items.close()
-    except BaseException as exc:
-        items.abort(exc)
-        raise
+    if lines:
+        flush()
     manifest = _manifest(release, tally, chunks)
     body = fmt.manifest_bytes(manifest)
     signature = service_sign(body)
@@ -211,6 +205,7 @@ def _export(release: Release) -> Release:
 
 
 _NOTHING: frozenset[str] = frozenset()
+_NO_MORE = float("inf")  # no further subject answered
 # A release line (docs/release-format.md); the ids are letters, digits and ._:- (no escaping).
 _LINE = b'{"subject":"%s","kind":"%s","external_id":"%s","fields":{%s}}'
 # The balance's fragment is '"user.certificate_balance":<whole number>'.
@@ -222,7 +217,7 @@ class _Shape:
     which stored fields it keeps, what it denies and why, and how many records it counted."""
 
     __slots__ = ("kind", "allowed", "allowed_set", "indexes", "keep_all", "denied", "balance",
-                 "items_copy", "counted", "carried", "first")
+                 "counted", "carried", "first")
 
     def __init__(self, kind: str, decided, keys: list[str]) -> None:
         self.kind = kind
@@ -234,9 +229,6 @@ class _Shape:
                             for k in keys if k not in self.allowed_set)
         # Where the balance's fragment is, when it is released (its value is counted).
         self.balance = keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set else None
-        # The release item's "fields" as COPY text (backslashes doubled; JSON has no raw tab
-        # or newline).
-        self.items_copy = json.dumps(list(self.allowed)).replace("\\", "\\\\").encode()
         self.counted = self.carried = self.first = 0
 
     def tally(self, tally: _Tally) -> None:
@@ -271,183 +263,161 @@ def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
 _BLOCKS_PER_READ = 8
 
 
-def _run_records(kind: str, block_ids: list[int], before_read: Callable[[], None]
-                 ) -> Iterator[tuple[int, bytes, bytes]]:
+def _run_blocks(kind: str, block_ids: list[int]) -> Iterator[tuple[bytes, list[bytes]]]:
+    """(kind, stored lines) of each block of a run, in order."""
     kind_bytes = kind.encode()
     for start in range(0, len(block_ids), _BLOCKS_PER_READ):
         wanted = block_ids[start:start + _BLOCKS_PER_READ]
-        before_read()
         blocks = dict(RecordBlock.objects.filter(pk__in=wanted).values_list("pk", "records"))
         for block_id in wanted:
-            for line in block_lines(blocks.pop(block_id)):
-                yield int(line[:line.index(b"\t")]), kind_bytes, line
+            yield kind_bytes, block_lines(blocks.pop(block_id))
 
 
-def _read_ahead(rows: Iterator, size: int, before_read: Callable[[], None]) -> Iterator:
-    """``rows`` pulled ``size`` at a time, each pull after ``before_read`` (so a server-side
-    cursor fetches only while the items' COPY is paused)."""
-    while True:
-        before_read()
-        taken = list(itertools.islice(rows, size))
-        if not taken:
-            return
-        yield from taken
+def _run_records(kind: str, block_ids: list[int]) -> Iterator[tuple[int, bytes, bytes]]:
+    for kind_bytes, lines in _run_blocks(kind, block_ids):
+        for line in lines:
+            yield int(line[:line.index(b"\t")]), kind_bytes, line
 
 
-def _plan_records(plan: TransferPlan, before_read: Callable[[], None]
-                  ) -> Iterator[tuple[int, bytes, bytes]]:
-    """(subject id, kind, stored line) for each record of the plan (`transfers.blocks`), in
-    subject id order, a few decrypted blocks per run in memory. Batches usually hold disjoint
-    ranges of subjects (new subjects are numbered as they arrive), and then their runs are
-    read one after the other; otherwise they are merged."""
+def _plan_records(plan: TransferPlan) -> Iterator[tuple[bytes, Sequence[bytes]]]:
+    """(kind, stored lines) for the records of the plan (`transfers.blocks`), in subject id
+    order, a few decrypted blocks per run in memory. Batches usually hold disjoint ranges of
+    subjects (new subjects are numbered as they arrive): then their runs are read one after
+    the other, a whole block at a time; otherwise they are merged one record at a time."""
     runs = _block_runs(plan)
-    streams = [_run_records(kind, block_ids, before_read)
-               for _first, _last, kind, block_ids in runs]
-    disjoint = all(runs[i][0] > runs[i - 1][1] for i in range(1, len(runs)))
-    if disjoint:
-        return itertools.chain.from_iterable(streams)
-    return heapq.merge(*streams, key=operator.itemgetter(0))
+    if all(runs[i][0] > runs[i - 1][1] for i in range(1, len(runs))):
+        for _first, _last, kind, block_ids in runs:
+            yield from _run_blocks(kind, block_ids)
+        return
+    streams = [_run_records(kind, block_ids) for _first, _last, kind, block_ids in runs]
+    for _subject_id, kind, line in heapq.merge(*streams, key=operator.itemgetter(0)):
+        yield kind, (line,)
 
 
-def _release_lines(release: Release, tally: _Tally, before_read: Callable[[], None]
-                   ) -> Iterator[tuple[bytes, bytes, _Shape]]:
-    """(NDJSON line, subject id as stored (ASCII digits), shape) for each subject this release
-    carries; the shape says which fields it carries.
+class _Answered:
+    """The decisions of the subjects who answered for the plan, looked up in subject order
+    (a merge: each lookup is for a subject id no smaller than the one before)."""
+
+    def __init__(self, decisions: Iterator) -> None:
+        self.decisions = decisions
+        self.next_id, self.next_decided = -1, None
+        self.advance_to(0)
+
+    def advance_to(self, subject_id: int):
+        """The decisions for ``subject_id`` if it answered, else None."""
+        while self.next_id < subject_id:
+            ref, self.next_decided = next(self.decisions, (None, None))
+            self.next_id = _NO_MORE if ref is None else ref.id
+        return self.next_decided if self.next_id == subject_id else None
+
+
+class _Previous:
+    """What earlier releases of the plan carried, looked up in subject order."""
+
+    def __init__(self, items: Iterator) -> None:
+        self.items = items
+        self.next = next(items, None)
+
+    def fields(self, subject_id: int) -> set[str] | frozenset[str]:
+        while self.next is not None and self.next[0] < subject_id:
+            self.next = next(self.items, None)
+        if self.next is None or self.next[0] != subject_id:
+            return _NOTHING
+        carried: set[str] = set()
+        while self.next is not None and self.next[0] == subject_id:
+            carried.update(self.next[1])
+            self.next = next(self.items, None)
+        return carried
+
+
+def _release_lines(release: Release, tally: _Tally
+                   ) -> Iterator[tuple[list[bytes], list[tuple[bytes, _Shape]]]]:
+    """(NDJSON lines, their items) per block of records: for each subject this release carries,
+    its line, and its subject id as stored (ASCII digits) with the shape that says which
+    fields it carries.
 
     The records come in subject order from their blocks (`transfers.blocks`), merged with the
     decisions of the subjects who answered for the plan; every other subject gets the default
     decisions of its kind. The allowed fields are picked fragment by fragment and joined, no
     value is parsed or re-encoded; the decisions and counts are worked out once per shape
-    (decisions x stored keys) and the tallies added up per shape at the end. Every read calls
-    ``before_read`` first."""
+    (decisions x stored keys) and the tallies added up per shape at the end."""
     plan = release.plan
     defaults = {kind.encode(): decided for kind, decided
                 in plan_default_decisions(plan, now=release.as_of).items()}
-    answered = _read_ahead(plan_decisions(plan, now=release.as_of, answered_only=True),
-                           20_000, before_read)
-    previous = _read_ahead(_previously_released(plan, release), 20_000, before_read)
-    shapes: dict[tuple[int, bytes], _Shape] = {}
-    ref, ref_decided = next(answered, (None, None))
-    prev_id, prev_fields = -1, set()
-    prev_next = next(previous, None)
+    answered = _Answered(plan_decisions(plan, now=release.as_of, answered_only=True))
+    previous = _Previous(_previously_released(plan, release))
+    first_release = previous.next is None
+    shapes: dict[int, dict[bytes, _Shape]] = {}  # id(decisions) -> stored keys -> shape
+
+    def shape_for(kind: bytes, decided, stored_keys: bytes) -> _Shape:
+        table = shapes.setdefault(id(decided), {})
+        shape = table.get(stored_keys)
+        if shape is None:
+            keys = stored_keys.decode().split(",") if stored_keys else []
+            shape = table[stored_keys] = _Shape(kind.decode(), decided, keys)
+        return shape
+
     try:
-        for subject_id, kind, stored in _plan_records(plan, before_read):
-            while ref is not None and ref.id < subject_id:
-                ref, ref_decided = next(answered, (None, None))
-            if ref is not None and ref.id == subject_id:
-                decided = ref_decided
-            else:
-                decided = defaults.get(kind)
+        for kind, stored_lines in _plan_records(plan):
+            default = defaults.get(kind)
+            default_shapes = shapes.setdefault(id(default), {})
+            out_lines: list[bytes] = []
+            out_items: list[tuple[bytes, _Shape]] = []
+            for stored in stored_lines:
+                # subject id, public id, external id, keys, then the fragments (if any)
+                head = stored.split(b"\t", 4)
+                subject_id = int(head[0])
+                decided = answered.advance_to(subject_id)
                 if decided is None:
-                    continue  # no rule for this kind: nothing is released (deny by default)
-            if prev_id != subject_id and prev_next is None:
-                prev_fields, prev_id = _NOTHING, subject_id  # nothing earlier (first release)
-            elif prev_id != subject_id:
-                prev_fields = set()
-                while prev_next is not None and prev_next[0] < subject_id:
-                    prev_next = next(previous, None)
-                while prev_next is not None and prev_next[0] == subject_id:
-                    prev_fields.update(prev_next[1])
-                    prev_next = next(previous, None)
-                prev_id = subject_id
-            # subject id, public id, external id, keys, then the fragments (if any)
-            head = stored.split(b"\t", 4)
-            stored_keys = head[3]
-            shape = shapes.get((id(decided), stored_keys))
-            if shape is None:
-                keys = stored_keys.decode().split(",") if stored_keys else []
-                shape = shapes[(id(decided), stored_keys)] = _Shape(kind.decode(), decided,
-                                                                   keys)
-            if prev_fields and shape.allowed_set <= prev_fields:
-                continue  # nothing new for this subject since an earlier release
-            shape.counted += 1
-            if not shape.allowed:
-                continue
-            shape.carried += 1
-            fragments = head[4].split(b"\t")
-            balance = 0
-            if shape.balance is not None:
-                balance = int(fragments[shape.balance][_BALANCE_VALUE_AT:])
-                tally.balance_sum += balance
-            if not prev_fields:
-                shape.first += 1
-                tally.first_balance_sum += balance
-            else:
-                new_fields = [k for k in shape.allowed if k not in prev_fields]
-                tally.first_fields.update(new_fields)
-                if BALANCE_FIELD in new_fields:
+                    if default is None:
+                        continue  # no rule for this kind: nothing released (deny by default)
+                    shape = default_shapes.get(head[3]) or shape_for(kind, default, head[3])
+                else:
+                    shape = shape_for(kind, decided, head[3])
+                carried = _NOTHING if first_release else previous.fields(subject_id)
+                if carried and shape.allowed_set <= carried:
+                    continue  # nothing new for this subject since an earlier release
+                shape.counted += 1
+                if not shape.allowed:
+                    continue
+                shape.carried += 1
+                balance = 0
+                if shape.keep_all and shape.balance is None:
+                    fields = head[4].replace(b"\t", b",")
+                else:
+                    fragments = head[4].split(b"\t")
+                    if shape.balance is not None:
+                        balance = int(fragments[shape.balance][_BALANCE_VALUE_AT:])
+                        tally.balance_sum += balance
+                    fields = b",".join([fragments[i] for i in shape.indexes])
+                if not carried:
+                    shape.first += 1
                     tally.first_balance_sum += balance
-            if shape.keep_all:
-                fields = b",".join(fragments)
-            else:
-                fields = b",".join([fragments[i] for i in shape.indexes])
-            yield (_LINE % (head[1], kind, head[2], fields), head[0], shape)
+                else:
+                    new_fields = [k for k in shape.allowed if k not in carried]
+                    tally.first_fields.update(new_fields)
+                    if BALANCE_FIELD in new_fields:
+                        tally.first_balance_sum += balance
+                out_lines.append(_LINE % (head[1], kind, head[2], fields))
+                out_items.append((head[0], shape))
+            if out_lines:
+                yield out_lines, out_items
     finally:
         for shape in shapes.values():
-            shape.tally(tally)
+            for one in shape.values():
+                one.tally(tally)
 
 
-class _ItemsWriter:
-    """Writes the release items. On PostgreSQL through a COPY kept open while the records are
-    read, so that the server inserts the items (and their index entries) on its own core while
-    this process builds the next lines; `pause` ends the COPY before any other query on the
-    connection, and the next item opens a new one. Elsewhere: bulk_create in batches."""
-
-    FLUSH = 2000
-
-    def __init__(self, release_id: int) -> None:
-        self.release_id = release_id
-        self.pending: list[tuple[bytes, _Shape]] = []
-        self.cursor = self.copy_context = self.copy = None
-        self.postgres = connection.vendor == "postgresql"
-
-    def add(self, subject_id: bytes, shape: _Shape) -> None:
-        self.pending.append((subject_id, shape))
-        if len(self.pending) >= self.FLUSH:
-            self._write()
-
-    def _write(self) -> None:
-        if not self.pending:
-            return
-        if not self.postgres:
-            ReleaseItem.objects.bulk_create(
-                [ReleaseItem(release_id=self.release_id, subject_id=int(subject_id),
-                             fields=list(shape.allowed)) for subject_id, shape in self.pending],
-                batch_size=500)
-            self.pending.clear()
-            return
-        if self.copy is None:
-            sql = f"COPY {ReleaseItem._meta.db_table} (release_id, subject_id, fields) FROM STDIN"
-            self.cursor = connection.cursor()
-            self.copy_context = self.cursor.cursor.copy(sql)
-            self.copy = self.copy_context.__enter__()
-        prefix = b"%d\t" % self.release_id
-        with connection.wrap_database_errors:
-            self.copy.write(b"".join([prefix + subject_id + b"\t" + shape.items_copy + b"\n"
-                                      for subject_id, shape in self.pending]))
-        self.pending.clear()
-
-    def pause(self) -> None:
-        """Finish the open COPY, if any (before another query on this connection)."""
-        if self.copy is not None:
-            copy_context, self.copy, self.copy_context = self.copy_context, None, None
-            with connection.wrap_database_errors:
-                copy_context.__exit__(None, None, None)
-            self.cursor.close()
-
-    def close(self) -> None:
-        self._write()
-        self.pause()
-
-    def abort(self, exc: BaseException) -> None:
-        """Cancel an open COPY (the transaction is rolled back by the caller)."""
-        if self.copy is not None:
-            copy_context, self.copy, self.copy_context = self.copy_context, None, None
-            try:
-                copy_context.__exit__(type(exc), exc, exc.__traceback__)
-            except Exception:  # noqa: S110 - the original error is what the caller reports
-                pass
-            self.cursor.close()
+def _groups_insert(release_id: int, chunk: int, items: list[tuple[bytes, _Shape]]) -> None:
+    """The chunk's subjects, one row per field set (they come in subject order)."""
+    by_shape: dict[tuple[str, ...], list[int]] = {}
+    for subject_id, shape in items:
+        by_shape.setdefault(shape.allowed, []).append(int(subject_id))
+    ReleaseGroup.objects.bulk_create(
+        ReleaseGroup(release_id=release_id, chunk=chunk, fields=list(allowed),
+                     subject_ids=subject_ids, first_subject_id=subject_ids[0],
+                     last_subject_id=subject_ids[-1], subject_count=len(subject_ids))
+        for allowed, subject_ids in by_shape.items())
 
 
 def _b64(raw: bytes) -> str:

@@ -1,5 +1,5 @@
-"""Migration 0004: records stored the old way (one Fernet token of each record's values) are
-moved into blocks, and read back the same through the new layout."""
+"""Migrations 0004-0006: what was stored one row (and one token) per record or subject moves
+into blocks and groups, and reads back the same through the new layout."""
 
 from __future__ import annotations
 
@@ -50,3 +50,24 @@ def test_records_stored_one_token_each_are_moved_into_blocks_with_their_values(
     assert RecordBlock.objects.count() == 2  # one block per kind of the batch
     assert not Record.objects.filter(block__isnull=True).exists()
     assert stored_values(approved_plan) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_items_one_row_per_subject_become_groups_read_back_in_subject_order(
+        approved_plan, uploaded):
+    from transfers.selectors import release_subjects
+    from transfers.services import release_export, release_request
+
+    release = release_export(release_id=release_request(
+        plan=approved_plan, by=("operator", "operator:SHINHAN")).pk)
+    expected = list(release_subjects(release.pk))
+    assert len(expected) == 20
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("transfers")
+    old = _migrate([("transfers", "0005_record_values_in_blocks_only")])
+    item = old.get_model("transfers", "ReleaseItem")
+    item.objects.bulk_create(item(release_id=release.pk, subject_id=subject_id, fields=fields)
+                             for subject_id, fields in reversed(expected))
+
+    _migrate(latest)
+
+    assert list(release_subjects(release.pk)) == expected
