@@ -9,6 +9,7 @@ consent state), since a whole plan has only a few hundred distinct shapes.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, TextField
+from django.db import connection
+from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from governance.models import (
@@ -143,23 +146,40 @@ _SUBJECT_COLUMNS = ("id", "public_id", "kind", "external_id", "cs__id", "granted
 
 def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int,
                   answered_only: bool):
-    base = DataSubject.objects.filter(source_operator_id=plan.from_operator_id,
-                                      kind__in=list(kinds))
-    if answered_only:
-        base = base.filter(Exists(SubjectConsentState.objects.filter(
-            subject=OuterRef("pk"), plan__lineage=plan.lineage)))
-    base = (base
+    base = (DataSubject.objects
+            .filter(source_operator_id=plan.from_operator_id, kind__in=list(kinds))
             .annotate(cs=FilteredRelation("consent_states",
                                           condition=Q(consent_states__plan_id=plan.pk)))
             .annotate(granted_json=Cast("cs__fields_granted", TextField()),
                       declined_json=Cast("cs__fields_declined", TextField()))
             .order_by("id").values_list(*_SUBJECT_COLUMNS))
-    if subject_ids is None:
+    if answered_only:
+        subject_ids = _answered_subject_ids(plan)
+    elif subject_ids is None:
         yield from base.iterator(chunk_size=chunk_size)
         return
-    ids = sorted(set(subject_ids))
-    for start in range(0, len(ids), chunk_size):
-        yield from base.filter(id__in=ids[start:start + chunk_size])
+    else:
+        subject_ids = sorted(set(subject_ids))
+    # Ascending ids, a chunk at a time: each chunk's rows come in id order after the last's.
+    ids = iter(subject_ids)
+    while chunk := list(itertools.islice(ids, chunk_size)):
+        yield from base.filter(id__in=_id_list(chunk))
+
+
+def _id_list(ids: list[int]):
+    """``ids`` for an ``id__in`` filter: on PostgreSQL one array parameter instead of one
+    parameter per id (Django and psycopg spend a few microseconds on each of thousands)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
+def _answered_subject_ids(plan: TransferPlan) -> Iterator[int]:
+    """The ids of the subjects with a consent state for some version of the plan, ascending,
+    streamed: looked up from the states (few), not by scanning every subject."""
+    return (SubjectConsentState.objects.filter(plan__lineage=plan.lineage)
+            .order_by("subject_id").values_list("subject_id", flat=True).distinct()
+            .iterator(chunk_size=10_000))
 
 
 def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[int] | None = None,

@@ -6,7 +6,9 @@ Business rules live in `transfers.services` (writes) and `transfers.selectors` (
 
 from __future__ import annotations
 
+import sys
 import uuid
+from array import array
 
 from django.db import models
 from django.utils import timezone
@@ -217,8 +219,9 @@ class ReleaseGroup(models.Model):
                                 verbose_name="릴리스")
     chunk = models.PositiveIntegerField("청크 번호")
     fields = models.JSONField("제공 항목")
-    # Ascending; first and last repeated as columns so a lookup by subject can skip the rest.
-    subject_ids = models.JSONField("정보주체 ID 목록")
+    # Ascending, as 8-byte little-endian integers (`pack_ids`): nothing for the database to
+    # parse; first and last repeated as columns so a lookup by subject can skip the rest.
+    subject_ids = models.BinaryField("정보주체 ID 목록")
     first_subject_id = models.BigIntegerField("첫 정보주체 ID")
     last_subject_id = models.BigIntegerField("마지막 정보주체 ID")
     subject_count = models.PositiveIntegerField("정보주체 수")
@@ -230,6 +233,21 @@ class ReleaseGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release_id}/{self.chunk}: {self.subject_count}"
+
+    @staticmethod
+    def pack_ids(subject_ids: list[int]) -> bytes:
+        packed = array("q", subject_ids)
+        if sys.byteorder != "little":
+            packed.byteswap()
+        return packed.tobytes()
+
+    @staticmethod
+    def unpack_ids(raw: bytes | memoryview) -> array:
+        ids = array("q")
+        ids.frombytes(bytes(raw))
+        if sys.byteorder != "little":
+            ids.byteswap()
+        return ids
 
 
 class Acknowledgement(models.Model):

@@ -204,9 +204,9 @@ def release_subjects(release_id: int, *, after: int = -1) -> Iterator[tuple[int,
     numbers = sorted(set(groups.filter(last_subject_id__gt=after)
                          .values_list("chunk", flat=True)))
     for number in numbers:
-        carried = [(subject_id, fields) for fields, subject_ids
+        carried = [(subject_id, fields) for fields, packed
                    in groups.filter(chunk=number).values_list("fields", "subject_ids")
-                   for subject_id in subject_ids if subject_id > after]
+                   for subject_id in ReleaseGroup.unpack_ids(packed) if subject_id > after]
         carried.sort(key=operator.itemgetter(0))
         yield from carried
 
@@ -221,8 +221,8 @@ def releases_carried(release_ids: Iterable[int], subject_ids: set[int]
               .filter(release_id__in=list(release_ids), first_subject_id__lte=max(subject_ids),
                       last_subject_id__gte=min(subject_ids))
               .values_list("release_id", "fields", "subject_ids"))
-    for release_id, fields, ids in groups.iterator(chunk_size=20):
-        for subject_id in subject_ids.intersection(ids):
+    for release_id, fields, packed in groups.iterator(chunk_size=20):
+        for subject_id in subject_ids.intersection(ReleaseGroup.unpack_ids(packed)):
             carried.setdefault(release_id, {})[subject_id] = fields
     return carried
 

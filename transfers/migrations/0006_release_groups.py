@@ -6,6 +6,24 @@ from django.db import migrations, models
 CHUNK = 50_000
 
 
+def pack_ids(ids):
+    """As transfers.models.ReleaseGroup.pack_ids: 8-byte little-endian integers."""
+    import sys
+    from array import array
+
+    packed = array("q", ids)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def store_ids_uncompressed(apps, schema_editor):
+    """PostgreSQL: compressing the packed ids on every write costs more than it saves."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE transfers_releasegroup ALTER COLUMN subject_ids "
+                              "SET STORAGE EXTERNAL")
+
+
 def items_into_groups(apps, schema_editor):
     """One row per subject a release carried becomes one row per (chunk, field set): the
     subjects in order, cut into chunks of CHUNK, each chunk's subjects grouped by fields."""
@@ -21,7 +39,8 @@ def items_into_groups(apps, schema_editor):
                 by_fields.setdefault(tuple(fields), []).append(subject_id)
             ReleaseGroup.objects.bulk_create(
                 ReleaseGroup(release_id=release_id, chunk=start // CHUNK + 1,
-                             fields=list(fields), subject_ids=ids, first_subject_id=ids[0],
+                             fields=list(fields), subject_ids=pack_ids(ids),
+                             first_subject_id=ids[0],
                              last_subject_id=ids[-1], subject_count=len(ids))
                 for fields, ids in by_fields.items())
 
@@ -40,7 +59,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('chunk', models.PositiveIntegerField(verbose_name='청크 번호')),
                 ('fields', models.JSONField(verbose_name='제공 항목')),
-                ('subject_ids', models.JSONField(verbose_name='정보주체 ID 목록')),
+                ('subject_ids', models.BinaryField(verbose_name='정보주체 ID 목록')),
                 ('first_subject_id', models.BigIntegerField(verbose_name='첫 정보주체 ID')),
                 ('last_subject_id', models.BigIntegerField(verbose_name='마지막 정보주체 ID')),
                 ('subject_count', models.PositiveIntegerField(verbose_name='정보주체 수')),
@@ -55,6 +74,7 @@ class Migration(migrations.Migration):
             model_name='releasegroup',
             index=models.Index(fields=['release', 'chunk'], name='transfers_r_release_62049c_idx'),
         ),
+        migrations.RunPython(store_ids_uncompressed, migrations.RunPython.noop),
         migrations.RunPython(items_into_groups, migrations.RunPython.noop, elidable=True),
         migrations.DeleteModel(
             name='ReleaseItem',

@@ -155,7 +155,7 @@ def _export(release: Release) -> Release:
     public_key = X25519PublicKey.from_public_bytes(bytes(release.recipient_key.public_key))
     tally, chunks = _Tally(), []
     lines: list[bytes] = []
-    items: list[tuple[bytes, _Shape]] = []  # the subject and shape of each line
+    items: list[tuple[int, _Shape]] = []  # the subject and shape of each line
     limit = _chunk_records()
 
     def flush() -> None:
@@ -223,12 +223,14 @@ class _Shape:
         self.kind = kind
         self.allowed = tuple(k for k in keys if (d := decided.get(k)) is not None and d.allowed)
         self.allowed_set = frozenset(self.allowed)
-        self.indexes = tuple(i for i, k in enumerate(keys) if k in self.allowed_set)
+        # Positions in a stored line split at its tabs: the fragments come after four columns.
+        self.indexes = tuple(4 + i for i, k in enumerate(keys) if k in self.allowed_set)
         self.keep_all = len(self.allowed) == len(keys)
         self.denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
                             for k in keys if k not in self.allowed_set)
         # Where the balance's fragment is, when it is released (its value is counted).
-        self.balance = keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set else None
+        self.balance = (4 + keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set
+                        else None)
         self.counted = self.carried = self.first = 0
 
     def tally(self, tally: _Tally) -> None:
@@ -331,10 +333,9 @@ class _Previous:
 
 
 def _release_lines(release: Release, tally: _Tally
-                   ) -> Iterator[tuple[list[bytes], list[tuple[bytes, _Shape]]]]:
+                   ) -> Iterator[tuple[list[bytes], list[tuple[int, _Shape]]]]:
     """(NDJSON lines, their items) per block of records: for each subject this release carries,
-    its line, and its subject id as stored (ASCII digits) with the shape that says which
-    fields it carries.
+    its line, and its subject id with the shape that says which fields it carries.
 
     The records come in subject order from their blocks (`transfers.blocks`), merged with the
     decisions of the subjects who answered for the plan; every other subject gets the default
@@ -362,12 +363,13 @@ def _release_lines(release: Release, tally: _Tally
             default = defaults.get(kind)
             default_shapes = shapes.setdefault(id(default), {})
             out_lines: list[bytes] = []
-            out_items: list[tuple[bytes, _Shape]] = []
+            out_items: list[tuple[int, _Shape]] = []
             for stored in stored_lines:
                 # subject id, public id, external id, keys, then the fragments (if any)
-                head = stored.split(b"\t", 4)
+                head = stored.split(b"\t")
                 subject_id = int(head[0])
-                decided = answered.advance_to(subject_id)
+                decided = (answered.advance_to(subject_id)
+                           if subject_id >= answered.next_id else None)
                 if decided is None:
                     if default is None:
                         continue  # no rule for this kind: nothing released (deny by default)
@@ -382,14 +384,13 @@ def _release_lines(release: Release, tally: _Tally
                     continue
                 shape.carried += 1
                 balance = 0
-                if shape.keep_all and shape.balance is None:
-                    fields = head[4].replace(b"\t", b",")
+                if shape.balance is not None:
+                    balance = int(head[shape.balance][_BALANCE_VALUE_AT:])
+                    tally.balance_sum += balance
+                if shape.keep_all:
+                    fields = b",".join(head[4:])
                 else:
-                    fragments = head[4].split(b"\t")
-                    if shape.balance is not None:
-                        balance = int(fragments[shape.balance][_BALANCE_VALUE_AT:])
-                        tally.balance_sum += balance
-                    fields = b",".join([fragments[i] for i in shape.indexes])
+                    fields = b",".join([head[i] for i in shape.indexes])
                 if not carried:
                     shape.first += 1
                     tally.first_balance_sum += balance
@@ -399,7 +400,7 @@ def _release_lines(release: Release, tally: _Tally
                     if BALANCE_FIELD in new_fields:
                         tally.first_balance_sum += balance
                 out_lines.append(_LINE % (head[1], kind, head[2], fields))
-                out_items.append((head[0], shape))
+                out_items.append((subject_id, shape))
             if out_lines:
                 yield out_lines, out_items
     finally:
@@ -408,14 +409,15 @@ def _release_lines(release: Release, tally: _Tally
                 one.tally(tally)
 
 
-def _groups_insert(release_id: int, chunk: int, items: list[tuple[bytes, _Shape]]) -> None:
+def _groups_insert(release_id: int, chunk: int, items: list[tuple[int, _Shape]]) -> None:
     """The chunk's subjects, one row per field set (they come in subject order)."""
     by_shape: dict[tuple[str, ...], list[int]] = {}
     for subject_id, shape in items:
-        by_shape.setdefault(shape.allowed, []).append(int(subject_id))
+        by_shape.setdefault(shape.allowed, []).append(subject_id)
     ReleaseGroup.objects.bulk_create(
         ReleaseGroup(release_id=release_id, chunk=chunk, fields=list(allowed),
-                     subject_ids=subject_ids, first_subject_id=subject_ids[0],
+                     subject_ids=ReleaseGroup.pack_ids(subject_ids),
+                     first_subject_id=subject_ids[0],
                      last_subject_id=subject_ids[-1], subject_count=len(subject_ids))
         for allowed, subject_ids in by_shape.items())
 
