@@ -216,7 +216,7 @@ class _Shape:
     """What a release does with every record of one shape (same decisions, same stored keys):
     which stored fields it keeps, what it denies and why, and how many records it counted."""
 
-    __slots__ = ("kind", "allowed", "allowed_set", "indexes", "keep_all", "denied", "balance",
+    __slots__ = ("kind", "allowed", "allowed_set", "pick", "keep_all", "denied", "balance",
                  "counted", "carried", "first")
 
     def __init__(self, kind: str, decided, keys: list[str]) -> None:
@@ -224,7 +224,14 @@ class _Shape:
         self.allowed = tuple(k for k in keys if (d := decided.get(k)) is not None and d.allowed)
         self.allowed_set = frozenset(self.allowed)
         # Positions in a stored line split at its tabs: the fragments come after four columns.
-        self.indexes = tuple(4 + i for i, k in enumerate(keys) if k in self.allowed_set)
+        # `pick`: the allowed fragments of a split line (itemgetter picks them in C; with one
+        # index it would return the item itself, so a one-item slice instead).
+        indexes = [4 + i for i, k in enumerate(keys) if k in self.allowed_set]
+        if len(indexes) > 1:
+            self.pick = operator.itemgetter(*indexes)
+        else:
+            self.pick = operator.itemgetter(slice(indexes[0], indexes[0] + 1) if indexes
+                                            else slice(0, 0))
         self.keep_all = len(self.allowed) == len(keys)
         self.denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
                             for k in keys if k not in self.allowed_set)
@@ -358,6 +365,7 @@ def _release_lines(release: Release, tally: _Tally
             shape = table[stored_keys] = _Shape(kind.decode(), decided, keys)
         return shape
 
+    balance_sum = first_balance_sum = 0  # added to the tally at the end (locals are faster)
     try:
         for kind, stored_lines in _plan_records(plan):
             default = defaults.get(kind)
@@ -386,24 +394,26 @@ def _release_lines(release: Release, tally: _Tally
                 balance = 0
                 if shape.balance is not None:
                     balance = int(head[shape.balance][_BALANCE_VALUE_AT:])
-                    tally.balance_sum += balance
+                    balance_sum += balance
                 if shape.keep_all:
                     fields = b",".join(head[4:])
                 else:
-                    fields = b",".join([head[i] for i in shape.indexes])
+                    fields = b",".join(shape.pick(head))
                 if not carried:
                     shape.first += 1
-                    tally.first_balance_sum += balance
+                    first_balance_sum += balance
                 else:
                     new_fields = [k for k in shape.allowed if k not in carried]
                     tally.first_fields.update(new_fields)
                     if BALANCE_FIELD in new_fields:
-                        tally.first_balance_sum += balance
+                        first_balance_sum += balance
                 out_lines.append(_LINE % (head[1], kind, head[2], fields))
                 out_items.append((subject_id, shape))
             if out_lines:
                 yield out_lines, out_items
     finally:
+        tally.balance_sum += balance_sum
+        tally.first_balance_sum += first_balance_sum
         for shape in shapes.values():
             for one in shape.values():
                 one.tally(tally)
