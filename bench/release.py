@@ -47,6 +47,7 @@ def _setup_django(var_dir: str) -> None:
     os.environ["VAR_DIR"] = var_dir
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DJANGO_DEBUG"] = "0"  # as in production: DEBUG logs every query it runs
     import django
 
     django.setup()

@@ -43,6 +43,7 @@ def _setup_django() -> None:
     os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench-upload-"))
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DJANGO_DEBUG"] = "0"  # as in production: DEBUG logs every query it runs
     import django
 
     django.setup()

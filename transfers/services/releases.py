@@ -32,7 +32,7 @@ from transfers import format as fmt
 from transfers.blocks import block_lines
 from transfers.models import RecordBlock, Release, ReleaseGroup, UploadBatch
 from transfers.selectors import release_subjects
-from transfers.services.common import Conflict, record, releases_dir
+from transfers.services.common import Conflict, gc_paused, record, releases_dir
 from transfers.validation import BALANCE_FIELD
 
 SYSTEM = ("system", "system:transfers")
@@ -142,7 +142,8 @@ def release_export(*, release_id: int) -> Release:
                    .get(pk=release_id))
         if release.status == Release.Status.READY:
             return release
-        return _export(release)
+        with gc_paused():
+            return _export(release)
 
 
 def _export(release: Release) -> Release:

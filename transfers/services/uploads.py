@@ -17,7 +17,13 @@ from governance.selectors import plan_rules
 from governance.services import subjects_upsert
 from transfers.blocks import BLOCK_RECORDS, block_encode
 from transfers.models import Record, RecordBlock, Upload, UploadBatch
-from transfers.services.common import Conflict, TransferError, UnsupportedMediaType, record
+from transfers.services.common import (
+    Conflict,
+    TransferError,
+    UnsupportedMediaType,
+    gc_paused,
+    record,
+)
 from transfers.validation import (
     REQUIRED_FIELDS,
     SUBJECT_BRN_FIELD,
@@ -140,7 +146,9 @@ def upload_batch_receive(*, upload: Upload, batch_id: str, body: bytes, content_
                                code="batch_id_reused")
             return BatchResult(existing, replayed=True)
         try:
-            return BatchResult(_receive(upload, batch_id, body, media, digest, by), False)
+            with gc_paused():
+                batch = _receive(upload, batch_id, body, media, digest, by)
+            return BatchResult(batch, False)
         except IntegrityError:
             if attempt:
                 raise
