@@ -155,6 +155,8 @@ def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_s
             .order_by("id").values_list(*_SUBJECT_COLUMNS))
     if answered_only:
         subject_ids = _answered_subject_ids(plan)
+        # Each chunk's query hashes the plan's consent states once: few, large chunks.
+        chunk_size = max(chunk_size, 50_000)
     elif subject_ids is None:
         yield from base.iterator(chunk_size=chunk_size)
         return

@@ -10,6 +10,7 @@ import operator
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,12 @@ class _Tally:
     first_balance_sum: int = 0
 
 
+def _chunk_write(path: Path, data: bytes) -> str:
+    """Write one chunk file; its SHA-256 (hex) for the manifest."""
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
 def _previously_released(plan: TransferPlan, release: Release
                          ) -> Iterator[tuple[int, list[str]]]:
     """(subject id, field keys) carried by the plan's earlier releases, in subject order."""
@@ -159,6 +166,10 @@ def _export(release: Release) -> Release:
     items: list[tuple[int, _Shape]] = []  # the subject and shape of each line
     limit = _chunk_records()
 
+    # Chunk files are hashed and written by a thread (both release the GIL) while the next
+    # chunk is built; at most one waits, so memory holds two chunks at most.
+    writer, written = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release"), []
+
     def flush() -> None:
         number = len(chunks) + 1
         info = fmt.chunk_info(plan_id=plan.pk, plan_version=plan.version,
@@ -167,19 +178,24 @@ def _export(release: Release) -> Release:
                               rehearsal=release.rehearsal)
         data = fmt.chunk_encrypt(b"\n".join(lines[:limit]) + b"\n", public_key, info)
         name = fmt.chunk_name(number)
-        (staging / name).write_bytes(data)
+        if written:
+            written[-1].result()
+        written.append(writer.submit(_chunk_write, staging / name, data))
         chunks.append({"file": name, "info": _b64(info), "records": len(lines[:limit]),
-                       "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                       "bytes": len(data)})
         _groups_insert(release.pk, number, items[:limit])
         del lines[:limit], items[:limit]
 
-    for new_lines, new_items in _release_lines(release, tally):
-        lines.extend(new_lines)
-        items.extend(new_items)
-        while len(lines) >= limit:
+    with writer:
+        for new_lines, new_items in _release_lines(release, tally):
+            lines.extend(new_lines)
+            items.extend(new_items)
+            while len(lines) >= limit:
+                flush()
+        if lines:
             flush()
-    if lines:
-        flush()
+    for chunk, done in zip(chunks, written, strict=True):
+        chunk["sha256"] = done.result()
     manifest = _manifest(release, tally, chunks)
     body = fmt.manifest_bytes(manifest)
     signature = service_sign(body)
