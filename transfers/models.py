@@ -130,10 +130,11 @@ class Record(models.Model):
     """One accepted row: who it is about, the non-personal numbers that control totals need
     (so totals never decrypt anything), and the block that holds its values encrypted.
 
-    Written only by `transfers.services.uploads` in the transaction that creates the batch and
-    the block, with ids it has just read or created: the plan, upload, batch and block keys
-    are not checked again by the database (each check cost a probe per record at commit, a
-    fifth of a bulk upload); the subject key is.
+    Written only by `transfers.services.uploads.records_store`, in the transaction that creates
+    the batch, the block and the subjects, with ids it has just read or created: the database
+    does not check these keys again (each check cost a probe per record at commit, about a
+    tenth of a bulk upload). Deleting a subject or a plan through Django is still refused
+    (PROTECT) while records refer to it.
     """
 
     # No index of its own: the unique (plan, subject) index serves every lookup by plan.
@@ -146,7 +147,7 @@ class Record(models.Model):
     block = models.ForeignKey(RecordBlock, on_delete=models.CASCADE, related_name="+",
                               verbose_name="블록", db_index=False, db_constraint=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체")
+                                verbose_name="정보주체", db_constraint=False)
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
     certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)

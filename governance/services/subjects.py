@@ -174,9 +174,9 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
             cursor.execute(_UPDATE_FROM_ARRAYS, [now, *columns])
         new = [values for external_id, values in prepared.items() if external_id not in existing]
         if new:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+            cursor.execute("SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) "
                            "FROM generate_series(1, %s)", [table, len(new)])
-            ids = [row[0] for row in cursor.fetchall()]
+            ids = cursor.fetchone()[0]  # one array: cheaper than a row per id
             sql = (f"COPY {table} (id, kind, source_operator_id, external_id, public_id, phone, "
                    "phone_index, brn_hash, created_at, updated_at) FROM STDIN")
             # COPY text built here: the external id escaped, every other value is an integer,

@@ -22,4 +22,9 @@ class Migration(migrations.Migration):
             name='block',
             field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='transfers.recordblock', verbose_name='블록'),
         ),
+        migrations.AlterField(
+            model_name='record',
+            name='subject',
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='governance.datasubject', verbose_name='정보주체'),
+        ),
     ]
