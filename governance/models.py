@@ -94,7 +94,9 @@ class DataSubject(models.Model):
                                  default=new_public_id, editable=False)
     phone = EncryptedTextField("연락처 (암호화)", blank=True, default="")
     phone_index = models.CharField("연락처 검색 색인", max_length=64, blank=True, db_index=True)
-    brn_hash = models.CharField("사업자등록번호 해시", max_length=64, blank=True, db_index=True)
+    # Compared with the hash of what a merchant types, never searched: no index (each one costs
+    # a write per subject of a bulk upload).
+    brn_hash = models.CharField("사업자등록번호 해시", max_length=64, blank=True)
     created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
     updated_at = models.DateTimeField("변경 시각", default=timezone.now, editable=False)
 
