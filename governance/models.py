@@ -87,7 +87,9 @@ class DataSubject(models.Model):
         USER = "user", "이용자 (user)"
 
     kind = models.CharField("유형 (kind)", max_length=16, choices=Kind.choices)
-    source_operator = models.ForeignKey(Operator, on_delete=models.PROTECT,
+    # No index of its own: the unique (source operator, kind, external id) index serves every
+    # lookup by operator.
+    source_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, db_index=False,
                                         related_name="subjects", verbose_name="보유 사업자")
     external_id = models.CharField("보유 사업자의 ID (external id)", max_length=64)
     public_id = models.CharField("가명 ID (public id)", max_length=32, unique=True,
