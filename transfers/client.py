@@ -238,6 +238,8 @@ def deletions(api: Api, out: Path, *, plan_id: int | None, confirm: bool, log=pr
     plan_id = _recipient_plan(api, plan_id)
     feed = api.json("GET", f"/api/plans/{plan_id}/deletions")["deletions"]
     pending = [n for n in feed if n["confirmed_at"] is None]
+    if not pending:
+        log(f"no deletion owed for plan {plan_id}")
     for notice in pending:
         log(f"delete {notice['fields']} of {notice['kind']} {notice['external_id']} "
             f"({notice['reason']})")

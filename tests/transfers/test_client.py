@@ -56,10 +56,13 @@ def test_the_client_pulls_decrypts_and_acknowledges_and_the_totals_reconcile(
     assert Acknowledgement.objects.get().matches
     assert all(r.ok for r in plan_reconciliation(approved_plan))
 
+    assert reference.main(args + ["deletions"]) == 0
+    assert "no deletion owed" in capsys.readouterr().out
     user = DataSubject.objects.get(kind="user", external_id="U-0000001")
     subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
                               answered_at=timezone.now())
     assert reference.main(args + ["deletions", "--confirm"]) == 0
+    assert "of user U-0000001 (objected)" in capsys.readouterr().out
     assert DeletionNotice.objects.get().confirmed_at is not None
     mine = [json.loads(line) for line in
             (out / summary["release"] / "records.ndjson").read_text().splitlines()
