@@ -9,7 +9,7 @@ import pytest
 
 from governance.policy import Reason, decision_for
 from transfers.blocks import block_encode, block_lines
-from transfers.services.releases import _Shape
+from transfers.services.release_lines import Shape
 
 VALUES = {"user.phone": "+821000000001", "user.name": "이용자\t1",
           "user.certificate_balance": 5000, "user.issuance_records": [{"amount": 1}]}
@@ -23,7 +23,7 @@ def test_a_shape_picks_exactly_the_allowed_fields_in_stored_order(allowed):
                                else Reason.DENIED_CONSENT_PENDING) for k in VALUES}
     (line,) = block_lines(block_encode([(7, "p7", "U-7", VALUES)]))
     parts = line.split(b"\t")
-    shape = _Shape("user", decided, parts[3].decode().split(","))
+    shape = Shape("user", decided, parts[3].decode().split(","))
     picked = parts[4:] if shape.keep_all else list(shape.pick(parts))
     fields = json.loads(b"{" + b",".join(picked) + b"}")
     assert fields == {k: v for k, v in VALUES.items() if k in allowed}
