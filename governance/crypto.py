@@ -92,20 +92,6 @@ def bulk_encrypter():
     return primary_fernet().encrypt
 
 
-def bulk_decrypter():
-    """Fernet token (str or bytes) -> plaintext bytes under any configured key, for loops;
-    raises `DecryptionError` like `decrypt_bytes`."""
-    multi = fernet()
-
-    def decrypt_one(token) -> bytes:
-        try:
-            return multi.decrypt(token)
-        except InvalidToken as exc:
-            raise DecryptionError("no key in FIELD_ENCRYPTION_KEYS opens this value") from exc
-
-    return decrypt_one
-
-
 # --- Model fields -------------------------------------------------------------------------
 
 
@@ -163,14 +149,19 @@ _json_string = json.encoder.encode_basestring
 _FRAGMENT_KEYS_SEEN: set[str] = set()
 
 
+def fragment_key_check(key: str) -> None:
+    """Refuse a field key that could break a fragment line (checked once per distinct key)."""
+    if key not in _FRAGMENT_KEYS_SEEN:
+        if not FRAGMENT_KEY.fullmatch(key):
+            raise ValueError("a record field key must be letters, digits or _.:-")
+        if len(_FRAGMENT_KEYS_SEEN) < 10_000:
+            _FRAGMENT_KEYS_SEEN.add(key)
+
+
 def fragments_encode(values: dict[str, Any]) -> bytes:
     parts = [",".join(values)]
     for key, value in values.items():
-        if key not in _FRAGMENT_KEYS_SEEN:
-            if not FRAGMENT_KEY.fullmatch(key):
-                raise ValueError("a record field key must be letters, digits or _.:-")
-            if len(_FRAGMENT_KEYS_SEEN) < 10_000:
-                _FRAGMENT_KEYS_SEEN.add(key)
+        fragment_key_check(key)
         if value.__class__ is str:
             parts.append(f'"{key}":{_json_string(value)}')
         elif value.__class__ is int:
@@ -194,8 +185,9 @@ def fragments_decode(plaintext: bytes) -> dict[str, Any]:
 
 class EncryptedRecordField(models.TextField):
     """A dict of field key -> JSON value, stored as one Fernet token of its fragments (see
-    `fragments_encode`): cheap to filter field by field on release, without parsing values.
-    Reads older values stored as a Fernet token of a JSON object too."""
+    `fragments_encode`). Reads older values stored as a Fernet token of a JSON object too.
+    No model uses it any more (records live in blocks, `transfers.blocks`): it stays for the
+    migrations that created and then moved that column (transfers 0002-0004)."""
 
     encrypted = True
 

@@ -25,12 +25,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from governance.crypto import FRAGMENT_KEY
+from governance.crypto import FRAGMENT_KEY, fragment_key_check
 
 BLOCK_RECORDS = 1000
-
-_KEYS_SEEN: set[str] = set()
-
 
 class BlockRecord(NamedTuple):
     """One record of a block, as stored: the values are still fragments (bytes)."""
@@ -42,20 +39,12 @@ class BlockRecord(NamedTuple):
     fragments: list[bytes]
 
 
-def _check_key(key: str) -> None:
-    if key not in _KEYS_SEEN:
-        if not FRAGMENT_KEY.fullmatch(key):
-            raise ValueError("a record field key must be letters, digits or _.:-")
-        if len(_KEYS_SEEN) < 10_000:
-            _KEYS_SEEN.add(key)
-
-
 def record_encode(subject_id: int, public_id: str, external_id: str,
                   values: dict[str, Any]) -> bytes:
     """One line of a block (without its newline). Values are JSON as orjson writes it (UTF-8,
     control characters escaped, so never a raw tab or newline)."""
     for key in values:
-        _check_key(key)
+        fragment_key_check(key)
     if not FRAGMENT_KEY.fullmatch(external_id) or not FRAGMENT_KEY.fullmatch(public_id):
         raise ValueError("ids must be letters, digits or _.:-")
     parts = [b"%d" % subject_id, public_id.encode(), external_id.encode(),
