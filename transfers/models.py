@@ -310,3 +310,20 @@ class DeletionNotice(models.Model):
 
     def __str__(self) -> str:
         return f"삭제 요청 {self.pk} ({self.get_reason_display()})"
+
+
+class DeletionScan(models.Model):
+    """How far the search for deletions owed has got, per plan lineage: each search looks
+    only at consent states changed since the previous one (and at everything since the
+    decisions of a release it has not seen yet), so a poll at the cut-over does not re-read
+    every merchant who answered after the first release."""
+
+    lineage = models.UUIDField("계획 계보 (lineage)", unique=True)
+    scanned_at = models.DateTimeField("마지막 검사 시각")
+
+    class Meta:
+        verbose_name = "삭제 대상 검사 (deletion scan)"
+        verbose_name_plural = "삭제 대상 검사 (deletion scans)"
+
+    def __str__(self) -> str:
+        return f"deletion scan {self.lineage} @ {self.scanned_at:%Y-%m-%d %H:%M}"

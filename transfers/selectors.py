@@ -260,6 +260,19 @@ def deletion_feed(plan: TransferPlan, *, after: int, limit: int) -> list[Deletio
                 .select_related("subject").order_by("id")[:limit])
 
 
+def plans_with_releases() -> list[TransferPlan]:
+    """The newest decided version (not a draft or one awaiting approval) of each plan lineage
+    that has released data (not rehearsals): where deletions can be owed."""
+    lineages = set(Release.objects.filter(status=Release.Status.READY, rehearsal=False)
+                   .values_list("plan__lineage", flat=True))
+    newest: dict[Any, TransferPlan] = {}
+    undecided = (TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED)
+    for plan in (TransferPlan.objects.filter(lineage__in=lineages).exclude(status__in=undecided)
+                 .order_by("version")):
+        newest[plan.lineage] = plan
+    return list(newest.values())
+
+
 def unconfirmed_deletions() -> QuerySet[DeletionNotice]:
     return DeletionNotice.objects.filter(confirmed_at__isnull=True)
 

@@ -57,3 +57,14 @@ def deliver_deletion_webhooks(plan_id: int) -> int:
             webhook_sent_at=timezone.now())
         sent += len(batch)
     return sent
+
+
+@shared_task(name="transfers.tasks.detect_deletions")
+def detect_deletions() -> int:
+    """Every minute (Celery beat): look for deletions owed on every plan that has released
+    data, so that notices (and webhooks) do not wait for the recipient to poll the feed.
+    Returns how many notices it created."""
+    from transfers.selectors import plans_with_releases
+    from transfers.services import deletions_detect
+
+    return sum(len(deletions_detect(plan=plan)) for plan in plans_with_releases())

@@ -10,6 +10,7 @@ from governance.models import DataSubject
 from governance.services import subject_consent_state_set
 from tests.transfers.reader import read_release_api
 from transfers.models import DeletionNotice
+from transfers.selectors import release_subjects
 from transfers.services import release_export, release_request
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +81,21 @@ def test_a_merchant_who_withdraws_consent_after_release_is_in_the_feed_after_the
     feed = shinhan_api.get(url).json()["deletions"]
     assert [(n["reason"], n["fields"]) for n in feed] == [("withdrawn", sorted(granted))]
     assert shinhan_api.get(url, after=feed[0]["id"]).json()["deletions"] == []
+
+
+def test_a_withdrawal_made_while_a_release_is_being_built_is_owed_a_notice(
+        shinhan_api, approved_plan, uploaded, incoming_operator):
+    """The export decides as of the release's request: a merchant who withdraws after that,
+    while the chunks are still being written, was carried and must reach the feed."""
+    merchant = DataSubject.objects.get(kind="merchant", external_id="M-0000004")
+    granted = ["merchant.email", "merchant.settlement_bank_account"]
+    subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=granted)
+    release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
+    subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=granted,
+                              withdrawn_at=timezone.now())
+    release = release_export(release_id=release.pk)
+    carried = dict(release_subjects(release.pk))
+    assert set(granted) <= set(carried[merchant.pk])  # decided as of the request
+    feed = shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"]
+    assert [(n["subject"], n["reason"], n["fields"]) for n in feed] == [
+        (merchant.public_id, "withdrawn", sorted(granted))]

@@ -8,43 +8,59 @@ whatever records the change (a withdrawal, an objection, a later decline).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from governance.models import SubjectConsentState, TransferPlan
 from governance.selectors import plan_decisions
-from transfers.models import DeletionNotice, Release
+from transfers.models import DeletionNotice, DeletionScan, Release
 from transfers.selectors import releases_carried
 from transfers.services.common import Conflict, record
 
 SYSTEM = ("system", "system:transfers")
+EVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+# A consent state's `updated_at` is stamped inside its transaction, which commits a moment
+# later: each search looks back this far before the previous one so that no change committed
+# late is skipped (a notice is unique per change, so seeing a change twice adds nothing).
+RESCAN_MARGIN = dt.timedelta(minutes=10)
 
 
 @transaction.atomic
 def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
-    """Create the notices owed for consent changes made after the subject's release."""
+    """Create the notices owed for consent changes made after the subject's release.
+
+    "After the release" means after its decisions were taken (`Release.as_of`), not after it
+    was finished: a merchant who withdraws while the chunks are being written was carried.
+    Called on every poll of the feed and every minute by `transfers.tasks.detect_deletions`;
+    concurrent calls for a plan wait for each other (lock on its `DeletionScan`).
+    """
     now = now or timezone.now()
-    completed = dict(Release.objects.filter(plan__lineage=plan.lineage,
-                                            status=Release.Status.READY, rehearsal=False)
-                     .values_list("pk", "completed_at"))
-    if not completed:
+    scanned_at = timezone.now()  # the clock, even when a test decides "now" for policy
+    released_at = dict(Release.objects.filter(plan__lineage=plan.lineage,
+                                              status=Release.Status.READY, rehearsal=False)
+                       .values_list("pk", "as_of"))
+    if not released_at:
         return []
+    since = _changes_since(plan, scanned_at)
     noticed = DeletionNotice.objects.filter(plan__lineage=plan.lineage,
                                             subject_id=OuterRef("subject_id"),
                                             state_updated_at=OuterRef("updated_at"))
-    # Only a state changed after some release can be owed a notice.
+    # Only a state changed after some release's decisions can be owed a notice.
     candidates = {sid: (updated_at, withdrawn_at, objected) for sid, updated_at, withdrawn_at,
                   objected in SubjectConsentState.objects
-                  .filter(plan__lineage=plan.lineage, updated_at__gt=min(completed.values()))
+                  .filter(plan__lineage=plan.lineage,
+                          updated_at__gt=max(since, min(released_at.values())))
                   .exclude(Exists(noticed))
                   .values_list("subject_id", "updated_at", "withdrawn_at", "objected")}
     released: dict[int, set[str]] = {}
     changes = {}
-    for release_id, subjects in releases_carried(completed, set(candidates)).items():
+    for release_id, subjects in releases_carried(released_at, set(candidates)).items():
         for sid, fields in subjects.items():
             released.setdefault(sid, set()).update(fields)
-            if completed[release_id] < candidates[sid][0]:  # released before the change
+            if released_at[release_id] < candidates[sid][0]:  # decided before the change
                 changes[sid] = candidates[sid]
     if not changes:
         return []
@@ -73,6 +89,26 @@ def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
                {"plan_id": plan.pk, "notices": len(created)})
         transaction.on_commit(lambda: _queue_webhook(plan.pk))
     return created
+
+
+def _changes_since(plan: TransferPlan, scanned_at: dt.datetime) -> dt.datetime:
+    """From when consent changes must be read, and the lineage's mark moved to ``scanned_at``.
+
+    Since the previous search (less the margin), or since the decisions of any release
+    finished after it: that release has not been compared with anything yet.
+    """
+    scan, created = DeletionScan.objects.select_for_update().get_or_create(
+        lineage=plan.lineage, defaults={"scanned_at": scanned_at})
+    if created:
+        return EVER
+    previous = scan.scanned_at - RESCAN_MARGIN
+    new_releases = Release.objects.filter(plan__lineage=plan.lineage,
+                                          status=Release.Status.READY, rehearsal=False,
+                                          completed_at__gt=previous)
+    first_new = new_releases.order_by("as_of").values_list("as_of", flat=True).first()
+    scan.scanned_at = scanned_at
+    scan.save(update_fields=["scanned_at"])
+    return min(previous, first_new) if first_new is not None else previous
 
 
 def _queue_webhook(plan_id: int) -> None:
