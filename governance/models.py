@@ -9,6 +9,7 @@ Business rules live in `governance.services` (writes), `governance.selectors` (r
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from datetime import timedelta
 
@@ -20,8 +21,30 @@ from governance.crypto import EncryptedTextField
 
 
 def new_public_id() -> str:
-    """A random pseudonymous id for audit events and URLs (never derived from the subject)."""
-    return secrets.token_hex(12)
+    """A pseudonymous id for audit events, URLs and releases (never derived from the subject):
+    24 hex digits, the creation time in milliseconds then 48 random bits, like a UUIDv7.
+
+    Why time first: a bulk upload creates two million of them, and random keys scatter the
+    inserts over a unique index far larger than memory (measured: a third of the cost of
+    writing a subject at that size); ids that grow with time are appended at its end. It
+    tells no more than when the broker first saw the subject; it is not a secret (consent
+    links carry their own tokens)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+
+
+class EqualityIndex(models.Index):
+    """An index for equality lookups only: a hash index on PostgreSQL, a B-tree elsewhere.
+
+    For keyed hashes (blind indexes) of millions of subjects: a B-tree of random 64-digit keys
+    is several times larger than memory and each insert lands on a random page (measured:
+    half the cost of writing a subject at 2.3 million); a hash index stores 4-byte hash codes.
+    Give it a condition that leaves out the empty value: a hash index puts equal keys in one
+    bucket chain, which every insert of that key walks."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            using = " USING hash"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
 class Operator(models.Model):
@@ -95,7 +118,7 @@ class DataSubject(models.Model):
     public_id = models.CharField("가명 ID (public id)", max_length=32, unique=True,
                                  default=new_public_id, editable=False)
     phone = EncryptedTextField("연락처 (암호화)", blank=True, default="")
-    phone_index = models.CharField("연락처 검색 색인", max_length=64, blank=True, db_index=True)
+    phone_index = models.CharField("연락처 검색 색인", max_length=64, blank=True)
     # Compared with the hash of what a merchant types, never searched: no index (each one costs
     # a write per subject of a bulk upload).
     brn_hash = models.CharField("사업자등록번호 해시", max_length=64, blank=True)
@@ -108,6 +131,11 @@ class DataSubject(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source_operator", "kind", "external_id"],
                                     name="governance_subject_unique_external_id"),
+        ]
+        indexes = [
+            # Who sent this SMS reply, whose number opted out: equality only.
+            EqualityIndex(fields=["phone_index"], condition=~models.Q(phone_index=""),
+                          name="governance_subject_phone"),
         ]
 
     def __str__(self) -> str:
