@@ -79,6 +79,28 @@ def plan_in_force_for(from_operator: Operator, to_operator: Operator) -> Transfe
             .order_by("-approved_at").first())
 
 
+def subjects_known(*, operator_id: int, kind: str, external_ids: list[str]
+                   ) -> dict[str, tuple[int, str]]:
+    """External id -> (subject id, public id) for those of ``external_ids`` that ``operator``
+    already holds as subjects of ``kind``: one array lookup on PostgreSQL, chunks elsewhere."""
+    table = DataSubject._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT external_id, id, public_id FROM {table} "  # noqa: S608
+                           "WHERE source_operator_id = %s AND kind = %s "
+                           "AND external_id = ANY(%s)", [operator_id, kind, external_ids])
+            return {external_id: (pk, public_id)
+                    for external_id, pk, public_id in cursor.fetchall()}
+    known = {}
+    for start in range(0, len(external_ids), 5000):
+        known.update((external_id, (pk, public_id)) for external_id, pk, public_id
+                     in DataSubject.objects.filter(
+                         source_operator_id=operator_id, kind=kind,
+                         external_id__in=external_ids[start:start + 5000])
+                     .values_list("external_id", "id", "public_id"))
+    return known
+
+
 def field_disputed_ids() -> set[int]:
     """Ids of fields under a dispute that no ruling has settled yet."""
     return set(OwnershipDispute.fields.through.objects.filter(

@@ -25,6 +25,7 @@ from governance.models import (
     TransferPlan,
     new_public_id,
 )
+from governance.selectors import subjects_known
 from governance.services.common import Actor, GovernanceError, record
 
 
@@ -38,7 +39,8 @@ class SubjectsUpsertResult:
 
 @transaction.atomic
 def subjects_upsert(*, operator: Operator, kind: str, rows: Iterable[Mapping[str, Any]],
-                    by: Actor, batch_size: int = 2000) -> SubjectsUpsertResult:
+                    by: Actor, batch_size: int = 2000,
+                    known: Mapping[str, tuple[int, str]] | None = None) -> SubjectsUpsertResult:
     """Create or update subjects held by ``operator`` from rows of
     ``{"external_id": ..., "phone": ... (optional), "brn": ... (optional)}``.
 
@@ -49,21 +51,30 @@ def subjects_upsert(*, operator: Operator, kind: str, rows: Iterable[Mapping[str
     existing ones updated by one UPDATE per batch; elsewhere through the ORM. A row without a
     phone (or BRN) leaves an existing subject's stored one as it is, on both paths. Two
     transactions creating the same subject: the loser raises IntegrityError.
+
+    ``known``: the caller's own `governance.selectors.subjects_known` of every row, made in
+    this transaction, so that the PostgreSQL path does not look the subjects up again (an
+    upload has just done it to find duplicates). The ORM path loads the subjects it updates.
     """
     if kind not in DataSubject.Kind.values:
         raise GovernanceError(f"unknown subject kind: {kind}")
     result = SubjectsUpsertResult()
-    upsert = _upsert_batch
+    def upsert(batch: list[Mapping[str, Any]]) -> None:
+        if connection.vendor == "postgresql":
+            _upsert_batch_copy(operator, kind, batch, result, known)
+        else:
+            _upsert_batch(operator, kind, batch, result)
+
     if connection.vendor == "postgresql":
-        upsert, batch_size = _upsert_batch_copy, max(batch_size, 50_000)
+        batch_size = max(batch_size, 50_000)
     batch: list[Mapping[str, Any]] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= batch_size:
-            upsert(operator, kind, batch, result)
+            upsert(batch)
             batch = []
     if batch:
-        upsert(operator, kind, batch, result)
+        upsert(batch)
     record(by, "subjects.upserted", operator,
            {"kind": kind, "created": result.created, "updated": result.updated})
     return result
@@ -144,9 +155,11 @@ def _copy_escape(text: str) -> str:
 
 
 def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
-                       result: SubjectsUpsertResult) -> None:
-    """PostgreSQL: look the batch's subjects up by external id (one indexed query), UPDATE the
-    known ones from arrays, COPY the new ones with ids drawn from the sequence beforehand."""
+                       result: SubjectsUpsertResult,
+                       known: Mapping[str, tuple[int, str]] | None) -> None:
+    """PostgreSQL: look the batch's subjects up by external id (one indexed query, unless the
+    caller did), UPDATE the known ones from arrays, COPY the new ones with ids drawn from the
+    sequence beforehand."""
     prepared = {}
     for row in rows:
         values = _prepared(row)
@@ -154,13 +167,13 @@ def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, An
     table = DataSubject._meta.db_table
     encrypt = bulk_encrypter()
     now = timezone.now()
+    if known is None:
+        known = subjects_known(operator_id=operator.pk, kind=kind, external_ids=list(prepared))
+    existing = {}
+    for external_id in prepared:
+        if external_id in known:
+            existing[external_id], result.public_ids[external_id] = known[external_id]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT external_id, id, public_id FROM {table} "  # noqa: S608
-                       "WHERE source_operator_id = %s AND kind = %s AND external_id = ANY(%s)",
-                       [operator.pk, kind, list(prepared)])
-        existing = {}
-        for external_id, pk, public_id in cursor.fetchall():
-            existing[external_id], result.public_ids[external_id] = pk, public_id
         if existing:
             columns: tuple[list, ...] = ([], [], [], [], [], [])
             for external_id, pk in existing.items():

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from governance.models import DataSubject, TransferPlan
-from governance.selectors import plan_rules
+from governance.selectors import plan_rules, subjects_known
 from governance.services import subjects_upsert
 from transfers.blocks import BLOCK_RECORDS, block_encode
 from transfers.models import Record, RecordBlock, Upload, UploadBatch
@@ -190,8 +190,8 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
         valid.append(row)
     batch = UploadBatch.objects.create(upload=upload, batch_id=batch_id, content_sha256=digest,
                                        line_count=lines)
-    valid = _drop_known(plan, valid, problems, rejected_lines)
-    _store(plan, upload, batch, valid, by)
+    valid, known = _drop_known(plan, valid, problems, rejected_lines)
+    _store(plan, upload, batch, valid, known, by)
     kinds = Counter(r.kind for r in valid)
     fields = Counter(k for r in valid for k in r.values)
     batch.accepted_count, batch.rejected_count = len(valid), len(rejected_lines)
@@ -214,59 +214,54 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
 
 
 def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Problem],
-                rejected_lines: set[int]) -> list[ValidRow]:
+                rejected_lines: set[int]) -> tuple[list[ValidRow], dict[str, dict]]:
     """Reject rows whose subject already has a record under this plan (an earlier batch).
 
-    Two indexed lookups per chunk (subjects by external id, then records by (plan, subject)):
+    Returns the rows kept and, per kind, the subjects the operator already holds among them
+    (`subjects_known`), which the subjects' upsert then uses instead of looking them up again.
+    Two indexed lookups per kind (subjects by external id, then records by (plan, subject)):
     a join filtered on both sides lets the planner scan every record of the plan instead.
     """
-    known: set[tuple[str, str]] = set()
     by_kind: dict[str, list[str]] = {}
     for row in valid:
         by_kind.setdefault(row.kind, []).append(row.external_id)
+    known_by_kind, recorded = {}, set()
     for kind, external_ids in by_kind.items():
-        if connection.vendor == "postgresql":
-            known.update((kind, e) for e in _known_external_ids(plan, kind, external_ids))
-            continue
-        for start in range(0, len(external_ids), 5000):
-            subjects = dict(DataSubject.objects.filter(
-                source_operator_id=plan.from_operator_id, kind=kind,
-                external_id__in=external_ids[start:start + 5000]).values_list("id",
-                                                                               "external_id"))
-            if not subjects:
-                continue
-            known.update((kind, subjects[sid]) for sid in Record.objects.filter(
-                plan=plan, subject_id__in=list(subjects)).values_list("subject_id", flat=True))
-    if not known:
-        return valid
+        known = known_by_kind[kind] = subjects_known(operator_id=plan.from_operator_id,
+                                                     kind=kind, external_ids=external_ids)
+        external_id_of = {pk: external_id for external_id, (pk, _) in known.items()}
+        recorded.update((kind, external_id_of[pk])
+                        for pk in _recorded_subject_ids(plan, list(external_id_of)))
+    if not recorded:
+        return valid, known_by_kind
     kept = []
     for row in valid:
-        if (row.kind, row.external_id) in known:
+        if (row.kind, row.external_id) in recorded:
             problems.append(Problem(row.line, "external_id", "duplicate_across_batches",
                                     f"this {row.kind} was accepted in an earlier batch"))
             rejected_lines.add(row.line)
         else:
             kept.append(row)
-    return kept
+    return kept, known_by_kind
 
 
-def _known_external_ids(plan: TransferPlan, kind: str, external_ids: list[str]) -> list[str]:
-    """PostgreSQL: the external ids (of ``external_ids``) that already have a record under
-    ``plan``. Two indexed array lookups, as above, whatever the number of records."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, external_id FROM {DataSubject._meta.db_table} "  # noqa: S608
-                       "WHERE source_operator_id = %s AND kind = %s AND external_id = ANY(%s)",
-                       [plan.from_operator_id, kind, external_ids])
-        subjects = dict(cursor.fetchall())
-        if not subjects:
-            return []
-        cursor.execute(f"SELECT subject_id FROM {Record._meta.db_table} "  # noqa: S608
-                       "WHERE plan_id = %s AND subject_id = ANY(%s)", [plan.pk, list(subjects)])
-        return [subjects[sid] for (sid,) in cursor.fetchall()]
+def _recorded_subject_ids(plan: TransferPlan, subject_ids: list[int]) -> list[int]:
+    """Those of ``subject_ids`` that already have a record under ``plan``."""
+    if not subject_ids:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT subject_id FROM {Record._meta.db_table} "  # noqa: S608
+                           "WHERE plan_id = %s AND subject_id = ANY(%s)", [plan.pk, subject_ids])
+            return [sid for (sid,) in cursor.fetchall()]
+    return [sid for start in range(0, len(subject_ids), 5000)
+            for sid in Record.objects.filter(plan=plan,
+                                             subject_id__in=subject_ids[start:start + 5000])
+            .values_list("subject_id", flat=True)]
 
 
 def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
-           by: tuple[str, str]) -> None:
+           known: dict[str, dict], by: tuple[str, str]) -> None:
     for kind in sorted({r.kind for r in valid}):
         rows = [r for r in valid if r.kind == kind]
         phone_key, brn_key = SUBJECT_PHONE_FIELD.get(kind), SUBJECT_BRN_FIELD.get(kind)
@@ -279,7 +274,7 @@ def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[V
                 subject_row["brn"] = r.values[brn_key]
             subject_rows.append(subject_row)
         subjects = subjects_upsert(operator=plan.from_operator, kind=kind, rows=subject_rows,
-                                   by=by)
+                                   by=by, known=known.get(kind, {}))
         records_store(plan_id=plan.pk, upload_id=upload.pk, batch_id=batch.pk, kind=kind,
                       rows=[StoredRow(subjects.ids[r.external_id],
                                       subjects.public_ids[r.external_id], r.external_id,
