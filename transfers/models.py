@@ -140,14 +140,16 @@ class Record(models.Model):
     # No index of its own: the unique (plan, subject) index serves every lookup by plan.
     plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
                              verbose_name="계획 버전", db_index=False, db_constraint=False)
+    # No index on the upload nor on the subject alone: every query of records is by plan (and
+    # subject), and nothing deletes uploads or subjects; each index cost every row of an upload.
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="records",
-                               verbose_name="업로드", db_constraint=False)
+                               verbose_name="업로드", db_index=False, db_constraint=False)
     batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="records",
                               verbose_name="배치", db_index=False, db_constraint=False)
     block = models.ForeignKey(RecordBlock, on_delete=models.CASCADE, related_name="+",
                               verbose_name="블록", db_index=False, db_constraint=False)
     subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="정보주체", db_constraint=False)
+                                verbose_name="정보주체", db_index=False, db_constraint=False)
     kind = models.CharField("유형", max_length=16, choices=DataSubject.Kind.choices)
     line = models.PositiveIntegerField("행 번호")
     certificate_balance = models.BigIntegerField("상품권 잔액 (원)", null=True, blank=True)
