@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import NoEditAdmin
@@ -260,8 +261,9 @@ class UnconfirmedFilter(admin.SimpleListFilter):
 
 @admin.register(DeletionNotice)
 class DeletionNoticeAdmin(NoEditAdmin):
-    list_display = ("pk", "plan", "recipient", "subject_public_id", "reason", "field_list",
-                    "created_at", "confirmation")
+    # What an officer acts on first (is it confirmed, since when, why, what) before whose.
+    list_display = ("pk", "confirmation", "reason", "subject_public_id", "field_list",
+                    "created_at", "recipient", "plan")
     list_filter = (UnconfirmedFilter, "reason", "recipient")
     fields = ("plan", "recipient", "subject_public_id", "reason", "fields", "state_updated_at",
               "created_at", "webhook_sent_at", "confirmed_at")
@@ -279,7 +281,11 @@ class DeletionNoticeAdmin(NoEditAdmin):
     def confirmation(self, obj: DeletionNotice):
         if obj.confirmed_at:
             return obj.confirmed_at
-        return format_html('<strong style="color:#a40000">{}</strong>', "미확인 (unconfirmed)")
+        waiting = timezone.now() - obj.created_at
+        age = (f"{waiting.days}일 경과" if waiting.days else
+               f"{waiting.seconds // 3600}시간 경과" if waiting.seconds >= 3600 else "1시간 미만")
+        return format_html('<strong style="color:#a40000">{}</strong> ({})',
+                           "미확인 (unconfirmed)", age)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("subject", "plan", "recipient")

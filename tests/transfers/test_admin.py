@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import secrets
 
@@ -14,7 +15,7 @@ from governance.models import DataSubject
 from governance.services import subject_consent_state_set
 from tests.transfers.conftest import upload_rows
 from transfers import synthetic
-from transfers.models import Upload, UploadBatch
+from transfers.models import DeletionNotice, Upload, UploadBatch
 from transfers.services import (
     acknowledgement_receive,
     deletions_detect,
@@ -83,5 +84,9 @@ def test_unconfirmed_deletions_are_visible_to_the_commission_reviewer(
     assert page.status_code == 200
     html = page.content.decode()
     assert user.public_id in html and "미확인 (unconfirmed)" in html
+    assert "(1시간 미만)" in html  # how long the recipient has left it unconfirmed
+    DeletionNotice.objects.update(created_at=timezone.now() - dt.timedelta(days=3, hours=2))
+    html = client.get(reverse("admin:transfers_deletionnotice_changelist")).content.decode()
+    assert "(3일 경과)" in html
     release_page = client.get(reverse("admin:transfers_release_changelist"))
     assert release_page.status_code == 200 and "불일치 1건" in release_page.content.decode()
