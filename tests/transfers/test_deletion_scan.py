@@ -115,3 +115,27 @@ def test_the_task_is_scheduled_every_minute():
 
     task = PeriodicTask.objects.get(task="transfers.tasks.detect_deletions")
     assert task.enabled and task.crontab.minute == "*"
+
+
+def test_what_releases_carried_is_read_from_the_groups_holding_the_asked_ids(
+        approved_plan, uploaded, settings, monkeypatch):
+    """Small chunks, so the release has many groups: the answer for a few subjects is the same
+    as reading every group, and only the groups that hold one of them are fetched."""
+    from transfers.models import ReleaseGroup
+    from transfers.selectors import release_subjects, releases_carried
+
+    settings.TRANSFERS_RELEASE_CHUNK_RECORDS = 3
+    release = _released(approved_plan)
+    everything = dict(release_subjects(release.pk))
+    groups = ReleaseGroup.objects.filter(release=release).count()
+    assert groups > 4
+    asked = set(sorted(everything)[1::5])  # a few, spread out
+    assert releases_carried([release.pk], asked) == {
+        release.pk: {sid: everything[sid] for sid in asked}}
+    assert releases_carried([release.pk], {max(everything) + 1}) == {}
+    unpacked = []
+    original = ReleaseGroup.unpack_ids
+    monkeypatch.setattr(ReleaseGroup, "unpack_ids",
+                        staticmethod(lambda packed: unpacked.append(1) or original(packed)))
+    releases_carried([release.pk], {min(everything), max(everything)})  # far apart
+    assert 0 < len(unpacked) < groups
