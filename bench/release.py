@@ -12,6 +12,8 @@ sampled while it runs, to show it stays flat as the release grows.
 Ceiling, in the same run: `COPY (SELECT the same records in the clear, one row each: subject
 public id, kind, external id, the fields as JSON text, in subject order) TO STDOUT`, read to
 the end by psycopg; best of two (before and after).
+Also printed, without a goal: the search for deletions owed (`deletions_detect`, run every
+minute) right after 1,000 users the release carried object, and the search after that.
 
     .venv/bin/python bench/release.py [--users 2060000] [--merchants 270000] [--keep]
 
@@ -196,6 +198,27 @@ def child(release_id: int) -> None:
                       "samples": samples}))
 
 
+def deletion_search(plan, changed: int) -> tuple[float, int, float]:
+    """`changed` users the release carried object at once (as at a cut-over): seconds of the
+    next search for deletions owed, notices it created, seconds of the search after it."""
+    from django.utils import timezone
+
+    from governance.models import DataSubject
+    from governance.services import subject_consent_state_set
+    from transfers.services import deletions_detect
+
+    users = list(DataSubject.objects.filter(kind="user").order_by("?")[:changed])
+    for subject in users:
+        subject_consent_state_set(plan=plan, subject=subject, objected=True,
+                                  answered_at=timezone.now())
+    started = time.perf_counter()
+    notices = len(deletions_detect(plan=plan))
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    deletions_detect(plan=plan)
+    return first, notices, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,6 +273,9 @@ def main() -> None:
         print(f"peak RSS of the export process {result['peak_mb']:.0f} MB (goal <= {GOAL_MB} "
               f"MB, flat); after Django start-up {result['baseline_mb']:.0f} MB; RSS at "
               f"10/25/50/75/99% of the run: " + " / ".join(f"{m:.0f}" for m in marks) + " MB")
+        first, notices, next_one = deletion_search(plan, changed=1000)
+        print(f"deletions owed after 1,000 users it carried object: {notices:,} notices found "
+              f"in {first:.2f} s; the next search (nothing new) {next_one:.2f} s")
     finally:
         if not args.keep:
             drop_database(DB)
