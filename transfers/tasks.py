@@ -63,8 +63,18 @@ def deliver_deletion_webhooks(plan_id: int) -> int:
 def detect_deletions() -> int:
     """Every minute (Celery beat): look for deletions owed on every plan that has released
     data, so that notices (and webhooks) do not wait for the recipient to poll the feed.
-    Returns how many notices it created."""
+    Returns how many notices it created. A plan whose search fails does not stop the others;
+    the task then fails, naming the plans, once all were tried."""
     from transfers.selectors import plans_with_releases
     from transfers.services import deletions_detect
 
-    return sum(len(deletions_detect(plan=plan)) for plan in plans_with_releases())
+    created, failed = 0, []
+    for plan in plans_with_releases():
+        try:
+            created += len(deletions_detect(plan=plan))
+        except Exception:
+            logger.exception("deletion search failed for plan %s", plan.pk)
+            failed.append(plan.pk)
+    if failed:
+        raise RuntimeError(f"deletion search failed for plans {failed}")
+    return created

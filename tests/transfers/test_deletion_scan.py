@@ -139,3 +139,23 @@ def test_what_releases_carried_is_read_from_the_groups_holding_the_asked_ids(
                         staticmethod(lambda packed: unpacked.append(1) or original(packed)))
     releases_carried([release.pk], {min(everything), max(everything)})  # far apart
     assert 0 < len(unpacked) < groups
+
+
+def test_a_plan_whose_search_fails_does_not_stop_the_others(monkeypatch, approved_plan):
+    import transfers.selectors
+    import transfers.services
+
+    searched = []
+
+    def search(*, plan):
+        searched.append(plan)
+        if len(searched) == 1:
+            raise ValueError("broken")
+        return []
+
+    monkeypatch.setattr(transfers.selectors, "plans_with_releases",
+                        lambda: [approved_plan, approved_plan])
+    monkeypatch.setattr(transfers.services, "deletions_detect", search)
+    with pytest.raises(RuntimeError, match=f"plans \\[{approved_plan.pk}\\]"):
+        detect_deletions()
+    assert len(searched) == 2
