@@ -12,7 +12,11 @@ from consent.models import Campaign, ConsentRequest, InboundSms, SmsMessage
 from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
 from governance.models import OwnershipDispute, TransferPlan
 from transfers.models import Release
-from transfers.selectors import plan_reconciliation, unconfirmed_deletions
+from transfers.selectors import (
+    deletion_searches_overdue,
+    plan_reconciliation,
+    unconfirmed_deletions,
+)
 
 FUNNEL = [(step, FUNNEL_LABELS[step]) for step in FUNNEL_STEPS]
 
@@ -64,6 +68,7 @@ def open_reviews() -> dict[str, int]:
         "sms_unknown_outcome": SmsMessage.objects.filter(
             status=SmsMessage.Status.UNKNOWN).count(),
         "deletions_unconfirmed": unconfirmed_deletions().count(),
+        "deletion_searches_overdue": deletion_searches_overdue(),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import itertools
 import json
 import operator
@@ -21,6 +22,7 @@ from transfers.blocks import block_records, record_values
 from transfers.models import (
     Acknowledgement,
     DeletionNotice,
+    DeletionScan,
     Record,
     RecordBlock,
     Release,
@@ -289,6 +291,23 @@ def plans_with_releases() -> list[TransferPlan]:
                  .order_by("version")):
         newest[plan.lineage] = plan
     return list(newest.values())
+
+
+# The deletion search runs every minute; this much silence means Celery beat is not running.
+DELETION_SEARCH_OVERDUE = dt.timedelta(minutes=10)
+
+
+def deletion_searches_overdue(now=None) -> int:
+    """How many plans with released data have had no search for deletions owed for
+    `DELETION_SEARCH_OVERDUE` (or never): their withdrawals reach the recipient only when it
+    polls the feed."""
+    now = now or timezone.now()
+    plans = plans_with_releases()
+    searched = dict(DeletionScan.objects.filter(lineage__in=[p.lineage for p in plans])
+                    .values_list("lineage", "scanned_at"))
+    return sum(1 for p in plans
+               if p.lineage not in searched
+               or searched[p.lineage] < now - DELETION_SEARCH_OVERDUE)
 
 
 def unconfirmed_deletions() -> QuerySet[DeletionNotice]:

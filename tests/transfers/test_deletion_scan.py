@@ -159,3 +159,37 @@ def test_a_plan_whose_search_fails_does_not_stop_the_others(monkeypatch, approve
     with pytest.raises(RuntimeError, match=f"plans \\[{approved_plan.pk}\\]"):
         detect_deletions()
     assert len(searched) == 2
+
+
+def test_officers_see_plans_whose_deletion_search_has_not_run_for_ten_minutes(
+        approved_plan, uploaded, client, officer):
+    from django.urls import reverse
+
+    from transfers.selectors import deletion_searches_overdue
+
+    assert deletion_searches_overdue() == 0  # nothing released: nothing to search
+    _released(approved_plan)
+    assert deletion_searches_overdue() == 1  # released, never searched
+    detect_deletions()
+    assert deletion_searches_overdue() == 0
+    later = timezone.now() + dt.timedelta(minutes=11)
+    assert deletion_searches_overdue(now=later) == 1  # beat has stopped
+    DeletionScan.objects.update(scanned_at=timezone.now() - dt.timedelta(minutes=11))
+    client.force_login(officer)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert '<div class="card" id="review-deletion-search"><strong class="alert">1</strong>' in html
+
+
+def test_the_command_runs_one_search(approved_plan, uploaded):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    merchant = _merchant()
+    subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=GRANTED)
+    _released(approved_plan)
+    subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=GRANTED,
+                              withdrawn_at=timezone.now())
+    out = StringIO()
+    call_command("detect_deletions", stdout=out)
+    assert out.getvalue().strip() == "deletion search: 1 new deletion request(s)"
