@@ -30,3 +30,18 @@ def drop_database(name: str) -> None:
 
         connections.close_all()
     admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def setup_django(name: str, var_dir: str) -> None:
+    """Django on database ``name``, as in production (DEBUG off: it logs every query it runs),
+    tasks in-process, its files under ``var_dir``."""
+    import os
+
+    os.environ["DATABASE_URL"] = f"{PG}/{name}"
+    os.environ["VAR_DIR"] = var_dir
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DJANGO_DEBUG"] = "0"
+    import django
+
+    django.setup()

@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from pgdb import PG, drop_database, recreate_database
+from pgdb import drop_database, recreate_database, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,14 +45,7 @@ GOAL_RATIO, GOAL_MB = 0.3, 300
 
 
 def _setup_django(var_dir: str) -> None:
-    os.environ["DATABASE_URL"] = f"{PG}/{DB}"
-    os.environ["VAR_DIR"] = var_dir
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["DJANGO_DEBUG"] = "0"  # as in production: DEBUG logs every query it runs
-    import django
-
-    django.setup()
+    setup_django(DB, var_dir)
 
 
 def _copy(sql: str, lines) -> None:

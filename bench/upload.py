@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pgdb import PG, drop_database, recreate_database
+from pgdb import drop_database, recreate_database, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,14 +39,7 @@ GOAL = 0.25
 
 
 def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"{PG}/{DB}"
-    os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench-upload-"))
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["DJANGO_DEBUG"] = "0"  # as in production: DEBUG logs every query it runs
-    import django
-
-    django.setup()
+    setup_django(DB, os.environ.get("VAR_DIR") or tempfile.mkdtemp(prefix="bench-upload-"))
 
 
 def approved_plan():

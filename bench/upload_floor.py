@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pgdb import PG, drop_database, recreate_database
+from pgdb import drop_database, recreate_database, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,14 +34,7 @@ BATCH = 50_000
 
 
 def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"{PG}/{DB}"
-    os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench-upload-floor-"))
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["DJANGO_DEBUG"] = "0"
-    import django
-
-    django.setup()
+    setup_django(DB, os.environ.get("VAR_DIR") or tempfile.mkdtemp(prefix="bench-upload-floor-"))
 
 
 class Prepared:
