@@ -10,6 +10,15 @@ clock. Ceiling, in the same run: the same `COPY ... FROM STDIN` of the raw rows 
 table that `bench/upload.py` uses. The ratio printed is therefore an upper bound for
 upload.py's ratio in this design, whatever the Python side does.
 
+Second figure, the Python floor: the Python work that no upload can skip, done by the
+service's own functions with no database at all, on the NDJSON bodies upload.py sends: parsing
+(`transfers.validation.parse_ndjson`), checking every field (`validate_row`, with the
+in-batch duplicate check), and encoding and encrypting the accepted values a block at a time
+(`transfers.blocks.block_encode`, one Fernet token per block). Left out, because a different
+design might do without them: the subject rows and their phone tokens, blind indexes and BRN
+hashes, the lookups, the report. Its ratio to the same COPY bounds every design that checks
+and encrypts rows with these functions, however it stores them.
+
     .venv/bin/python bench/upload_floor.py [--users 2060000] [--merchants 270000]
 
 Creates and drops the database `bench_upload_floor` on 127.0.0.1:5432.
@@ -100,6 +109,35 @@ def write(prepared: Prepared) -> float:
     return time.perf_counter() - started
 
 
+def python_floor(plan, kind: str, rows: list[dict]) -> float:
+    """Seconds of the least Python work of one batch (see the module docstring)."""
+    import orjson
+
+    from governance.crypto import bulk_encrypter
+    from governance.models import new_public_id
+    from transfers.blocks import BLOCK_RECORDS, block_encode
+    from transfers.services.common import gc_paused
+    from transfers.services.uploads import plan_schema
+    from transfers.validation import parse_ndjson, validate_row
+
+    schema, encrypt = plan_schema(plan), bulk_encrypter()
+    body = b"\n".join(orjson.dumps(r) for r in rows)
+    public_ids = [new_public_id() for _ in rows]  # made by the database's side in any design
+    started = time.perf_counter()
+    with gc_paused():
+        valid, seen = [], set()
+        for line, obj, problem in parse_ndjson(body):
+            row, problems = validate_row(line, obj, schema)
+            assert problem is None and row is not None, problems
+            assert (row.kind, row.external_id) not in seen
+            seen.add((row.kind, row.external_id))
+            valid.append(row)
+        for start in range(0, len(valid), BLOCK_RECORDS):
+            encrypt(block_encode((start + i, public_ids[start + i], r.external_id, r.values)
+                                 for i, r in enumerate(valid[start:start + BLOCK_RECORDS])))
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,7 +154,7 @@ def main() -> None:
     try:
         plan = approved_plan()
         upload = Upload.objects.create(plan=plan, operator_id=plan.from_operator_id)
-        write_seconds = copy_seconds = 0.0
+        write_seconds = copy_seconds = python_seconds = 0.0
         rows_total, next_id, number = 0, 1, 0
         for kind, count in (("merchant", args.merchants), ("user", args.users)):
             for start in range(1, count + 1, BATCH):
@@ -126,6 +164,7 @@ def main() -> None:
                                                    content_sha256="0" * 64)
                 write_seconds += write(Prepared(plan, upload, batch, kind, rows, next_id))
                 copy_seconds += copy_ceiling([(batch.batch_id, b"", rows)])
+                python_seconds += python_floor(plan, kind, rows)
                 next_id += len(rows)
                 rows_total += len(rows)
                 print(f"  {batch.batch_id}: {rows_total:,} rows, writes "
@@ -137,6 +176,12 @@ def main() -> None:
         print(f"ceiling COPY FROM STDIN of the same rows: {ceiling:,.0f} rows/s "
               f"({copy_seconds:.1f} s, {copy_seconds / rows_total * 1e6:.1f} µs a row)")
         print(f"ratio {figure / ceiling:.2f}: the most bench/upload.py can reach in this design")
+        python = rows_total / python_seconds
+        print(f"Python floor (parse, check, encode and encrypt in blocks; no database): "
+              f"{python:,.0f} rows/s ({python_seconds / rows_total * 1e6:.1f} µs a row), "
+              f"ratio {python / ceiling:.2f}")
+        print(f"both floors together: ratio {copy_seconds / (write_seconds + python_seconds):.2f}"
+              f" (this design, before the subjects' phone tokens, hashes and lookups)")
     finally:
         drop_database(DB)
 
