@@ -1,4 +1,9 @@
-"""Demo staff accounts: two privacy officers (for the two-person rule) and a PIPC reviewer.
+"""Demo staff accounts: two privacy officers (for the two-person rule), a PIPC reviewer, and a
+site administrator.
+
+Only the administrator is a superuser (staff accounts, OAuth applications). The officers work
+with their group's permissions alone, as they would in production: they see the governance,
+consent and transfer screens and the audit trail, not the accounts or the OAuth tokens.
 
 Passwords are generated on first run and kept in var/demo-credentials.json (ignored by git).
 """
@@ -15,10 +20,11 @@ from django.contrib.auth.models import Group
 from config.roles import COMMISSION_REVIEWER, PRIVACY_OFFICER, ensure_role_groups
 
 DEMO_STAFF = [
-    # username, group, superuser
-    ("officer", PRIVACY_OFFICER, True),
+    # username, group (None: none), superuser
+    ("officer", PRIVACY_OFFICER, False),
     ("officer2", PRIVACY_OFFICER, False),
     ("pipc", COMMISSION_REVIEWER, False),
+    ("admin", None, True),
 ]
 
 
@@ -27,14 +33,15 @@ def load(stdout=None) -> str:
     credentials = _stored_credentials()
     User = get_user_model()
     for username, group_name, superuser in DEMO_STAFF:
-        user, created = User.objects.get_or_create(
-            username=username, defaults={"is_staff": True, "is_superuser": superuser}
-        )
+        user, created = User.objects.get_or_create(username=username)
+        # Set on every run: a demo database from before this list changed gets the new roles.
+        user.is_staff, user.is_superuser = True, superuser
         if created or username not in credentials:
             credentials[username] = secrets.token_urlsafe(12)
             user.set_password(credentials[username])
-            user.save()
-        user.groups.add(Group.objects.get(name=group_name))
+        user.save()
+        if group_name:
+            user.groups.add(Group.objects.get(name=group_name))
     _store_credentials(credentials)
     return "staff: " + ", ".join(f"{u} / {credentials[u]}" for u, _, _ in DEMO_STAFF)
 

@@ -10,7 +10,10 @@ from django.contrib.auth.models import Group, Permission
 
 PRIVACY_OFFICER = "privacy officer"
 COMMISSION_REVIEWER = "commission reviewer"
-OFFICER_APPS = ("governance", "consent", "transfers", "django_celery_beat")
+# Deny by default: staff accounts, OAuth applications and tokens, and the periodic-task
+# schedule (which runs the audit sealer and the deletion search) are the site
+# administrator's (a superuser), not an officer's.
+OFFICER_APPS = ("governance", "consent", "transfers")
 VIEWABLE_APPS = ("audit", "governance", "consent", "transfers", "operations")
 
 

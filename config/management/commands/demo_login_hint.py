@@ -22,4 +22,5 @@ class Command(BaseCommand):
         for username, password in creds.items():
             self.stdout.write(f"   {username:10s} {password}")
         self.stdout.write("officer and officer2 are privacy officers (one drafts, the other "
-                          "approves); pipc is the commission's read-only reviewer.\n")
+                          "approves); pipc is the commission's read-only reviewer; admin is "
+                          "the site administrator (staff accounts, OAuth applications).\n")
