@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from governance.models import Operator, TransferPlan
@@ -299,15 +299,22 @@ DELETION_SEARCH_OVERDUE = dt.timedelta(minutes=10)
 
 def deletion_searches_overdue(now=None) -> int:
     """How many plans with released data have had no search for deletions owed for
-    `DELETION_SEARCH_OVERDUE` (or never): their withdrawals reach the recipient only when it
-    polls the feed."""
+    `DELETION_SEARCH_OVERDUE`: their withdrawals reach the recipient only when it polls the
+    feed. A plan never searched counts from its first release (the next minute's search
+    would have found it), so a release just made raises no alarm."""
     now = now or timezone.now()
-    plans = plans_with_releases()
-    searched = dict(DeletionScan.objects.filter(lineage__in=[p.lineage for p in plans])
+    lineages = [p.lineage for p in plans_with_releases()]
+    searched = dict(DeletionScan.objects.filter(lineage__in=lineages)
                     .values_list("lineage", "scanned_at"))
-    return sum(1 for p in plans
-               if p.lineage not in searched
-               or searched[p.lineage] < now - DELETION_SEARCH_OVERDUE)
+    first_released = dict(
+        Release.objects.filter(status=Release.Status.READY, rehearsal=False,
+                               plan__lineage__in=lineages)
+        .values("plan__lineage").annotate(first=Min("completed_at"))
+        .values_list("plan__lineage", "first"))
+    quiet_since = {lineage: searched.get(lineage) or first_released.get(lineage)
+                   for lineage in lineages}
+    return sum(1 for since in quiet_since.values()
+               if since is None or since < now - DELETION_SEARCH_OVERDUE)
 
 
 def unconfirmed_deletions() -> QuerySet[DeletionNotice]:
