@@ -122,7 +122,7 @@ def python_floor(plan, kind: str, rows: list[dict]) -> float:
 
     schema, encrypt = plan_schema(plan), bulk_encrypter()
     body = b"\n".join(orjson.dumps(r) for r in rows)
-    public_ids = [new_public_id() for _ in rows]  # made by the database's side in any design
+    public_ids = [new_public_id() for _ in rows]  # before the clock: not the Python floor
     started = time.perf_counter()
     with gc_paused():
         valid, seen = [], set()
