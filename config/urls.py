@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from oauth2_provider import views as oauth2_views
 
 from config.views import healthz
 from operations.views import dashboard
@@ -14,7 +15,14 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # Only what operators' systems call. DOT's other pages (application registration above
+    # all) would let any staff login make itself a client; operator clients are made by the
+    # service transfers.services.operator_client_create, audited.
+    path("o/", include(([
+        path("token/", oauth2_views.TokenView.as_view(), name="token"),
+        path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
+    ], "oauth2_provider"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # The operator API (transfers) and the merchants' pages and webhooks (consent).
