@@ -23,6 +23,7 @@ def test_it_reports_a_broker_that_is_down_as_degraded(client, settings):
 
 
 @pytest.mark.django_db
-def test_it_echoes_a_request_id(client):
-    response = client.get("/healthz", HTTP_X_REQUEST_ID="ci-check-0001")
-    assert response["X-Request-ID"] == "ci-check-0001"
+def test_it_echoes_a_request_id_that_is_a_uuid(client):
+    offered = "3f2b8c1e-0d4a-4c55-9e21-7a6b5c4d3e2f"
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=offered)
+    assert response["X-Request-ID"] == offered
