@@ -7,7 +7,9 @@ from ``PUBLIC_BASE_URL`` (the address we gave Twilio), and from the forwarded he
 Django is told to trust them (``BEHIND_TLS_PROXY`` / ``USE_X_FORWARDED_HOST``).
 
 A signed request seen before (the same signature over the same URL and form) is a replay and
-is refused (403) once it has been processed; forged or missing signatures are refused (403).
+is refused (403): the first copy claims its key before it is handled, so of identical copies
+arriving at once only one is handled; a copy whose handling raised gives its claim back, so
+Twilio's retry gets in. Forged or missing signatures are refused (403).
 Twilio's own duplicate and out-of-order callbacks are harmless either way: a message's status
 only moves forward, and a reply is applied once per message sid.
 """
@@ -65,13 +67,22 @@ def _guarded(handler):
         if key is None:
             log.warning("webhook %s: bad or missing signature", request.path)
             return HttpResponseForbidden("invalid signature")
-        if cache.get(key):
+        if not _claim(key):
             log.warning("webhook %s: replayed request refused", request.path)
             return HttpResponseForbidden("replayed request")
-        response = handler(request)
-        cache.set(key, 1, REPLAY_WINDOW)  # only once processed: a failed attempt may retry
-        return response
+        try:
+            return handler(request)
+        except BaseException:
+            cache.delete(key)  # not processed: Twilio's retry of it must get in
+            raise
     return view
+
+
+def _claim(key: str) -> bool:
+    """True for the first of any number of concurrent requests with this key. ``cache.add``
+    is one atomic step on the in-process cache and on Redis (SET NX): a get, then a set,
+    let ten identical callbacks at once all through."""
+    return cache.add(key, 1, REPLAY_WINDOW)
 
 
 @_guarded

@@ -160,3 +160,100 @@ def test_the_standins_signed_callbacks_reach_the_live_server(
             time.sleep(0.1)
     assert SmsMessage.objects.filter(status=S.DELIVERED).count() == 3
     assert ConsentRequest.objects.filter(status="delivered").count() == 3
+
+
+# --- Replays racing each other ----------------------------------------------------------
+
+
+def _redis_cache() -> dict:
+    """The production cache (Redis), under a key prefix of this run's own."""
+    import uuid
+
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": url, "KEY_PREFIX": f"test-webhooks-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture(params=["in-process cache", "redis"])
+def replay_cache(request, settings):
+    if request.param == "redis":
+        settings.CACHES = _redis_cache()
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def slow_status_update(monkeypatch):
+    """Stands in for the status service, slowly enough that concurrent callbacks overlap;
+    records each callback it is handed."""
+    import threading
+
+    handled, lock = [], threading.Lock()
+
+    def update(**callback):
+        time.sleep(0.2)
+        with lock:
+            handled.append(callback)
+
+    monkeypatch.setattr("consent.webhooks.sms_status_update", update)
+    return handled
+
+
+def _post_at_once(path: str, params: dict, copies: int) -> list[int]:
+    """``copies`` identical signed callbacks, each from its own connection, released
+    together by a barrier. Returns their HTTP statuses."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.test import Client
+
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + path, params)  # noqa: F405
+    barrier = Barrier(copies)
+
+    def post(_):
+        http = Client()
+        barrier.wait()
+        return http.post(path, urlencode(params),
+                         content_type="application/x-www-form-urlencoded",
+                         headers={"X-Twilio-Signature": signature}).status_code
+
+    with ThreadPoolExecutor(copies) as pool:
+        return sorted(pool.map(post, range(copies)))
+
+
+def test_of_ten_identical_callbacks_at_once_exactly_one_is_handled(
+        settings, replay_cache, slow_status_update):
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN  # noqa: F405
+    settings.PUBLIC_BASE_URL = PUBLIC
+    params = {"MessageSid": "SMrace", "MessageStatus": "delivered", "AccountSid": "AC1"}
+    statuses = _post_at_once(reverse("consent:sms-status"), params, copies=10)
+    assert statuses == [204] + [403] * 9
+    assert len(slow_status_update) == 1
+
+
+def test_a_callback_whose_handling_failed_is_accepted_when_twilio_retries(
+        signed_post, monkeypatch):
+    calls = []
+
+    def fails_once(**callback):
+        calls.append(callback)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+
+    monkeypatch.setattr("consent.webhooks.sms_status_update", fails_once)
+    path = reverse("consent:sms-status")
+    params = {"MessageSid": "SMretry", "MessageStatus": "delivered", "AccountSid": "AC1"}
+    with pytest.raises(RuntimeError):
+        signed_post(path, params)
+    assert signed_post(path, params).status_code == 204
+    assert signed_post(path, params).status_code == 403
+    assert len(calls) == 2
