@@ -218,6 +218,8 @@ REST_FRAMEWORK = {
 }
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 600),
+    # Tokens only for, and only accepted from, an operator client that is not revoked.
+    "OAUTH2_VALIDATOR_CLASS": "transfers.oauth_validator.OperatorClientOAuth2Validator",
     "SCOPES": {
         "upload": "Upload the outgoing operator's records for a plan",
         "release:read": "Read releases addressed to the incoming operator",
@@ -250,6 +252,9 @@ AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", "consent-broker.example/audit")
 AUDIT_CHECKPOINT_INTERVAL = float(env_str("AUDIT_CHECKPOINT_INTERVAL", "1"))
 # Seal right after commit in-process (embedded default) instead of in a Celery task.
 AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
+# verify_audit fails when an event has waited longer than this (seconds) to be sealed: the
+# sealer is stopped or failing. Sealing normally follows within a second or two.
+AUDIT_MAX_UNSEALED_SECONDS = env_int("AUDIT_MAX_UNSEALED_SECONDS", 300)
 
 # --- SMS and the consent page -----------------------------------------------------------
 

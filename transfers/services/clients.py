@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from oauth2_provider.generators import generate_client_id, generate_client_secret
-from oauth2_provider.models import get_application_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 
 from governance.models import Operator
 from transfers.models import OperatorClient
@@ -42,12 +46,24 @@ def operator_client_create(*, operator: Operator, by: tuple[str, str] | None,
 
 
 @transaction.atomic
-def operator_client_revoke(*, client: OperatorClient, by: tuple[str, str] | None) -> None:
-    """Disable the client and drop its live tokens."""
-    from oauth2_provider.models import get_access_token_model
+def operator_client_revoke(*, client: OperatorClient, by: tuple[str, str] | None) -> OperatorClient:
+    """Disable the client and drop its live tokens, audited, in one transaction.
 
-    client.active = False
-    client.save(update_fields=["active"])
-    get_access_token_model().objects.filter(application=client.application).delete()
-    record(by, "api_client.revoked", "transfers.operatorclient", client.pk,
-           {"operator": client.operator.code})
+    From the commit on, /o/token/ refuses the client and any token it still holds (the
+    validator, transfers.oauth_validator, reads ``active``). Revoking a revoked client
+    changes nothing and records nothing: the conditional update settles two officers
+    revoking at once.
+    """
+    if OperatorClient.objects.filter(pk=client.pk, active=True).update(active=False):
+        _tokens_drop(client.application)
+        record(by, "api_client.revoked", "transfers.operatorclient", client.pk,
+               {"operator": client.operator.code})
+    client.refresh_from_db(fields=["active"])
+    return client
+
+
+def _tokens_drop(application) -> None:
+    # Client credentials issue no refresh tokens, and the validator refuses a revoked client
+    # at every endpoint; drop any all the same, so that a revoked client holds no credential.
+    get_access_token_model().objects.filter(application=application).delete()
+    get_refresh_token_model().objects.filter(application=application).delete()
