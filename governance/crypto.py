@@ -240,11 +240,16 @@ def blind_index(value: str) -> str:
     return hmac.digest(key.encode(), value.encode(), "sha256").hex()
 
 
-_E164_KR_MOBILE = re.compile(r"\+8210\d{8}")
+# Digits are spelled [0-9] throughout: \d (and the phonenumbers parser) also take full-width
+# and other Unicode digits, which would store a number whose blind index never matches what
+# the subject types.
+_E164_KR_MOBILE = re.compile(r"\+8210[0-9]{8}")
 
 
 def normalize_phone(raw: str) -> str:
     """A Korean phone number in E.164 (+821012345678); raises InvalidPhone otherwise."""
+    if not str(raw).isascii():
+        raise InvalidPhone("write the phone number with the digits 0-9")
     if _E164_KR_MOBILE.fullmatch(str(raw)):
         return str(raw)  # already normalised (bulk uploads pass E.164): skip the parser
     try:
@@ -259,7 +264,7 @@ def normalize_phone(raw: str) -> str:
 def normalize_mobile(raw: str) -> str:
     """Like `normalize_phone`, but only +82 10-XXXX-XXXX mobiles (the numbers SMS reaches)."""
     e164 = normalize_phone(raw)
-    if not re.fullmatch(r"\+8210\d{8}", e164):
+    if not _E164_KR_MOBILE.fullmatch(e164):
         raise InvalidPhone("not a Korean mobile number (010-XXXX-XXXX)")
     return e164
 
@@ -276,8 +281,8 @@ def brn_check_digit(first_nine: str) -> int:
 
 def normalize_brn(raw: str) -> str:
     """The 10 digits of a business registration number (XXX-XX-XXXXX), check digit verified."""
-    digits = re.sub(r"[\s-]", "", str(raw))
-    if not re.fullmatch(r"\d{10}", digits):
+    digits = re.sub(r"[ \t-]", "", str(raw))
+    if not re.fullmatch(r"[0-9]{10}", digits):
         raise InvalidBRN("a business registration number has 10 digits")
     if brn_check_digit(digits[:9]) != int(digits[9]):
         raise InvalidBRN("the check digit of the business registration number is wrong")

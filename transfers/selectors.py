@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from governance.models import Operator, TransferPlan
@@ -49,10 +49,16 @@ def _accepted(batches: QuerySet[UploadBatch]) -> dict[str, Any]:
         subjects.update(kinds)
         fields.update(per_field)
         rejected += n_rejected
-    balance = batches.aggregate(s=Sum("balance_sum"))["s"] or 0
+    balance = balance_sum_of(batches)
     return {"records": sum(subjects.values()), "subjects": dict(sorted(subjects.items())),
             "fields": dict(sorted(fields.items())), "certificate_balance_sum": balance,
             "rejected_rows": rejected}
+
+
+def balance_sum_of(batches: QuerySet[UploadBatch]) -> int:
+    """The certificate balance held by ``batches``, summed in Python: a plan has a few hundred
+    batches, and Python's integers cannot overflow where SQLite's SUM() raises at 2**63."""
+    return sum(batches.values_list("balance_sum", flat=True))
 
 
 def upload_totals(upload: Upload) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def _matches(subject: DataSubject, answer: str) -> bool:
         return bool(subject.brn_hash) and hmac.compare_digest(typed, subject.brn_hash)
     digits = re.sub(r"[\s-]", "", str(answer))
     held = re.sub(r"\D", "", subject.phone or "")[-4:]
-    if not re.fullmatch(r"\d{4}", digits) or len(held) != 4:
+    if not re.fullmatch(r"[0-9]{4}", digits) or len(held) != 4:
         return False
     return hmac.compare_digest(digits.encode(), held.encode())
 

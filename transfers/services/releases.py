@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.signing import service_key_id, service_sign
@@ -22,6 +22,7 @@ from governance.selectors import operator_current_key
 from governance.services import provision_record
 from transfers import format as fmt
 from transfers.models import Release, ReleaseGroup, UploadBatch
+from transfers.selectors import balance_sum_of
 from transfers.services.common import Conflict, gc_paused, record, releases_dir
 from transfers.services.release_lines import Shape, Tally, release_lines
 
@@ -207,8 +208,7 @@ def _iso(value) -> str:
 
 def _manifest(release: Release, tally: Tally, chunks: list[dict]) -> dict[str, Any]:
     plan = release.plan
-    source = UploadBatch.objects.filter(upload__plan=plan).aggregate(
-        balance=Sum("balance_sum"))
+    source_balance = balance_sum_of(UploadBatch.objects.filter(upload__plan=plan))
     manifest: dict[str, Any] = {
         "format": fmt.FORMAT,
         "release": {"id": str(release.public_id), "number": release.number,
@@ -240,7 +240,7 @@ def _manifest(release: Release, tally: Tally, chunks: list[dict]) -> dict[str, A
             "records": tally.records,
             "subjects": dict(sorted(tally.subjects.items())),
             "certificate_balance_sum": tally.balance_sum,
-            "source_accepted_balance_sum": source["balance"] or 0,
+            "source_accepted_balance_sum": source_balance,
         },
     }
     if release.rehearsal:
