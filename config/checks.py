@@ -63,3 +63,47 @@ def _malformed_key_errors() -> list[Error]:
     if settings.BLIND_INDEX_KEY and len(settings.BLIND_INDEX_KEY) < 32:
         errors.append(Error("BLIND_INDEX_KEY must be at least 32 characters.", id="broker.E007"))
     return errors
+
+
+# Caches that live inside one process: rate limits, identity-check lockouts and webhook
+# replay keys kept there are counted per gunicorn worker, so N workers allow N times the limit.
+_PROCESS_LOCAL_CACHES = ("django.core.cache.backends.locmem.LocMemCache",
+                         "django.core.cache.backends.dummy.DummyCache")
+
+# What the Twilio provider cannot work without, and what goes wrong without each.
+_TWILIO_SETTINGS = {
+    "TWILIO_ACCOUNT_SID": "Set it to the Twilio account's SID (AC...): without it no SMS can "
+                          "be sent.",
+    "TWILIO_AUTH_TOKEN": "Set it to the account's auth token: without it no SMS can be sent, "
+                         "and every status callback and reply is refused (Twilio signs "
+                         "them with this token).",
+    "TWILIO_MESSAGING_SERVICE_SID": "Set it to the Messaging Service (MG...) the SMS are sent "
+                                    "from: without it no SMS can be sent.",
+}
+
+
+@register(Tags.security, Tags.caches, deploy=False)
+def production_services_are_configured(app_configs, **kwargs) -> list[Error]:
+    if not settings.IS_PRODUCTION:
+        return []
+    return _shared_cache_errors() + _twilio_errors()
+
+
+def _shared_cache_errors() -> list[Error]:
+    if settings.CACHES["default"]["BACKEND"] not in _PROCESS_LOCAL_CACHES:
+        return []
+    return [Error(
+        "CACHE_URL is not set: the cache lives inside each process.",
+        hint="Set CACHE_URL to the shared Redis: otherwise rate limits, identity-check "
+             "lockouts and webhook replay keys are counted per web process, and each "
+             "process allows the full limit.",
+        id="broker.E008",
+    )]
+
+
+def _twilio_errors() -> list[Error]:
+    if settings.SMS_PROVIDER != "twilio":
+        return []
+    return [Error(f"SMS_PROVIDER is twilio but {name} is not set.", hint=consequence,
+                  id="broker.E009")
+            for name, consequence in _TWILIO_SETTINGS.items() if not getattr(settings, name)]
