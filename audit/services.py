@@ -141,3 +141,12 @@ def _schedule_sealing() -> None:
     from audit.sealing import audit_seal_soon
 
     audit_seal_soon()
+
+
+def looks_personal(text: str) -> str | None:
+    """What personal value ``text`` looks like ("a phone number", ...), or None.
+
+    Callers that take identifiers from outside (a batch id, a request id) refuse those that
+    look personal before they can reach an audit event, instead of failing when recording it.
+    """
+    return next((label for label, pattern in _PERSONAL_VALUES if pattern.search(text)), None)

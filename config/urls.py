@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
 from config.views import healthz
 from operations.views import dashboard
+from transfers.apis import api_not_found
 
 admin.site.site_header = "개인정보 이전 중개 서비스 관리"
 admin.site.site_title = "Consent broker"
@@ -27,5 +28,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # The operator API (transfers) and the merchants' pages and webhooks (consent).
     path("api/", include("transfers.urls")),
+    # Anything else under /api/ is a JSON 404, like every other refusal of the API.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
     path("", include("consent.urls")),
 ]

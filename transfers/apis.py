@@ -4,6 +4,10 @@ Every authenticated call is recorded as an audit event (actor ``operator:<CODE>`
 
 from __future__ import annotations
 
+import hashlib
+import re
+import uuid
+
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, Http404
@@ -16,12 +20,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import UnsupportedMediaType as DrfUnsupportedMediaType
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.services import audit_record
+from audit.services import audit_record, looks_personal
 from audit.signing import service_key_id, service_public_key_b64
 from governance.models import TransferPlan
 from governance.selectors import plan_rules
@@ -29,6 +34,7 @@ from governance.services import GovernanceError
 from transfers import format as fmt
 from transfers.authentication import OperatorOAuth2Authentication
 from transfers.models import DeletionNotice, Release, Upload, UploadBatch
+from transfers.parsers import BoundedJSONParser
 from transfers.permissions import (
     SCOPE_RELEASE_ACK,
     SCOPE_RELEASE_READ,
@@ -44,10 +50,17 @@ from transfers.selectors import (
     release_records_page,
     upload_totals,
 )
+from transfers.serializers import (
+    AcknowledgementInputSerializer,
+    ErrorSerializer,
+    UploadTotalsInputSerializer,
+)
 from transfers.services import (
+    LengthRequired,
     PayloadTooLarge,
     TransferError,
     acknowledgement_receive,
+    batch_id_check,
     deletion_confirm,
     deletions_detect,
     operator_actor,
@@ -58,8 +71,9 @@ from transfers.services import (
     upload_create,
 )
 
-ERROR = inline_serializer("Error", {"error": serializers.CharField(),
-                                    "detail": serializers.CharField()})
+ERROR = ErrorSerializer
+E400 = OpenApiResponse(ERROR, description="the request is malformed: `error` names what "
+                                          "(invalid_request with `fields`, parse_error, ...)")
 E401 = OpenApiResponse(ERROR, description="no or expired token")
 E403 = OpenApiResponse(ERROR, description="the token lacks the scope this endpoint needs")
 E404 = OpenApiResponse(ERROR, description="no such plan/upload/release for this operator "
@@ -78,6 +92,7 @@ class OperatorApi(APIView):
 
     authentication_classes = [OperatorOAuth2Authentication]
     permission_classes = [IsOperatorClient, OperatorTokenHasScope]
+    parser_classes = [BoundedJSONParser]
     required_scopes: list[str] = []
     audit_action = "api.call"
 
@@ -87,11 +102,15 @@ class OperatorApi(APIView):
         self.actor = operator_actor(self.operator)
 
     def handle_exception(self, exc):
+        """The one place where refusals become HTTP: always `{"error", "detail"}` JSON."""
         if isinstance(exc, TransferError):
             return Response({"error": exc.code, "detail": exc.message}, status=exc.status)
         if isinstance(exc, GovernanceError):
             return Response({"error": "refused", "detail": str(exc)},
                             status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, ValidationError):
+            return Response(_validation_error_body(exc.detail),
+                            status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, Http404):
             exc = NotFound()
         response = super().handle_exception(exc)
@@ -111,8 +130,19 @@ class OperatorApi(APIView):
                     target_id=request.resolver_match.url_name if request.resolver_match
                     else "unknown",
                     details={"method": request.method, "status": response.status_code,
-                             "args": {k: str(v) for k, v in kwargs.items()}})
+                             "args": _audit_args(kwargs)})
         return response
+
+    def valid_input(self, request, serializer_class) -> dict:
+        """The JSON body checked by ``serializer_class`` (400 with the reasons otherwise).
+
+        A body sent without a content type would reach DRF as empty data and be taken as
+        "nothing declared": refuse it (415) instead of guessing."""
+        if not request.content_type and _declared_length(request) > 0:
+            raise DrfUnsupportedMediaType("", detail="send the body as application/json")
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
     # --- what this operator may see --------------------------------------------------------
 
@@ -144,6 +174,49 @@ class OperatorApi(APIView):
         if release is None:
             raise NotFound("no such release for this operator")
         return release
+
+
+def _validation_error_body(detail) -> dict:
+    """A serializer's errors as `{"error": "invalid_request", "detail": one line, "fields":
+    {path: [messages]}}`; a body that is not an object at all has the path "body"."""
+    fields: dict[str, list[str]] = {}
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                name = "body" if key == "non_field_errors" and not path else key
+                walk(child, f"{path}.{name}" if path else name)
+        elif isinstance(node, list) and node and not isinstance(node[0], dict | list):
+            fields.setdefault(path or "body", []).extend(str(m) for m in node)
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{path}[{i}]")
+        else:
+            fields.setdefault(path or "body", []).append(str(node))
+
+    walk(detail, "")
+    summary = "; ".join(f"{path}: {' '.join(messages)}" for path, messages in fields.items())
+    return {"error": "invalid_request", "detail": summary, "fields": fields}
+
+
+def _audit_args(kwargs: dict) -> dict:
+    """The URL arguments as the audit event keeps them: ids and UUIDs as they are (the URL
+    converters checked them), any other text, and an id whose digits spell a phone number
+    (821012345678), only as a hash: a caller cannot write a personal value or a NUL into the
+    permanent log through a path segment."""
+    kept: dict = {}
+    for key, value in kwargs.items():
+        if isinstance(value, int | uuid.UUID) and not looks_personal(str(value)):
+            kept[key] = value if isinstance(value, int) else str(value)
+        else:
+            kept[f"{key}_sha256"] = hashlib.sha256(str(value).encode("utf-8", "replace")
+                                                   ).hexdigest()[:16]
+    return kept
+
+
+def _declared_length(request) -> int:
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else 0
 
 
 # --- Public key, plans -------------------------------------------------------------------------
@@ -199,12 +272,6 @@ class PlanDetailApi(OperatorApi):
 
 # --- Upload ---------------------------------------------------------------------------------
 
-TOTALS = inline_serializer("DeclaredTotals", {
-    "subjects": serializers.DictField(child=serializers.IntegerField(),
-                                      help_text='{"merchant": n, "user": n}'),
-    "certificate_balance_sum": serializers.IntegerField(help_text="won")})
-
-
 def _upload_json(upload: Upload) -> dict:
     totals = upload_totals(upload)
     return {"id": str(upload.public_id), "plan": upload.plan_id, "status": upload.status,
@@ -226,12 +293,13 @@ class UploadCreateApi(OperatorApi):
 
     @extend_schema(
         summary="Start an upload for a plan where this operator is the source",
-        request=inline_serializer("UploadCreate", {"declared_totals": TOTALS}),
-        responses={201: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
-                   409: OpenApiResponse(ERROR, description="the plan is not approved")})
+        request=UploadTotalsInputSerializer,
+        responses={201: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="the plan is not approved"),
+                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
     def post(self, request, plan_id: int):
         plan = self.plan_as_source(plan_id)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = self.valid_input(request, UploadTotalsInputSerializer)
         upload = upload_create(plan=plan, by=self.actor,
                                declared_totals=data.get("declared_totals"))
         return Response(_upload_json(upload), status=status.HTTP_201_CREATED)
@@ -251,12 +319,13 @@ class UploadCompleteApi(OperatorApi):
 
     @extend_schema(
         summary="Close an upload, optionally declaring the control totals now",
-        request=inline_serializer("UploadComplete", {"declared_totals": TOTALS}),
-        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
-                   409: ERROR})
+        request=UploadTotalsInputSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: ERROR,
+                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
     def post(self, request, upload_id):
         upload = self.upload_of(upload_id)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = self.valid_input(request, UploadTotalsInputSerializer)
         upload = upload_complete(upload=upload, by=self.actor,
                                  declared_totals=data.get("declared_totals"))
         return Response(_upload_json(upload))
@@ -280,9 +349,14 @@ class BatchApi(OperatorApi):
         responses={201: OpenApiResponse(OpenApiTypes.OBJECT, description="the report"),
                    200: OpenApiResponse(OpenApiTypes.OBJECT,
                                         description="replayed: the first report"),
-                   400: ERROR, 401: E401, 403: E403, 404: E404,
+                   400: OpenApiResponse(ERROR, description=(
+                       "invalid_batch_id (the shape, or it looks like a phone, business or "
+                       "resident number), invalid_content_length, empty_batch")),
+                   401: E401, 403: E403, 404: E404,
                    409: OpenApiResponse(ERROR, description="batch id reused for other "
                                         "content, or upload complete"),
+                   411: OpenApiResponse(ERROR, description="no Content-Length: send the "
+                                        "batch whole, not chunked"),
                    413: OpenApiResponse(ERROR, description="body too large"),
                    415: OpenApiResponse(ERROR, description="not NDJSON or CSV")},
         examples=[OpenApiExample("NDJSON row", value={
@@ -290,6 +364,7 @@ class BatchApi(OperatorApi):
             "user.certificate_balance": 50000})])
     def put(self, request, upload_id, batch_id: str):
         upload = self.upload_of(upload_id)
+        batch_id_check(batch_id)
         body = _read_body(request, _max_batch_bytes())
         result = upload_batch_receive(upload=upload, batch_id=batch_id, body=body,
                                       content_type=request.content_type, by=self.actor)
@@ -298,24 +373,34 @@ class BatchApi(OperatorApi):
                         status.HTTP_201_CREATED)
 
     @extend_schema(summary="The report of a batch",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+                   responses={200: OpenApiTypes.OBJECT,
+                              400: OpenApiResponse(ERROR, description="invalid_batch_id"),
+                              401: E401, 403: E403, 404: E404})
     def get(self, request, upload_id, batch_id: str):
-        batch = self.upload_of(upload_id).batches.filter(batch_id=batch_id).first()
+        upload = self.upload_of(upload_id)
+        batch_id_check(batch_id)
+        batch = upload.batches.filter(batch_id=batch_id).first()
         if batch is None:
             raise NotFound("no such batch")
         return Response(_batch_json(batch))
 
 
 def _read_body(request, limit: int) -> bytes:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
+    """The whole batch body, exactly Content-Length bytes. Without a valid length Django
+    reads nothing, and an empty batch would be stored under the batch id: refuse instead."""
+    raw = request.META.get("CONTENT_LENGTH")
+    if raw in (None, ""):
+        raise LengthRequired("send a Content-Length header (the batch whole, not chunked)")
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise TransferError("Content-Length must be a whole number of bytes",
+                            code="invalid_content_length")
+    declared = int(raw)
     if declared > limit:
         raise PayloadTooLarge(f"a batch is at most {limit} bytes: split it")
-    body = request._request.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"a batch is at most {limit} bytes: split it")
+    body = request._request.read(declared)
+    if len(body) != declared:
+        raise TransferError(f"the body ended after {len(body)} of {declared} bytes",
+                            code="invalid_content_length")
     return body
 
 
@@ -415,7 +500,9 @@ class ReleaseRecordsApi(OperatorApi):
                     "release was built are withheld (and counted in `withheld`).",
         parameters=[OpenApiParameter("cursor", str, description="from `next_cursor`"),
                     OpenApiParameter("limit", int, description="1-1000, default 500")],
-        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404})
+        responses={200: OpenApiTypes.OBJECT,
+                   400: OpenApiResponse(ERROR, description="invalid_cursor, invalid_limit"),
+                   401: E401, 403: E403, 404: E404})
     def get(self, request, release_id):
         release = self.release_of(release_id)
         if release.status != Release.Status.READY:
@@ -430,13 +517,15 @@ class ReleaseRecordsApi(OperatorApi):
 
 
 def _int_param(request, name: str, default: int) -> int:
+    """A whole-number query parameter in 0..2**63-1 (what the database's ids can hold);
+    otherwise 400 `invalid_<name>`."""
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise TransferError(f"{name} must be a whole number", code=f"invalid_{name}") from exc
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise TransferError(f"{name} must be a whole number from 0 to 18 digits",
+                            code=f"invalid_{name}")
+    return int(raw)
 
 
 class AcknowledgementApi(OperatorApi):
@@ -450,13 +539,13 @@ class AcknowledgementApi(OperatorApi):
             "{records, subjects, fields, certificate_balance_sum}}`. Refused: bad signature "
             "(400 bad_signature), another release (400 wrong_release), signed_at older than "
             "15 minutes (400 stale_acknowledgement), a nonce seen before (409 replayed)."),
-        request=inline_serializer("AcknowledgementIn", {
-            "payload": serializers.CharField(), "signature": serializers.CharField()}),
-        responses={201: OpenApiTypes.OBJECT, 400: ERROR, 401: E401, 403: E403, 404: E404,
-                   409: ERROR})
+        request=AcknowledgementInputSerializer,
+        responses={201: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: ERROR,
+                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
     def post(self, request, release_id):
         release = self.release_of(release_id)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = self.valid_input(request, AcknowledgementInputSerializer)
         ack = acknowledgement_receive(release=release, payload_b64=data.get("payload"),
                                       signature_b64=data.get("signature"), by=self.actor)
         return Response({"acknowledgement": ack.pk, "matches": ack.matches,
@@ -472,7 +561,10 @@ class DeletionFeedApi(OperatorApi):
     @extend_schema(
         summary="Subjects whose released data must now be deleted (withdrawn or objected)",
         parameters=[OpenApiParameter("after", int, description="last id seen (default 0)")],
-        responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+        responses={200: OpenApiTypes.OBJECT,
+                   400: OpenApiResponse(ERROR, description="invalid_after: not a whole "
+                                        "number"),
+                   401: E401, 403: E403, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_recipient(plan_id)
         deletions_detect(plan=plan)
@@ -496,3 +588,12 @@ class DeletionConfirmApi(OperatorApi):
         return Response({"id": notice.pk, "confirmed_at": notice.confirmed_at})
 
 
+
+
+def api_not_found(request, *args, **kwargs):
+    """No endpoint at this address: the API's JSON error, not Django's HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"error": "not_found",
+                         "detail": "no such endpoint: see /api/docs/ for the operator API"},
+                        status=404)

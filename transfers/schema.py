@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
+from drf_spectacular.extensions import OpenApiSerializerExtension
 
 
 class OperatorOAuth2Scheme(DjangoOAuthToolkitScheme):
@@ -20,3 +21,16 @@ class OperatorOAuth2Scheme(DjangoOAuthToolkitScheme):
             "flows": {"clientCredentials": {
                 "tokenUrl": "/o/token/", "scopes": get_scopes_backend().get_all_scopes()}},
         }
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """Strict request bodies (transfers.serializers.StrictSerializer) refuse unknown keys:
+    the schema says `additionalProperties: false`, so a generated client never sends one."""
+
+    target_class = "transfers.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema

@@ -4,6 +4,7 @@ from transfers.services.acknowledgements import acknowledgement_receive
 from transfers.services.clients import NewClient, operator_client_create, operator_client_revoke
 from transfers.services.common import (
     Conflict,
+    LengthRequired,
     NotFound,
     PayloadTooLarge,
     TransferError,
@@ -20,14 +21,16 @@ from transfers.services.releases import (
 )
 from transfers.services.uploads import (
     BatchResult,
+    batch_id_check,
     upload_batch_receive,
     upload_complete,
     upload_create,
 )
 
 __all__ = [
-    "BatchResult", "Conflict", "NewClient", "NotFound", "PayloadTooLarge", "TransferError",
-    "UnsupportedMediaType", "acknowledgement_receive", "deletion_confirm", "deletions_detect",
+    "BatchResult", "Conflict", "LengthRequired", "NewClient", "NotFound", "PayloadTooLarge",
+    "TransferError", "UnsupportedMediaType", "acknowledgement_receive", "batch_id_check",
+    "deletion_confirm", "deletions_detect",
     "operator_actor", "operator_client_create", "operator_client_revoke", "release_export",
     "release_fail", "release_path", "release_request", "release_retry",
     "upload_batch_receive", "upload_complete", "upload_create",

@@ -45,6 +45,10 @@ class PayloadTooLarge(TransferError):
     status, code = 413, "too_large"
 
 
+class LengthRequired(TransferError):
+    status, code = 411, "length_required"
+
+
 def operator_actor(operator: Operator) -> tuple[str, str]:
     return "operator", f"operator:{operator.code}"
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import looks_personal
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules, subjects_known
 from governance.services import subjects_upsert
@@ -25,6 +26,7 @@ from transfers.services.common import (
     record,
 )
 from transfers.validation import (
+    MAX_INTEGER,
     REQUIRED_FIELDS,
     SUBJECT_BRN_FIELD,
     SUBJECT_PHONE_FIELD,
@@ -65,7 +67,8 @@ def _totals_clean(raw: Any) -> dict[str, Any]:
     subjects = raw.get("subjects", {})
     if not isinstance(subjects, dict) or not all(
             k in DataSubject.Kind.values and _is_count(v) for k, v in subjects.items()):
-        raise TransferError("declared_totals.subjects: {merchant|user: whole number >= 0}",
+        raise TransferError("declared_totals.subjects: {merchant|user: whole number >= 0, "
+                            f"at most {MAX_INTEGER}}}",
                             code="invalid_totals")
     balance = raw.get("certificate_balance_sum")
     if balance is not None and not _is_count(balance):
@@ -78,7 +81,17 @@ def _totals_clean(raw: Any) -> dict[str, Any]:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
+
+
+def batch_id_check(batch_id: str) -> None:
+    """Refuse a batch id of the wrong shape, or one that looks like a personal value: batch
+    ids are recorded in the audit trail, which never holds a phone or registration number."""
+    if not BATCH_ID.fullmatch(batch_id or ""):
+        raise TransferError("batch id: 1-64 letters, digits or ._:-", code="invalid_batch_id")
+    if looks_personal(batch_id):
+        raise TransferError("a batch id must not look like a phone, business or resident "
+                            "registration number: use a sequence number", code="invalid_batch_id")
 
 
 @transaction.atomic
@@ -132,11 +145,12 @@ def upload_batch_receive(*, upload: Upload, batch_id: str, body: bytes, content_
     settled by the unique constraint on (plan, subject): the loser is retried once, and then
     reports the row as a duplicate.
     """
-    if not BATCH_ID.fullmatch(batch_id or ""):
-        raise TransferError("batch id: 1-64 letters, digits or ._:-", code="invalid_batch_id")
+    batch_id_check(batch_id)
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in NDJSON_TYPES + CSV_TYPES:
         raise UnsupportedMediaType("send application/x-ndjson or text/csv")
+    if not body.strip():
+        raise TransferError("the batch holds no rows", code="empty_batch")
     digest = hashlib.sha256(body).hexdigest()
     for attempt in range(2):
         existing = UploadBatch.objects.filter(upload=upload, batch_id=batch_id).first()
