@@ -3,7 +3,9 @@
 The owner runs migrations; the web and worker processes connect as a separate role that
 may INSERT audit entries and checkpoints and seal entries (UPDATE of seq, entry_hash and
 sealed_at only), but has no UPDATE of other columns, no DELETE and no TRUNCATE on the audit
-tables. The triggers refuse the same even to the owner, unless it enters maintenance mode.
+tables. It may read, create and update the sealer's state row (``audit_logstate``) but never
+delete or truncate it: without that row the sealer would start the log again at seq 0. The
+triggers refuse the same even to the owner, unless it enters maintenance mode.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 AUDIT_TABLES = ("audit_auditevent", "audit_checkpoint")
+LOG_STATE_TABLE = "audit_logstate"
 
 
 class RoleNameError(ValueError):
@@ -29,6 +32,7 @@ def app_role_sql(*, role: str, database: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {audit} FROM {role}",
+        f"REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON {LOG_STATE_TABLE} FROM {role}",
         f"GRANT UPDATE (seq, entry_hash, sealed_at) ON audit_auditevent TO {role}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE "
         f"ON TABLES TO {role}",

@@ -7,6 +7,10 @@ tree through its right frontier (O(log n) per entry) and, at most every
 ``AUDIT_CHECKPOINT_INTERVAL`` seconds, signs a checkpoint. An event committed late (a
 smaller id than one already sealed) simply gets a later ``seq``: order is the order of
 sealing, and it never changes afterwards.
+
+The state row is the only memory of where the log ends. If it is missing or behind the
+sealed entries, the sealer refuses to run (``LogStateLost``) rather than start a second
+chain at seq 0; the database refuses to delete it or wind it back (migration 0006).
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ ROW_FIELDS = ("id", "created_at", "actor_type", "actor_id", "action", "target_ty
               "target_id", "details", "request_id")
 
 
+class LogStateLost(RuntimeError):
+    """The state row is missing or behind the log: sealing now would fork it, so it stops."""
+
+
 @dataclass(frozen=True)
 class SealResult:
     sealed: int
@@ -48,12 +56,37 @@ class SealResult:
 
 
 def _locked_state() -> LogState:
-    LogState.objects.get_or_create(pk=LogState.SINGLETON_ID)
+    _, created = LogState.objects.get_or_create(pk=LogState.SINGLETON_ID)
     if connection.vendor == "sqlite":
         # Writing first takes SQLite's write lock now, not at the end of the batch.
         LogState.objects.filter(pk=LogState.SINGLETON_ID).update(size=F("size"))
-        return LogState.objects.get(pk=LogState.SINGLETON_ID)
-    return LogState.objects.select_for_update().get(pk=LogState.SINGLETON_ID)
+        state = LogState.objects.get(pk=LogState.SINGLETON_ID)
+    else:
+        state = LogState.objects.select_for_update().get(pk=LogState.SINGLETON_ID)
+    _refuse_to_fork(state, created=created)
+    return state
+
+
+def _refuse_to_fork(state: LogState, *, created: bool) -> None:
+    """Raise LogStateLost when sealed entries or signed checkpoints go past the state.
+
+    Two index probes per sealing transaction. The caller's transaction rolls back, so a row
+    just created at size 0 is not kept: every later run refuses too, until it is restored.
+    """
+    last_sealed = (AuditEvent.objects.filter(seq__gte=state.size).order_by("-seq")
+                   .values_list("seq", flat=True).first())
+    last_signed = (Checkpoint.objects.filter(size__gt=state.size).order_by("-size")
+                   .values_list("size", flat=True).first())
+    if last_sealed is None and last_signed is None:
+        return
+    says = ("the audit log state row is missing" if created
+            else f"the audit log state says {state.size} entries")
+    found = (f"entries up to seq {last_sealed} are sealed" if last_sealed is not None
+             else f"a checkpoint signs {last_signed} entries")
+    message = (f"{says}, but {found}: sealing stops rather than start a second chain. "
+               "Restore the state row from the entries (docs/audit.md, 'The state row').")
+    logger.critical(message)
+    raise LogStateLost(message)
 
 
 def audit_log_seal(*, force_checkpoint: bool = False, batch_size: int = 5000,
@@ -173,6 +206,8 @@ def audit_seal_soon() -> None:
 
             seal_audit_log.apply_async(countdown=SEAL_DEBOUNCE_SECONDS)
             _last_enqueued = now
+    except LogStateLost:
+        pass  # already logged as critical where it was found; retrying cannot help
     except Exception:  # noqa: BLE001 - a sealing failure must never fail the writer
         logger.exception("audit sealing deferred to the next run")
 

@@ -2,6 +2,8 @@
 
 Rows are streamed as tuples (no ORM objects) and the tree is rebuilt through a frontier, so
 memory stays flat and the cost is one canonical JSON encoding and two SHA-256 per entry.
+A log whose sealer has stopped is reported too: the state row missing, or events left
+unsealed longer than a bound.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from json import JSONDecoder, loads
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Min
+from django.utils import timezone
 
 from audit import signing
 from audit.chain import canonical_entry_fast as canonical
@@ -44,8 +49,13 @@ class VerifyReport:
 
 
 def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
-                     chunk_size: int = 20_000) -> VerifyReport:
-    """Verify the log or raise AuditLogCorrupt naming the first problem found."""
+                     chunk_size: int = 20_000, max_unsealed_seconds: float | None = None,
+                     now: datetime | None = None) -> VerifyReport:
+    """Verify the log or raise AuditLogCorrupt naming the first problem found.
+
+    With ``max_unsealed_seconds``, events recorded longer ago than that and still unsealed
+    are a failure too: they are in no checkpoint, so nothing proves they were not altered.
+    """
     origin = settings.AUDIT_LOG_ORIGIN
     public_key = signing.service_public_key_bytes()
     checkpoints = list(Checkpoint.objects.order_by("size")
@@ -113,13 +123,44 @@ def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
         raise AuditLogCorrupt(
             f"checkpoint {size} covers entries up to {size - 1}, but the log ends at "
             f"{frontier.size - 1}: entries were removed", checkpoint_size=size)
-    state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
-    if state is not None and state.size != frontier.size:
-        raise AuditLogCorrupt(f"the log state says {state.size} entries, the table holds "
-                              f"{frontier.size}", seq=min(state.size, frontier.size))
+    _check_state(frontier.size, has_checkpoints=bool(checkpoints))
+    unsealed = _check_sealing_keeps_up(max_unsealed_seconds, now or timezone.now())
     return VerifyReport(entries=frontier.size, checkpoints=len(checkpoints),
-                        unsealed=AuditEvent.objects.filter(seq__isnull=True).count(),
-                        root_hash=frontier.root().hex())
+                        unsealed=unsealed, root_hash=frontier.root().hex())
+
+
+def _check_state(entries: int, *, has_checkpoints: bool) -> None:
+    state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
+    if state is None:
+        if entries or has_checkpoints:
+            # The sealer refuses to run without it (audit.sealing.LogStateLost).
+            raise AuditLogCorrupt(f"the log state row is missing, but the table holds "
+                                  f"{entries} sealed entries: sealing has stopped",
+                                  seq=entries)
+        return
+    if state.size != entries:
+        raise AuditLogCorrupt(f"the log state says {state.size} entries, the table holds "
+                              f"{entries}", seq=min(state.size, entries))
+
+
+def _check_sealing_keeps_up(max_unsealed_seconds: float | None, now: datetime) -> int:
+    """Return how many events wait to be sealed; raise if any waited past the bound.
+
+    The wait is counted from ``created_at``, the writer's clock when it recorded the event,
+    so a writer's transaction held open longer than the bound counts as waiting too.
+    """
+    waiting = AuditEvent.objects.filter(seq__isnull=True).aggregate(
+        count=Count("id"), oldest=Min("created_at"))
+    if max_unsealed_seconds is None or waiting["oldest"] is None:
+        return waiting["count"]
+    deadline = now - timedelta(seconds=max_unsealed_seconds)
+    overdue = AuditEvent.objects.filter(seq__isnull=True, created_at__lt=deadline).count()
+    if overdue:
+        raise AuditLogCorrupt(
+            f"{overdue} events have waited longer than {max_unsealed_seconds:g} s to be "
+            f"sealed (the oldest was recorded at {format_timestamp(waiting['oldest'])}): "
+            "the sealer is stopped or failing; see its log (audit.sealing)")
+    return waiting["count"]
 
 
 # PostgreSQL renders the timestamp in the canonical form itself and hands over the JSON text:

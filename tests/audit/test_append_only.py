@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from audit.maintenance import maintenance_mode
-from audit.models import AuditEvent, Checkpoint
+from audit.models import AuditEvent, Checkpoint, LogState
 
 
 def _refused(fn) -> str:
@@ -76,14 +76,37 @@ def test_flush_without_the_test_settings_exemption_fails_on_a_log(sealed_log, se
 
     with pytest.raises(CommandError) as caught:
         call_command("flush", interactive=False, verbosity=0)
-    assert "append-only" in str(caught.value.__cause__)
+    # Whichever audit table the flush reaches first refuses it (PostgreSQL truncates all).
+    refusal = str(caught.value.__cause__)
+    assert "append-only" in refusal or "log state is kept" in refusal
     assert AuditEvent.objects.count() == sealed_log
+
+
+def test_it_refuses_to_delete_the_log_state_row(sealed_log):
+    assert "log state" in _refused(lambda: LogState.objects.all().delete())
+    assert LogState.objects.get().size == sealed_log
+
+
+def test_it_refuses_to_wind_the_log_state_back(sealed_log):
+    # The same attack as deleting the row: the sealer would hand out seq 0 again.
+    assert "log state" in _refused(lambda: LogState.objects.update(size=0, frontier=[]))
+    assert "log state" in _refused(lambda: LogState.objects.update(checkpoint_size=0))
+    assert "log state" in _refused(lambda: LogState.objects.update(id=2))
+    assert LogState.objects.get(pk=LogState.SINGLETON_ID).size == sealed_log
 
 
 def test_maintenance_mode_is_what_lets_the_test_suite_flush(sealed_log):
     with maintenance_mode():
         call_command("flush", interactive=False, verbosity=0)
     assert not AuditEvent.objects.exists()
+    assert not LogState.objects.exists()
+    from audit.sealing import audit_log_seal
+
+    from .conftest import record
+
+    record(1)  # an emptied log starts again at seq 0, as a new log should
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == [0]
+    assert audit_log_seal().size == 1
 
 
 @pytest.mark.postgres
@@ -96,9 +119,15 @@ def test_truncate_is_refused_on_postgresql(sealed_log):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE audit_checkpoint CASCADE")
 
+    def truncate_state():
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE audit_logstate")
+
     assert "append-only" in _refused(truncate)
     assert "append-only" in _refused(truncate_checkpoints)
+    assert "log state" in _refused(truncate_state)
     assert AuditEvent.objects.count() == sealed_log
+    assert LogState.objects.get().size == sealed_log
 
 
 @pytest.mark.postgres
@@ -147,11 +176,45 @@ def test_the_applications_role_cannot_update_delete_or_truncate_even_in_maintena
 
 
 @pytest.mark.postgres
+def test_the_applications_role_may_not_delete_or_truncate_the_log_state(sealed_log):
+    role = f"audit_app_{uuid.uuid4().hex[:10]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+    try:
+        call_command("audit_db_roles", "--role", role, "--apply", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT p, has_table_privilege(%s, 'audit_logstate', p) FROM "
+                           "unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'])"
+                           " AS p", [role])
+            granted = dict(cursor.fetchall())
+        # The sealer reads, creates (first run) and updates the row; nothing removes it.
+        assert granted == {"SELECT": True, "INSERT": True, "UPDATE": True, "DELETE": False,
+                           "TRUNCATE": False}
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET ROLE {role}")
+        try:
+            def delete_state():
+                with connection.cursor() as cursor:
+                    cursor.execute("DELETE FROM audit_logstate")
+
+            assert "permission denied" in _refused(delete_state)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET ROLE")
+        assert LogState.objects.get().size == sealed_log
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.postgres
 def test_the_role_command_prints_the_grants_without_applying_them(db, capsys):
     call_command("audit_db_roles", "--role", "broker_app")
     out = capsys.readouterr().out
     assert "REVOKE UPDATE, DELETE, TRUNCATE" in out
     assert "GRANT UPDATE (seq, entry_hash, sealed_at) ON audit_auditevent TO broker_app" in out
+    assert "REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logstate FROM broker_app" in out
 
 
 def test_the_role_command_refuses_an_odd_role_name(db):

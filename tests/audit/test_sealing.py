@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from unittest import mock
 
+import pytest
 from django.db import transaction
 from django.utils import timezone
 
@@ -123,3 +124,87 @@ def test_a_rolled_back_savepoint_does_not_take_the_sealing_request_with_it(
         audit_record(actor_type="system", actor_id="system:a", action="x.outer",
                      target_type="t", target_id=2)
     assert list(AuditEvent.objects.values_list("action", "seq")) == [("x.outer", 0)]
+
+
+def _lose_the_log_state(*, size: int | None = None) -> None:
+    """What a hostile app role could do before the grants and triggers refused it."""
+    from audit.maintenance import maintenance_mode
+
+    with maintenance_mode():
+        if size is None:
+            LogState.objects.all().delete()
+        else:
+            LogState.objects.update(size=size)
+
+
+def test_it_refuses_to_start_a_new_chain_when_the_log_state_row_is_missing(sealed_log,
+                                                                           settings):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.AUDIT_SEAL_INLINE = False
+    signed = list(Checkpoint.objects.values_list("size", "root_hash"))
+    _lose_the_log_state()
+    with mock.patch("audit.tasks.seal_audit_log.apply_async"):
+        record(1, start=sealed_log)
+    with pytest.raises(CommandError, match=r"the audit log state row is missing, but "
+                                           r"entries up to seq 11 are sealed"):
+        call_command("seal_audit")
+    assert not LogState.objects.exists()  # not recreated at size 0
+    assert sorted(AuditEvent.objects.exclude(seq=None).values_list("seq", flat=True)) == \
+        list(range(sealed_log))
+    assert AuditEvent.objects.filter(seq=None).count() == 1
+    assert list(Checkpoint.objects.values_list("size", "root_hash")) == signed
+
+
+def test_it_refuses_to_seal_when_the_log_state_was_wound_back(sealed_log, settings):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.AUDIT_SEAL_INLINE = False
+    _lose_the_log_state(size=5)
+    with mock.patch("audit.tasks.seal_audit_log.apply_async"):
+        record(1, start=sealed_log)
+    with pytest.raises(CommandError, match=r"the audit log state says 5 entries, but "
+                                           r"entries up to seq 11 are sealed"):
+        call_command("seal_audit")
+    assert AuditEvent.objects.filter(seq=None).count() == 1
+
+
+def test_it_refuses_to_restart_when_only_checkpoints_are_left(sealed_log, settings):
+    from audit.maintenance import maintenance_mode
+    from audit.sealing import LogStateLost
+
+    _lose_the_log_state()
+    with maintenance_mode():
+        AuditEvent.objects.all().delete()  # a signed checkpoint still says 12 entries existed
+    with pytest.raises(LogStateLost, match="a checkpoint signs 12 entries"):
+        audit_log_seal()
+    assert not LogState.objects.exists()
+
+
+def test_a_writer_commits_and_the_lost_log_state_is_logged_loudly(sealed_log, settings,
+                                                                  caplog):
+    settings.AUDIT_SEAL_INLINE = True
+    _lose_the_log_state()
+    record(1, start=sealed_log)  # the writer's commit is never failed by the sealer
+    event = AuditEvent.objects.get(target_id=str(sealed_log))
+    assert event.seq is None
+    critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(critical) == 1
+    assert "sealing stops" in critical[0].getMessage()
+    assert "log state row is missing" in critical[0].getMessage()
+
+
+def test_the_sealing_task_gives_up_at_once_on_a_lost_log_state(sealed_log, settings, caplog):
+    from audit.sealing import LogStateLost
+    from audit.tasks import seal_audit_log
+
+    settings.AUDIT_SEAL_INLINE = False
+    _lose_the_log_state()
+    with mock.patch("audit.tasks.seal_audit_log.apply_async"):
+        record(1, start=sealed_log)
+    with pytest.raises(LogStateLost):  # the test settings propagate eager task errors
+        seal_audit_log.apply()
+    # No retries: trying again cannot help until someone restores the state row.
+    assert len([r for r in caplog.records if r.levelname == "CRITICAL"]) == 1

@@ -115,3 +115,62 @@ def test_an_entry_slipped_in_at_the_end_with_a_valid_hash_is_caught(sealed_log):
                                   sealed_at=fields["created_at"], **fields)
     with pytest.raises(CommandError, match=f"the log state says {sealed_log} entries"):
         call_command("verify_audit")
+
+
+def _record_unsealed(n: int, *, minutes_ago: float, start: int = 100) -> None:
+    """n events that the writers committed ``minutes_ago``, which no sealer has taken since."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from .conftest import record
+
+    recorded_at = timezone.now() - timedelta(minutes=minutes_ago)
+    with mock.patch("audit.tasks.seal_audit_log.apply_async"), \
+            mock.patch("django.utils.timezone.now", return_value=recorded_at):
+        record(n, start=start)
+
+
+def test_it_fails_when_events_stay_unsealed_longer_than_the_bound(sealed_log, settings):
+    settings.AUDIT_SEAL_INLINE = False
+    settings.AUDIT_MAX_UNSEALED_SECONDS = 300
+    _record_unsealed(2, minutes_ago=10)
+    with pytest.raises(CommandError, match=r"FAILED: 2 events have waited longer than 300 s "
+                                           r"to be sealed .*the sealer is stopped or failing"):
+        call_command("verify_audit")
+
+
+def test_events_waiting_less_than_the_bound_still_verify(sealed_log, settings, capsys):
+    settings.AUDIT_SEAL_INLINE = False
+    settings.AUDIT_MAX_UNSEALED_SECONDS = 300
+    _record_unsealed(2, minutes_ago=1)
+    call_command("verify_audit")
+    assert f"OK: {sealed_log} entries" in capsys.readouterr().out
+
+
+def test_the_bound_can_be_set_on_the_command_line(sealed_log, settings, capsys):
+    settings.AUDIT_SEAL_INLINE = False
+    settings.AUDIT_MAX_UNSEALED_SECONDS = 300
+    _record_unsealed(2, minutes_ago=10)
+    call_command("verify_audit", "--max-unsealed-seconds", "3600")
+    assert "(2 not yet sealed)" in capsys.readouterr().out
+    settings.AUDIT_MAX_UNSEALED_SECONDS = 3600
+    with pytest.raises(CommandError, match="waited longer than 60 s"):
+        call_command("verify_audit", "--max-unsealed-seconds", "60")
+
+
+def test_the_bound_has_a_default_of_a_few_minutes():
+    from django.conf import settings
+
+    assert 60 <= settings.AUDIT_MAX_UNSEALED_SECONDS <= 900
+
+
+def test_a_missing_log_state_row_is_named(sealed_log):
+    from audit.models import LogState
+
+    with maintenance_mode():
+        LogState.objects.all().delete()
+    with pytest.raises(CommandError, match=f"the log state row is missing, but the table "
+                                           f"holds {sealed_log} sealed entries"):
+        call_command("verify_audit")

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from audit.sealing import audit_log_seal
+from audit.sealing import LogStateLost, audit_log_seal
 
 
 class Command(BaseCommand):
@@ -11,6 +11,9 @@ class Command(BaseCommand):
                             help="sign a checkpoint now, whatever the interval")
 
     def handle(self, *args, **options):
-        result = audit_log_seal(force_checkpoint=options["checkpoint"])
+        try:
+            result = audit_log_seal(force_checkpoint=options["checkpoint"])
+        except LogStateLost as exc:
+            raise CommandError(str(exc)) from exc
         signed = f", signed checkpoint {result.checkpoint.size}" if result.checkpoint else ""
         self.stdout.write(f"sealed {result.sealed} events; the log holds {result.size}{signed}")
