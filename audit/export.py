@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Callable
@@ -17,9 +18,12 @@ from audit.chain import canonical_entry
 from audit.checkpoints import verifier_key
 from audit.merkle import MerkleTree, leaf_hash
 from audit.models import AuditEvent, Checkpoint
-from audit.sealing import audit_log_seal
+from audit.sealing import LogStateLost, audit_log_seal
 
 BUNDLE_SOURCE = Path(__file__).resolve().parent / "bundle"
+# Names what the signature over manifest.json means: the same key signs release manifests and
+# consent receipts, and verify.py accepts only a manifest that says it is this one.
+MANIFEST_FORMAT = "consent-broker-audit-bundle/1"
 ROW_FIELDS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
               "target_id", "details", "request_id")
 
@@ -50,7 +54,10 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ExportError(f"{out_dir} is not empty")
-    audit_log_seal(force_checkpoint=True)
+    try:
+        audit_log_seal(force_checkpoint=True)
+    except LogStateLost as exc:
+        raise ExportError(str(exc)) from exc
     latest = Checkpoint.objects.order_by("-size").first()
     if latest is None or latest.size == 0:
         raise ExportError("the audit log is empty: nothing to export")
@@ -109,15 +116,31 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         "algorithm": "Ed25519", "public_key": signing.service_public_key_b64(),
         "key_id": signing.service_key_id(), "note_verifier_key": verifier_key(origin, public_key),
     }, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "manifest.json").write_text(json.dumps({
-        "origin": origin, "first_seq": first, "last_seq": last, "tree_size": tree_size,
-        "complete": complete, "since": since.isoformat() if since else None,
+    _write_signed_manifest(out_dir, {
+        "format": MANIFEST_FORMAT, "origin": origin, "key_id": signing.service_key_id(),
+        "first_seq": first, "last_seq": last, "entries": last - first + 1,
+        "tree_size": tree_size,
+        "root_hash": base64.b64encode(bytes.fromhex(latest.root_hash)).decode(),
+        "checkpoints": len(checkpoints), "complete": complete,
+        "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "exported_at": timezone.now().isoformat(),
-    }, indent=2) + "\n", encoding="utf-8")
+    })
     shutil.copyfile(BUNDLE_SOURCE / "verify.py", out_dir / "verify.py")
     shutil.copyfile(BUNDLE_SOURCE / "README.md", out_dir / "README.md")
     if on_progress is not None:
         on_progress(last - first + 1)
     return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
                         checkpoints=len(checkpoints), complete=complete)
+
+
+def _write_signed_manifest(out_dir: Path, manifest: dict) -> None:
+    """manifest.json, and manifest.sig: the service key's Ed25519 signature over its bytes.
+
+    Signing binds the exported range (first and last seq, the count) to the checkpoint the
+    entries are proven against (its size and root) and to the number of checkpoints, so
+    nobody can trim the bundle's edges and edit the manifest to match.
+    """
+    body = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
+    (out_dir / "manifest.json").write_bytes(body)
+    (out_dir / "manifest.sig").write_bytes(signing.service_sign(body))

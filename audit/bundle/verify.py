@@ -7,14 +7,17 @@ from the service. Usage:
     python verify.py BUNDLE_DIR [--trusted-checkpoint FILE ...] [--public-key BASE64]
 
 Exit status 0 when the bundle is honest; 1 with a message naming the first problem when an
-entry was edited, deleted, inserted or reordered, a checkpoint is forged, or the log was
-truncated behind a checkpoint you saved earlier (--trusted-checkpoint). Pass the service's
-public key you obtained separately with --public-key so that the bundle cannot bring its own.
+entry was edited, deleted, inserted or reordered, a checkpoint is forged or removed, the
+manifest is not the one the service signed, or the log was truncated behind a checkpoint
+you saved earlier (--trusted-checkpoint). Pass the service's public key you obtained
+separately with --public-key so that the bundle cannot bring its own.
 
 Rules (see README.md): each line of entries.jsonl is the canonical JSON of one entry (sorted
 keys, no whitespace, UTF-8); entry_hash = SHA-256(line); the Merkle leaf is the entry hash,
 leaf hash = SHA-256(0x00 || entry_hash), node = SHA-256(0x01 || left || right) (RFC 6962);
-checkpoints are C2SP signed notes with Ed25519.
+checkpoints are C2SP signed notes with Ed25519; manifest.sig is the Ed25519 signature of
+manifest.json's bytes, and the manifest names the range of seq, the count of entries, the
+latest checkpoint's size and root, and the number of checkpoints.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 DASH = "\u2014"
+MANIFEST_FORMAT = "consent-broker-audit-bundle/1"
 
 
 class Failed(Exception):
@@ -173,13 +177,44 @@ def canonical(entry: dict) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
-def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> str:
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    origin = manifest["origin"]
+def key_id(public_key: bytes) -> str:
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def read_public_key(bundle: Path, pinned_key: str | None) -> bytes:
     key_info = json.loads((bundle / "public_key.json").read_text(encoding="utf-8"))
-    public_key = base64.b64decode(pinned_key or key_info["public_key"])
     if pinned_key and key_info["public_key"] != pinned_key:
         raise Failed("the bundle's public key is not the one you pinned with --public-key")
+    return base64.b64decode(pinned_key or key_info["public_key"])
+
+
+def read_signed_manifest(bundle: Path, public_key: bytes) -> dict:
+    """The manifest, once its signature verifies: it says which entries the bundle must hold.
+
+    Unsigned, anyone could drop entries at the edges of a range and edit first_seq/last_seq
+    to match; every remaining entry would still be proven by its inclusion proof.
+    """
+    body = (bundle / "manifest.json").read_bytes()
+    signature_file = bundle / "manifest.sig"
+    if not signature_file.exists():
+        raise Failed("manifest.sig is missing: nothing shows the manifest (which entries the "
+                     "bundle must hold) is the one the service exported")
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature_file.read_bytes(), body)
+    except InvalidSignature as exc:
+        raise Failed("manifest.json is not what the service signed (manifest.sig does not "
+                     "verify with the service's key): it was edited or replaced") from exc
+    manifest = json.loads(body)
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise Failed(f"the signed manifest is not an audit bundle manifest "
+                     f"({MANIFEST_FORMAT}): a signature of something else")
+    return manifest
+
+
+def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> str:
+    public_key = read_public_key(bundle, pinned_key)
+    manifest = read_signed_manifest(bundle, public_key)
+    origin = manifest["origin"]
 
     checkpoints: dict[int, bytes] = {}
     for path in sorted((bundle / "checkpoints").glob("*.note")):
@@ -195,6 +230,12 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
     if manifest["tree_size"] != latest:
         raise Failed(f"the manifest says tree size {manifest['tree_size']}, the latest signed "
                      f"checkpoint says {latest}")
+    if base64.b64encode(checkpoints[latest]).decode() != manifest["root_hash"]:
+        raise Failed(f"checkpoint {latest} has another root than the one the signed manifest "
+                     "names")
+    if len(checkpoints) != manifest["checkpoints"]:
+        raise Failed(f"the signed manifest lists {manifest['checkpoints']} checkpoints, the "
+                     f"bundle holds {len(checkpoints)}: checkpoints were removed")
 
     # Consecutive checkpoints must each extend the one before (append-only, no fork).
     proofs = {}
@@ -244,14 +285,22 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
     if hints:
         hints.close()
     last = expected - 1
-    if (first, last) != (manifest["first_seq"], manifest["last_seq"]):
-        raise Failed(f"the bundle should hold entries {manifest['first_seq']}.."
-                     f"{manifest['last_seq']} but ends at {last}: entries were removed")
+    if last != manifest["last_seq"]:
+        damage = ("entries were removed" if last < manifest["last_seq"]
+                  else "entries were added past the signed range")
+        raise Failed(f"the bundle should hold entries {first}..{manifest['last_seq']} but "
+                     f"ends at {last}: {damage}")
+    if expected - first != manifest["entries"]:
+        raise Failed(f"the signed manifest counts {manifest['entries']} entries, the bundle "
+                     f"holds {expected - first}")
 
     trusted_cps = [(path.name, *read_checkpoint(path.read_text(encoding="utf-8"), origin,
                                                  public_key, f"trusted checkpoint {path.name}"))
                    for path in trusted]
     complete = first == 0 and last == latest - 1
+    if complete != manifest["complete"]:
+        raise Failed("the signed manifest and the entries disagree on whether this is the "
+                     "whole log")
     roots_seen: dict[int, bytes] = {}
     if complete:
         # Rebuild the tree from the entries and meet every signed root on the way.
@@ -301,8 +350,11 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
         else:
             raise Failed(f"your trusted checkpoint of size {size} is not in this log's "
                          "checkpoint history: history was rewritten")
+    whose = ("pinned with --public-key" if pinned_key else
+             "the bundle's own key: compare it with the one the service gave you")
     return (f"OK: entries {first}..{last} of {latest}; {len(sizes)} signed checkpoints, "
-            f"latest root {base64.b64encode(checkpoints[latest]).decode()}")
+            f"latest root {base64.b64encode(checkpoints[latest]).decode()}; manifest signed "
+            f"by key {key_id(public_key)} ({whose})")
 
 
 def main(argv: list[str] | None = None) -> int:

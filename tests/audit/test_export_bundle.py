@@ -46,7 +46,7 @@ def test_an_honest_bundle_verifies_with_the_standard_library_and_cryptography(bu
     assert "OK: entries 0..11 of 12" in result.stdout
     assert sorted(p.name for p in bundle.iterdir()) == [
         "README.md", "checkpoints", "entries.jsonl", "entry_hashes.txt", "manifest.json",
-        "proofs", "public_key", "public_key.json", "verify.py"]
+        "manifest.sig", "proofs", "public_key", "public_key.json", "verify.py"]
     from audit.signing import service_key_id, service_public_key_b64
 
     key_text = (bundle / "public_key").read_text()
@@ -147,9 +147,17 @@ def test_a_log_truncated_behind_a_saved_checkpoint_is_caught(sealed_log, tmp_pat
         if int(note.stem) > 10:
             note.unlink()
     checkpoints = sorted(int(p.stem) for p in (out / "checkpoints").glob("*.note"))
-    manifest = json.loads((out / "manifest.json").read_text())
-    manifest.update(last_seq=9, tree_size=checkpoints[-1])
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    # The operator holds the service key, so its re-export carries a valid manifest signature.
+    import base64
+
+    from audit.signing import service_sign
+
+    root = Checkpoint.objects.get(size=checkpoints[-1]).root_hash
+    _edit_manifest(out, last_seq=9, entries=10, tree_size=checkpoints[-1],
+                   checkpoints=len(checkpoints),
+                   root_hash=base64.b64encode(bytes.fromhex(root)).decode())
+    (out / "manifest.sig").write_bytes(service_sign((out / "manifest.json").read_bytes()))
+    assert _verify(out).returncode == 0  # self-consistent: only the saved checkpoint knows
     result = _verify(out, "--trusted-checkpoint", str(saved))
     assert result.returncode == 1
     assert "the log was truncated" in result.stderr or "entries were removed" in result.stderr
@@ -250,3 +258,130 @@ def test_a_bundle_with_awkward_details_verifies(transactional_db, settings, tmp_
     call_command("export_audit", "--out", str(out), verbosity=0)
     result = _verify(out)
     assert result.returncode == 0, result.stderr
+
+
+# --- The signed manifest: a window cannot lose its edges ---------------------------------
+
+
+@pytest.fixture
+def window(sealed_log, tmp_path) -> Path:
+    """Entries 4..7 of 12, each proven by inclusion in the latest checkpoint's tree."""
+    from audit.models import AuditEvent
+
+    out = tmp_path / "window"
+    call_command("export_audit", "--out", str(out),
+                 "--since", AuditEvent.objects.get(seq=4).created_at.isoformat(),
+                 "--until", AuditEvent.objects.get(seq=8).created_at.isoformat(), verbosity=0)
+    return out
+
+
+def _drop_entry(bundle: Path, index: int) -> None:
+    """Remove one entry with its inclusion proof and hash line, as a careful forger would."""
+    for name in ("entries.jsonl", "entry_hashes.txt", "proofs/inclusion.jsonl"):
+        lines = (bundle / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        del lines[index]
+        (bundle / name).write_text("".join(lines), encoding="utf-8")
+
+
+def _edit_manifest(bundle: Path, **changes) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(changes)
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                          encoding="utf-8")
+
+
+def test_it_refuses_a_window_whose_first_entry_was_dropped(window):
+    _drop_entry(window, 0)
+    _edit_manifest(window, first_seq=5, entries=3)
+    result = _verify(window)
+    assert result.returncode == 1
+    assert "manifest.json is not what the service signed" in result.stderr
+
+
+def test_it_refuses_a_window_whose_last_entry_was_dropped(window):
+    _drop_entry(window, -1)
+    _edit_manifest(window, last_seq=6, entries=3)
+    result = _verify(window)
+    assert result.returncode == 1
+    assert "manifest.json is not what the service signed" in result.stderr
+
+
+def test_it_names_an_edge_entry_dropped_under_the_signed_manifest(window, tmp_path):
+    first_dropped = tmp_path / "first-dropped"
+    shutil.copytree(window, first_dropped)
+    _drop_entry(first_dropped, 0)
+    result = _verify(first_dropped)
+    assert result.returncode == 1 and "entry 4 is missing" in result.stderr
+
+    _drop_entry(window, -1)
+    result = _verify(window)
+    assert result.returncode == 1
+    assert "should hold entries 4..7 but ends at 6" in result.stderr
+
+
+def test_it_refuses_a_bundle_whose_manifest_is_not_signed(window):
+    (window / "manifest.sig").unlink(missing_ok=True)
+    result = _verify(window)
+    assert result.returncode == 1
+    assert "manifest.sig is missing" in result.stderr
+
+
+def test_it_refuses_a_manifest_signed_by_another_key(window):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    _drop_entry(window, -1)
+    _edit_manifest(window, last_seq=6, entries=3)
+    forger = Ed25519PrivateKey.generate()
+    (window / "manifest.sig").write_bytes(forger.sign((window / "manifest.json").read_bytes()))
+    result = _verify(window)
+    assert result.returncode == 1
+    assert "manifest.json is not what the service signed" in result.stderr
+
+
+def test_it_refuses_a_bundle_that_dropped_some_of_its_checkpoints(bundle):
+    notes = sorted((bundle / "checkpoints").glob("*.note"))
+    assert len(notes) > 2
+    for note in notes[:2]:  # the oldest two, and the consistency proof that joined them
+        note.unlink()
+    proofs = (bundle / "proofs" / "consistency.jsonl").read_text().splitlines(keepends=True)
+    (bundle / "proofs" / "consistency.jsonl").write_text("".join(proofs[2:]))
+    result = _verify(bundle)
+    assert result.returncode == 1
+    assert f"the signed manifest lists {len(notes)} checkpoints, the bundle holds " \
+           f"{len(notes) - 2}" in result.stderr
+
+
+def test_the_signed_manifest_binds_the_window_to_the_checkpoint_its_proofs_use(window):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from audit.models import Checkpoint
+    from audit.signing import service_key_id, service_public_key_bytes
+
+    body = (window / "manifest.json").read_bytes()
+    Ed25519PublicKey.from_public_bytes(service_public_key_bytes()).verify(
+        (window / "manifest.sig").read_bytes(), body)  # raises if not
+    manifest = json.loads(body)
+    latest = Checkpoint.objects.order_by("-size").first()
+    assert manifest["format"] == "consent-broker-audit-bundle/1"
+    assert (manifest["first_seq"], manifest["last_seq"], manifest["entries"]) == (4, 7, 4)
+    assert manifest["tree_size"] == latest.size == 12
+    assert manifest["root_hash"] == base64.b64encode(bytes.fromhex(latest.root_hash)).decode()
+    assert manifest["checkpoints"] == Checkpoint.objects.count()
+    assert manifest["key_id"] == service_key_id()
+    result = _verify(window)
+    assert result.returncode == 0, result.stderr
+    assert f"manifest signed by key {service_key_id()}" in result.stdout
+
+
+def test_an_export_refuses_while_the_log_state_is_lost(sealed_log, tmp_path):
+    from django.core.management.base import CommandError
+
+    from audit.maintenance import maintenance_mode
+    from audit.models import LogState
+
+    with maintenance_mode():
+        LogState.objects.all().delete()
+    with pytest.raises(CommandError, match="the audit log state row is missing"):
+        call_command("export_audit", "--out", str(tmp_path / "x"))
