@@ -127,8 +127,9 @@ def render_transfer(*, plan: TransferPlan, subject_kind: str, items: list[Notice
         "",
         f"1. 개인정보를 이전받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
         f"2. 이전되는 개인정보 항목: {_labels(items)}",
-        f"3. 이전 시기: 고지 기간 종료({_when(plan.notice_ends_at)}) 후, "
-        f"전환 일시({_when(plan.cutover_at)})까지",
+        f"3. 이전 시기: 이 안내를 받으신 때부터 {plan.notice_period_days}일이 지난 후, "
+        f"전환 일시({_when(plan.cutover_at)})까지 (원하시면 지금 바로 이전을 요청하실 수 "
+        "있습니다)",
         "4. 이전을 원하지 않는 경우: 이 화면의 [이전 거부] 버튼을 누르시거나 "
         f"콜센터({settings.CALL_CENTRE_PHONE})로 알려 주십시오.",
         f"5. 이전을 거부하시면 위 항목은 {to.name}에 이전되지 않으며, "

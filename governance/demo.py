@@ -150,8 +150,8 @@ def _ensure_plan(operators, fields) -> TransferPlan:
     now = timezone.now()
     plan = plan_create(by=officer or SYSTEM, from_operator=operators["KEPF"],
                        to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
-                       notice_starts_at=now - dt.timedelta(days=31),
-                       cutover_at=now + dt.timedelta(days=7), **PLAN_VALUES)
+                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
+                       **PLAN_VALUES)
     if officer is None or second is None:
         return plan  # no demo staff: leave it as a draft for someone to submit
     plan_submit(plan=plan, by=officer)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -335,12 +334,6 @@ class TransferPlan(models.Model):
         return f"{self.title} v{self.version}"
 
     @property
-    def notice_ends_at(self):
-        if self.notice_starts_at is None:
-            return None
-        return self.notice_starts_at + timedelta(days=self.notice_period_days)
-
-    @property
     def in_force(self) -> bool:
         return self.status in self.IN_FORCE
 
@@ -391,6 +384,9 @@ class SubjectConsentState(models.Model):
     withdrawn_at = models.DateTimeField("철회 시각", null=True, blank=True)
     expires_at = models.DateTimeField("동의 만료", null=True, blank=True)
     notice_hash = models.CharField("고지문 해시", max_length=64, blank=True)
+    # The subject asked to move now (Art. 27 items before its notice period ends); cleared
+    # when the request is withdrawn before release.
+    early_requested_at = models.DateTimeField("조기 이전 요청 시각", null=True, blank=True)
     updated_at = models.DateTimeField("변경 시각", default=timezone.now, editable=False)
 
     class Meta:
@@ -432,3 +428,67 @@ class ProvisionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} → {self.recipient.code}"
+
+
+class NoticeChannel(models.TextChoices):
+    """How an Art. 27 notice reached a subject: each is evidence about that subject."""
+
+    LMS = "lms", "장문 문자 수신 확인 (LMS delivered)"
+    LINK = "link", "고지 링크 열람 (notice link opened)"
+    OPERATOR = "operator", "운영사 고지 — 서명된 확인 (operator's signed attestation)"
+    PHONE = "phone", "전화 고지 — 담당자 기록 (phone call, recorded by an officer)"
+
+
+class NoticeEvidence(models.Model):
+    """One piece of evidence that the Art. 27 notice of a plan lineage reached one subject.
+
+    Immutable: kept whole for the commission, however many pieces a subject has. The
+    earliest one is mirrored into `SubjectNotice`, which the policy reads."""
+
+    lineage = models.UUIDField("계획 계보 (lineage)")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT,
+                                related_name="notice_evidence", verbose_name="정보주체")
+    channel = models.CharField("경로", max_length=16, choices=NoticeChannel.choices)
+    notified_at = models.DateTimeField("고지 도달 시각")
+    # What proves it, without personal values: an SMS id, a link's request id, the
+    # attestation's nonce, the officer's record id.
+    reference = models.CharField("근거 (reference)", max_length=100)
+    recorded_by = models.CharField("기록자", max_length=64)
+    reason = models.TextField("사유 (담당자 기록 시)", blank=True)
+    recorded_at = models.DateTimeField("기록 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "고지 도달 증거 (notice evidence)"
+        verbose_name_plural = "고지 도달 증거 (notice evidence)"
+        ordering = ["-recorded_at"]
+        constraints = [
+            # The same proof recorded twice (a webhook retried) is one piece of evidence.
+            models.UniqueConstraint(fields=["lineage", "subject", "channel", "reference"],
+                                    name="governance_notice_evidence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.notified_at:%Y-%m-%d %H:%M}"
+
+
+class SubjectNotice(models.Model):
+    """When and how the notice of a plan lineage first reached one subject (the earliest
+    `NoticeEvidence`): the start of that subject's own notice period."""
+
+    lineage = models.UUIDField("계획 계보 (lineage)")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT,
+                                related_name="notices", verbose_name="정보주체")
+    notified_at = models.DateTimeField("최초 고지 도달 시각")
+    channel = models.CharField("경로", max_length=16, choices=NoticeChannel.choices)
+    updated_at = models.DateTimeField("변경 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "정보주체 고지 도달 (subject notified)"
+        verbose_name_plural = "정보주체 고지 도달 (subjects notified)"
+        constraints = [
+            models.UniqueConstraint(fields=["lineage", "subject"],
+                                    name="governance_subject_notice_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lineage}/{self.subject_id}"

@@ -9,7 +9,7 @@ docs/governance.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -28,6 +28,7 @@ class Reason(StrEnum):
     ALLOWED_ENTRUSTMENT_RETURN = "allowed_entrustment_return"
     ALLOWED_LEGAL_OBLIGATION = "allowed_legal_obligation"
     ALLOWED_NOTICE_ELAPSED = "allowed_notice_elapsed"
+    ALLOWED_EARLY_REQUEST = "allowed_early_request"
     ALLOWED_CONSENT = "allowed_consent"
     DENIED_NO_BASIS = "denied_no_basis"
     DENIED_PROHIBITED = "denied_prohibited"
@@ -39,6 +40,7 @@ class Reason(StrEnum):
     DENIED_CONSENT_STALE_VERSION = "denied_consent_stale_version"
     DENIED_OBJECTED = "denied_objected"
     DENIED_NOTICE_PERIOD = "denied_notice_period"
+    DENIED_NOT_NOTIFIED = "denied_not_notified"
     DENIED_PLAN_NOT_ACTIVE = "denied_plan_not_active"
 
     @property
@@ -52,6 +54,7 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.ALLOWED_ENTRUSTMENT_RETURN: "위탁 업무 반환 — 제26조 (entrustment return)",
     Reason.ALLOWED_LEGAL_OBLIGATION: "법령상 의무 (legal obligation)",
     Reason.ALLOWED_NOTICE_ELAPSED: "고지 기간 경과, 이의 없음 — 제27조 (notice elapsed)",
+    Reason.ALLOWED_EARLY_REQUEST: "정보주체의 조기 이전 요청 (the subject asked to move now)",
     Reason.ALLOWED_CONSENT: "유효한 동의 — 제17조 (live consent)",
     Reason.DENIED_NO_BASIS: "이전 근거 없음 (no legal basis)",
     Reason.DENIED_PROHIBITED: "이전 금지 항목 (prohibited)",
@@ -64,6 +67,7 @@ EXPLANATIONS: dict[Reason, str] = {
                                          "version)",
     Reason.DENIED_OBJECTED: "이전에 이의 제기 — 제27조 (objected)",
     Reason.DENIED_NOTICE_PERIOD: "고지 기간 진행 중 (notice period not ended)",
+    Reason.DENIED_NOT_NOTIFIED: "고지 도달 증거 없음 (no evidence the notice reached them)",
     Reason.DENIED_PLAN_NOT_ACTIVE: "계획이 승인·시행 상태가 아님 (plan not in force)",
 }
 
@@ -100,9 +104,40 @@ class Consent:
     objected: bool = False
     withdrawn: bool = False
     expires_at: datetime | None = None
+    # Asked to move now (Art. 27 items before the notice period ends), not withdrawn.
+    early_requested: bool = False
 
 
 NO_ANSWER = Consent()
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """When the Art. 27 notice reached this subject, by the subject's own evidence (a
+    delivered LMS, an opened notice link, an operator's signed attestation, an officer's
+    record of a call); ``None``: no evidence at all. Never the plan's announced date."""
+
+    at: datetime | None = None
+
+
+NOT_NOTIFIED = Notified()
+
+
+class NoticeStage(StrEnum):
+    """Where a subject stands in its own notice period; the only way `decide` reads
+    `Notified`, so callers may memoise decisions per stage."""
+
+    NOT_NOTIFIED = "not_notified"  # no evidence, or evidence dated after now
+    IN_PERIOD = "in_period"
+    ELAPSED = "elapsed"
+
+
+def notice_stage(notified: Notified, timing: Timing, now: datetime) -> NoticeStage:
+    if notified.at is None or notified.at > now:
+        return NoticeStage.NOT_NOTIFIED
+    if now < notified.at + timing.notice_period:
+        return NoticeStage.IN_PERIOD
+    return NoticeStage.ELAPSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +146,8 @@ class Timing:
 
     plan_version: int
     plan_in_force: bool
-    notice_ends_at: datetime | None = None
+    # How long after its notice reached a subject its Art. 27 items may move (the plan's).
+    notice_period: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,14 +184,31 @@ def consent_reason(rule: Rule, consent: Consent, timing: Timing, now: datetime) 
     return Reason.DENIED_CONSENT_PENDING
 
 
-def decide(rule: Rule, ownership: Ownership, consent: Consent, timing: Timing,
-           now: datetime) -> Decision:
+def notice_reason(consent: Consent, notified: Notified, timing: Timing, now: datetime
+                  ) -> Reason:
+    """An Art. 27 item: an objection holds it back; the subject's own request to move now
+    lets it go; otherwise it waits for evidence that the notice reached this subject, and
+    then for the notice period counted from that moment."""
+    if consent.objected:
+        return Reason.DENIED_OBJECTED
+    if consent.early_requested:
+        return Reason.ALLOWED_EARLY_REQUEST
+    stage = notice_stage(notified, timing, now)
+    if stage is NoticeStage.NOT_NOTIFIED:
+        return Reason.DENIED_NOT_NOTIFIED
+    if stage is NoticeStage.IN_PERIOD:
+        return Reason.DENIED_NOTICE_PERIOD
+    return Reason.ALLOWED_NOTICE_ELAPSED
+
+
+def decide(rule: Rule, ownership: Ownership, consent: Consent, notified: Notified,
+           timing: Timing, now: datetime) -> Decision:
     """May ``rule.field_key`` of this subject move now? Deny unless a basis clearly allows."""
-    return _DECISIONS[_reason(rule, ownership, consent, timing, now)]
+    return _DECISIONS[_reason(rule, ownership, consent, notified, timing, now)]
 
 
-def _reason(rule: Rule, ownership: Ownership, consent: Consent, timing: Timing,
-            now: datetime) -> Reason:
+def _reason(rule: Rule, ownership: Ownership, consent: Consent, notified: Notified,
+            timing: Timing, now: datetime) -> Reason:
     if not timing.plan_in_force:
         return Reason.DENIED_PLAN_NOT_ACTIVE
     basis = rule.basis
@@ -175,11 +228,7 @@ def _reason(rule: Rule, ownership: Ownership, consent: Consent, timing: Timing,
     if basis == Basis.LEGAL_OBLIGATION:
         return Reason.ALLOWED_LEGAL_OBLIGATION
     if basis == Basis.NOTICE_OPT_OUT:
-        if consent.objected:
-            return Reason.DENIED_OBJECTED
-        if timing.notice_ends_at is None or now < timing.notice_ends_at:
-            return Reason.DENIED_NOTICE_PERIOD
-        return Reason.ALLOWED_NOTICE_ELAPSED
+        return notice_reason(consent, notified, timing, now)
     if basis == Basis.CONSENT:
         return consent_reason(rule, consent, timing, now)
     return Reason.DENIED_NO_BASIS

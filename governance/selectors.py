@@ -3,18 +3,20 @@
 `plan_decisions` builds the policy inputs for hundreds of thousands of subjects with a
 handful of queries: the plan's rules and the unsettled disputes once, the answers given to
 older versions of the plan once, then one server-side cursor over the subjects joined with
-their consent state for this version. Decisions are memoised per input shape (subject kind ×
-consent state), since a whole plan has only a few hundred distinct shapes.
+their consent state for this version and their notice evidence for the plan's lineage.
+Decisions are memoised per input shape (subject kind × consent state × notice stage), since a
+whole plan has only a few hundred distinct shapes.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -30,17 +32,21 @@ from governance.models import (
     OperatorKey,
     OwnershipDispute,
     SubjectConsentState,
+    SubjectNotice,
     TransferPlan,
 )
 from governance.policy import (
     NO_ANSWER,
+    NOT_NOTIFIED,
     Consent,
     Decision,
+    Notified,
     Ownership,
     Reason,
     Rule,
     Timing,
     decide,
+    notice_stage,
 )
 
 # --- Operators ----------------------------------------------------------------------------
@@ -140,7 +146,7 @@ def plan_inputs(plan: TransferPlan) -> PlanInputs:
     return PlanInputs(
         plan_id=plan.pk,
         timing=Timing(plan_version=plan.version, plan_in_force=plan.in_force,
-                      notice_ends_at=plan.notice_ends_at),
+                      notice_period=timedelta(days=plan.notice_period_days)),
         rules_by_kind={k: tuple(v) for k, v in by_kind.items()},
     )
 
@@ -163,7 +169,8 @@ def _older_answers(plan: TransferPlan) -> dict[int, tuple[int, bool]]:
 # The granted/declined lists are read as their JSON text: decisions are memoised on that text,
 # so a list is decoded once per distinct answer instead of once per subject.
 _SUBJECT_COLUMNS = ("id", "public_id", "kind", "external_id", "cs__id", "granted_json",
-                    "declined_json", "cs__objected", "cs__withdrawn_at", "cs__expires_at")
+                    "declined_json", "cs__objected", "cs__withdrawn_at", "cs__expires_at",
+                    "cs__early_requested_at", "nt__notified_at")
 
 
 def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int,
@@ -171,7 +178,9 @@ def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_s
     base = (DataSubject.objects
             .filter(source_operator_id=plan.from_operator_id, kind__in=list(kinds))
             .annotate(cs=FilteredRelation("consent_states",
-                                          condition=Q(consent_states__plan_id=plan.pk)))
+                                          condition=Q(consent_states__plan_id=plan.pk)),
+                      nt=FilteredRelation("notices",
+                                          condition=Q(notices__lineage=plan.lineage)))
             .annotate(granted_json=Cast("cs__fields_granted", TextField()),
                       declined_json=Cast("cs__fields_declined", TextField()))
             .order_by("id").values_list(*_SUBJECT_COLUMNS))
@@ -199,11 +208,15 @@ def _id_list(ids: list[int]):
 
 
 def _answered_subject_ids(plan: TransferPlan) -> Iterator[int]:
-    """The ids of the subjects with a consent state for some version of the plan, ascending,
-    streamed: looked up from the states (few), not by scanning every subject."""
-    return (SubjectConsentState.objects.filter(plan__lineage=plan.lineage)
-            .order_by("subject_id").values_list("subject_id", flat=True).distinct()
-            .iterator(chunk_size=10_000))
+    """The ids of the subjects with a consent state for some version of the plan or notice
+    evidence for its lineage, ascending, each once, streamed: looked up from those rows, not
+    by scanning every subject."""
+    answered = (SubjectConsentState.objects.filter(plan__lineage=plan.lineage)
+                .order_by("subject_id").values_list("subject_id", flat=True).distinct()
+                .iterator(chunk_size=10_000))
+    notified = (SubjectNotice.objects.filter(lineage=plan.lineage).order_by("subject_id")
+                .values_list("subject_id", flat=True).iterator(chunk_size=10_000))
+    return (sid for sid, _ in itertools.groupby(heapq.merge(answered, notified)))
 
 
 def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[int] | None = None,
@@ -224,8 +237,8 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
     cache: dict[tuple, Mapping[str, Decision]] = {}
     timing = inputs.timing
     for (sid, public_id, kind, external_id, cs_id, granted, declined, objected, withdrawn_at,
-         expires_at) in _subject_rows(plan, inputs.rules_by_kind, subject_ids, chunk_size,
-                                      answered_only):
+         expires_at, early_at, notified_at) in _subject_rows(
+            plan, inputs.rules_by_kind, subject_ids, chunk_size, answered_only):
         old = older.get(sid)
         old_objected = old[1] if old else False
         if cs_id is not None:
@@ -233,33 +246,41 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
             is_objected = bool(objected) or old_objected
             withdrawn = withdrawn_at is not None and withdrawn_at <= now
             expired = expires_at is not None and now >= expires_at
+            early = early_at is not None and early_at <= now
         else:
             version = old[0] if old else None
             granted = declined = None
             is_objected = old_objected
-            withdrawn = expired = False
-        key = (kind, version, granted, declined, is_objected, withdrawn, expired)
+            withdrawn = expired = early = False
+        notified = Notified(notified_at) if notified_at is not None else NOT_NOTIFIED
+        # The policy reads `notified` only through its stage (policy.notice_stage).
+        key = (kind, version, granted, declined, is_objected, withdrawn, expired, early,
+               notice_stage(notified, timing, now))
         decisions = cache.get(key)
         if decisions is None:
             consent = Consent(plan_version=version, granted=_key_set(granted),
                               declined=_key_set(declined), objected=is_objected,
-                              withdrawn=withdrawn, expires_at=now if expired else None)
-            decisions = cache[key] = _decided(inputs, kind, consent, now)
+                              withdrawn=withdrawn, expires_at=now if expired else None,
+                              early_requested=early)
+            decisions = cache[key] = _decided(inputs, kind, consent, notified, now)
         yield SubjectRef(sid, public_id, kind, external_id), decisions
 
 
-def _decided(inputs: PlanInputs, kind: str, consent: Consent, now: datetime
-             ) -> Mapping[str, Decision]:
-    return MappingProxyType({rule.field_key: decide(rule, ownership, consent, inputs.timing, now)
-                             for rule, ownership in inputs.rules_by_kind[kind]})
+def _decided(inputs: PlanInputs, kind: str, consent: Consent, notified: Notified,
+             now: datetime) -> Mapping[str, Decision]:
+    return MappingProxyType({
+        rule.field_key: decide(rule, ownership, consent, notified, inputs.timing, now)
+        for rule, ownership in inputs.rules_by_kind[kind]})
 
 
 def plan_default_decisions(plan: TransferPlan, *, now: datetime
                            ) -> dict[str, Mapping[str, Decision]]:
     """Subject kind -> the decisions for a subject of that kind who has answered no version of
-    the plan (most subjects of a bulk move): what `plan_decisions` yields for each of them."""
+    the plan and whom no notice is known to have reached: what `plan_decisions` yields for
+    each of them."""
     inputs = plan_inputs(plan)
-    return {kind: _decided(inputs, kind, NO_ANSWER, now) for kind in inputs.rules_by_kind}
+    return {kind: _decided(inputs, kind, NO_ANSWER, NOT_NOTIFIED, now)
+            for kind in inputs.rules_by_kind}
 
 
 def _key_set(raw: str | None) -> frozenset[str]:

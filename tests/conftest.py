@@ -222,8 +222,9 @@ def field_catalogue(db) -> dict:
 def approved_plan(db, officer, second_officer, outgoing_operator, incoming_operator,
                   field_catalogue):
     """KEPF → Shinhan, submitted by Kim and approved by Lee, using every legal basis
-    (governance.seoul.FIELDS). Its 30-day Art. 27 notice started 31 days ago, so
-    `notice_opt_out` fields have passed their notice period."""
+    (governance.seoul.FIELDS), with a 30-day Art. 27 notice period. No notice has reached
+    anyone yet: `notice_opt_out` fields wait for each subject's own evidence (see
+    `notified_long_ago`)."""
     import datetime as dt
 
     from django.utils import timezone
@@ -235,8 +236,7 @@ def approved_plan(db, officer, second_officer, outgoing_operator, incoming_opera
     plan = plan_create(
         by=officer, from_operator=outgoing_operator.operator,
         to_operator=incoming_operator.operator, rules=seoul_plan_rules(field_catalogue),
-        notice_starts_at=now - dt.timedelta(days=31), cutover_at=now + dt.timedelta(days=7),
-        **PLAN_VALUES)
+        notice_starts_at=now, cutover_at=now + dt.timedelta(days=7), **PLAN_VALUES)
     plan_submit(plan=plan, by=officer)
     return plan_approve(plan=plan, by=second_officer)
 
@@ -264,3 +264,4 @@ def user(db, outgoing_operator):
     result = subjects_upsert(operator=outgoing_operator.operator, kind="user", by=None,
                              rows=[{"external_id": "U-000001", "phone": synthetic_phone(2)}])
     return DataSubject.objects.get(pk=result.ids["U-000001"])
+

@@ -11,6 +11,12 @@ from governance.services.common import (
     PlanFrozen,
     TwoPersonRuleViolation,
 )
+from governance.services.notices import (
+    Evidence,
+    notice_evidence_record,
+    subject_early_request_set,
+    subject_notified_at,
+)
 from governance.services.ownership import (
     dispute_open,
     dispute_refer,
@@ -39,6 +45,7 @@ from governance.services.subjects import (
 )
 
 __all__ = [
+    "Evidence", "notice_evidence_record", "subject_early_request_set", "subject_notified_at",
     "GovernanceError", "InvalidTransition", "PlanFrozen", "SubjectsUpsertResult",
     "TwoPersonRuleViolation", "catalogue_object_delete", "catalogue_object_save",
     "dispute_open", "dispute_refer", "dispute_withdraw", "operator_key_register",

@@ -12,6 +12,7 @@ two officers clicking at once cannot both win, and nobody approves their own sub
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -159,6 +160,7 @@ def plan_approve(*, plan: TransferPlan, by: Actor) -> TransferPlan:
     Approving a new version supersedes the lineage's older approved or active version.
     """
     officer = _require_officer(by, "승인", TwoPersonRuleViolation)
+    _require_honest_notice_schedule(TransferPlan.objects.get(pk=plan.pk), timezone.now())
     plan = _transition(plan, by=by, frm=(Status.SUBMITTED,), to=Status.APPROVED,
                        action="plan.approved", exclude_submitter=True,
                        extra={"approved_by": officer, "approved_at": timezone.now()})
@@ -168,6 +170,28 @@ def plan_approve(*, plan: TransferPlan, by: Actor) -> TransferPlan:
         _transition(older, by=by, frm=TransferPlan.IN_FORCE, to=Status.SUPERSEDED,
                     action="plan.superseded")
     return plan
+
+
+# An officer who types "09:00" and approves at 09:10 has not back-dated anything.
+NOTICE_START_GRACE = timedelta(minutes=15)
+
+
+def _require_honest_notice_schedule(plan: TransferPlan, now) -> None:
+    """Each subject's notice period runs from its own evidence, but the plan's schedule must
+    not pretend either: a notice start in the past (unless the approved previous version
+    already had it) would claim notices that were never sent, and a shorter period than the
+    version subjects were told about would move them sooner than they were promised."""
+    previous = plan.previous
+    if previous is not None and plan.notice_period_days < previous.notice_period_days:
+        raise GovernanceError(
+            f"고지 기간을 줄일 수 없습니다 (v{previous.version}: {previous.notice_period_days}일). "
+            "(a new version cannot shorten the notice period)")
+    inherited = previous is not None and plan.notice_starts_at == previous.notice_starts_at
+    if (plan.notice_starts_at is not None and plan.notice_starts_at < now - NOTICE_START_GRACE
+            and not inherited):
+        raise GovernanceError(
+            "고지 시작 일시가 승인 시각보다 과거입니다. 실제로 고지를 시작할 일시를 입력하세요. "
+            "(the notice start cannot be back-dated at approval)")
 
 
 @transaction.atomic

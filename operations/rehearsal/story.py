@@ -20,8 +20,9 @@ reference client. The story, in order:
 10. audit      the trail sealed, verified, exported and verified again by the bundle's own
                standalone verifier
 
-The notice period of the users' Art. 27 items is taken as already over (the notice went out
-30 days before the rehearsal day); objections recorded in the rehearsal still keep users back.
+The rehearsal's plan has a notice period of zero days, so that weeks fit into minutes: a
+user's Art. 27 items may move once evidence shows the notice reached that user (and never
+without it); objections recorded in the rehearsal still keep users back.
 """
 
 from __future__ import annotations
@@ -130,10 +131,14 @@ def stage_scenario(ctx: Context) -> None:
             opened_on=today, referred_on=today)
         st.advance()
         now = timezone.now()
-        values = {**PLAN_VALUES, "title": f"[리허설 {now:%Y-%m-%d %H:%M}] {PLAN_VALUES['title']}"}
+        # The rehearsal plays weeks in minutes: its notice period is zero days, so a user's
+        # Art. 27 items may move as soon as evidence shows the notice reached that user (a
+        # real plan keeps its 30 days, counted per user from the same kind of evidence).
+        values = {**PLAN_VALUES, "notice_period_days": 0,
+                  "title": f"[리허설 {now:%Y-%m-%d %H:%M}] {PLAN_VALUES['title']}"}
         plan = plan_create(by=ctx.officer, from_operator=operators["KEPF"],
                            to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
-                           notice_starts_at=now - dt.timedelta(days=31),
+                           notice_starts_at=now,
                            cutover_at=now + dt.timedelta(hours=1), **values)
         plan_submit(plan=plan, by=ctx.officer)
         ctx.plan = plan_approve(plan=plan, by=ctx.second_officer)

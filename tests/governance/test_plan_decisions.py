@@ -11,6 +11,7 @@ from governance.policy import Reason
 from governance.selectors import plan_decision_summary, plan_decisions
 from governance.seoul import synthetic_brn, synthetic_phone
 from governance.services import subject_consent_state_set, subjects_upsert
+from tests.history import notified_long_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,8 @@ def test_each_basis_decides_as_the_plan_says_for_a_merchant_who_has_not_answered
 
 
 def test_a_user_moves_on_notice_unless_they_object(approved_plan, user):
+    assert _decisions(approved_plan, user)["user.phone"].reason == Reason.DENIED_NOT_NOTIFIED
+    notified_long_ago(approved_plan, [user])
     assert _decisions(approved_plan, user)["user.phone"].reason == Reason.ALLOWED_NOTICE_ELAPSED
     subject_consent_state_set(plan=approved_plan, subject=user, objected=True)
     assert _decisions(approved_plan, user)["user.phone"].reason == Reason.DENIED_OBJECTED
@@ -74,6 +77,7 @@ def test_it_decides_a_whole_plan_in_a_handful_of_queries(approved_plan, outgoing
 
 
 def test_the_summary_counts_who_may_move_and_who_waits(approved_plan, merchant, user):
+    notified_long_ago(approved_plan, [user])
     summary = {s.field_key: s for s in plan_decision_summary(approved_plan, now=timezone.now())}
     assert summary["merchant.shop_name"].allowed == 1
     assert summary["merchant.settlement_bank_account"].waiting == 1

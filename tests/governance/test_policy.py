@@ -1,4 +1,4 @@
-"""The policy decision point, property-tested: deny by default, and the five properties."""
+"""The policy decision point, property-tested: deny by default, and the six properties."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from governance.policy import (
+    NOT_NOTIFIED,
     Basis,
     Consent,
+    Notified,
     Ownership,
     Reason,
     Rule,
@@ -30,9 +32,13 @@ ownerships = st.builds(Ownership, disputed=st.booleans())
 consents = st.builds(
     Consent, plan_version=st.one_of(st.none(), st.integers(1, 4)),
     granted=st.frozensets(st.sampled_from(FIELDS)), declined=st.frozensets(st.sampled_from(FIELDS)),
-    objected=st.booleans(), withdrawn=st.booleans(), expires_at=st.one_of(st.none(), times))
+    objected=st.booleans(), withdrawn=st.booleans(), expires_at=st.one_of(st.none(), times),
+    early_requested=st.booleans())
 timings = st.builds(Timing, plan_version=st.integers(1, 4), plan_in_force=st.booleans(),
-                    notice_ends_at=st.one_of(st.none(), times))
+                    notice_period=st.timedeltas(min_value=dt.timedelta(0),
+                                                max_value=dt.timedelta(days=60)))
+# Evidence of the notice: none, or any moment (before, at or after `now`).
+notices = st.one_of(st.just(NOT_NOTIFIED), st.builds(Notified, at=times))
 
 
 def _live_grant(rule: Rule, consent: Consent, timing: Timing, now: dt.datetime) -> bool:
@@ -41,10 +47,10 @@ def _live_grant(rule: Rule, consent: Consent, timing: Timing, now: dt.datetime) 
             and rule.field_key in consent.granted and rule.field_key not in consent.declined)
 
 
-@given(rules, ownerships, consents, timings, times)
-def test_no_personal_field_is_ever_allowed_without_a_basis(rule, ownership, consent, timing,
-                                                           now):
-    decision = decide(rule, ownership, consent, timing, now)
+@given(rules, ownerships, consents, notices, timings, times)
+def test_no_personal_field_is_ever_allowed_without_a_basis(rule, ownership, consent, notified,
+                                                           timing, now):
+    decision = decide(rule, ownership, consent, notified, timing, now)
     if rule.personal and decision.allowed:
         assert rule.basis in {Basis.ENTRUSTMENT_RETURN, Basis.LEGAL_OBLIGATION,
                               Basis.NOTICE_OPT_OUT, Basis.CONSENT}
@@ -54,16 +60,16 @@ def test_no_personal_field_is_ever_allowed_without_a_basis(rule, ownership, cons
                                    Reason.DENIED_DISPUTED)
 
 
-@given(rules, ownerships, consents, timings, times)
-def test_a_prohibited_field_never_moves(rule, ownership, consent, timing, now):
+@given(rules, ownerships, consents, notices, timings, times)
+def test_a_prohibited_field_never_moves(rule, ownership, consent, notified, timing, now):
     rule = Rule(rule.field_key, rule.personal, Basis.PROHIBITED, rule.required)
-    assert not decide(rule, ownership, consent, timing, now).allowed
+    assert not decide(rule, ownership, consent, notified, timing, now).allowed
 
 
-@given(rules, consents, timings, times)
+@given(rules, consents, notices, timings, times)
 def test_a_disputed_field_moves_only_with_a_live_consent_the_plan_asks_for(rule, consent,
-                                                                           timing, now):
-    decision = decide(rule, Ownership(disputed=True), consent, timing, now)
+                                                                           notified, timing, now):
+    decision = decide(rule, Ownership(disputed=True), consent, notified, timing, now)
     if decision.allowed:
         assert rule.basis == Basis.CONSENT
         assert _live_grant(rule, consent, timing, now)
@@ -72,28 +78,70 @@ def test_a_disputed_field_moves_only_with_a_live_consent_the_plan_asks_for(rule,
         assert decision.reason == Reason.DENIED_DISPUTED
 
 
-@given(rules, consents, timings, times)
-def test_a_consent_field_moves_only_with_a_live_grant_for_this_version(rule, consent, timing,
-                                                                       now):
+@given(rules, consents, notices, timings, times)
+def test_a_consent_field_moves_only_with_a_live_grant_for_this_version(rule, consent, notified,
+                                                                       timing, now):
     rule = Rule(rule.field_key, rule.personal, Basis.CONSENT, rule.required)
-    decision = decide(rule, Ownership(), consent, timing, now)
+    decision = decide(rule, Ownership(), consent, notified, timing, now)
     assert decision.allowed == (timing.plan_in_force and _live_grant(rule, consent, timing, now))
 
 
+@given(rules, consents, notices, timings, times)
+def test_a_notice_field_moves_only_on_the_subjects_own_evidence_or_request_and_never_objected(
+        rule, consent, notified, timing, now):
+    rule = Rule(rule.field_key, rule.personal, Basis.NOTICE_OPT_OUT, rule.required)
+    decision = decide(rule, Ownership(), consent, notified, timing, now)
+    elapsed = notified.at is not None and notified.at + timing.notice_period <= now
+    assert decision.allowed == (timing.plan_in_force and not consent.objected
+                                and (elapsed or consent.early_requested))
+    if decision.allowed and not consent.early_requested:
+        assert decision.reason == Reason.ALLOWED_NOTICE_ELAPSED
+
+
 @given(rules, consents, timings, times)
-def test_a_notice_field_moves_only_after_the_notice_period_and_without_objection(
+def test_no_subject_without_evidence_moves_on_notice_at_any_time_unless_it_asked(
         rule, consent, timing, now):
     rule = Rule(rule.field_key, rule.personal, Basis.NOTICE_OPT_OUT, rule.required)
-    decision = decide(rule, Ownership(), consent, timing, now)
-    elapsed = timing.notice_ends_at is not None and now >= timing.notice_ends_at
-    assert decision.allowed == (timing.plan_in_force and elapsed and not consent.objected)
+    decision = decide(rule, Ownership(), consent, NOT_NOTIFIED, timing, now)
+    if consent.early_requested and not consent.objected and timing.plan_in_force:
+        assert decision.reason == Reason.ALLOWED_EARLY_REQUEST
+    else:
+        assert not decision.allowed
+        assert decision.reason in (Reason.DENIED_NOT_NOTIFIED, Reason.DENIED_OBJECTED,
+                                   Reason.DENIED_PLAN_NOT_ACTIVE)
 
 
-@given(rules, ownerships, consents, times)
-def test_nothing_moves_under_a_plan_that_is_not_in_force(rule, ownership, consent, now):
-    timing = Timing(plan_version=1, plan_in_force=False, notice_ends_at=None)
-    decision = decide(rule, ownership, consent, timing, now)
-    assert decision == decide(rule, ownership, consent, timing, now)
+@given(rules, consents, timings, times)
+def test_evidence_dated_after_now_counts_as_no_evidence(rule, consent, timing, now):
+    rule = Rule(rule.field_key, rule.personal, Basis.NOTICE_OPT_OUT, rule.required)
+    later = Notified(now + dt.timedelta(seconds=1))
+    assert (decide(rule, Ownership(), consent, later, timing, now)
+            == decide(rule, Ownership(), consent, NOT_NOTIFIED, timing, now))
+
+
+def test_it_names_why_a_notice_field_waits():
+    rule = Rule("user.certificate_balance", True, Basis.NOTICE_OPT_OUT)
+    timing = Timing(plan_version=1, plan_in_force=True, notice_period=dt.timedelta(days=30))
+    cases = [
+        (Consent(), NOT_NOTIFIED, Reason.DENIED_NOT_NOTIFIED),
+        (Consent(), Notified(T0 - dt.timedelta(days=29)), Reason.DENIED_NOTICE_PERIOD),
+        (Consent(), Notified(T0 - dt.timedelta(days=30)), Reason.ALLOWED_NOTICE_ELAPSED),
+        (Consent(early_requested=True), NOT_NOTIFIED, Reason.ALLOWED_EARLY_REQUEST),
+        (Consent(objected=True, early_requested=True), Notified(T0 - dt.timedelta(days=90)),
+         Reason.DENIED_OBJECTED),
+    ]
+    for consent, notified, expected in cases:
+        decision = decide(rule, Ownership(), consent, notified, timing, T0)
+        assert decision.reason == expected
+        assert decision.explanation
+
+
+@given(rules, ownerships, consents, notices, times)
+def test_nothing_moves_under_a_plan_that_is_not_in_force(rule, ownership, consent, notified,
+                                                         now):
+    timing = Timing(plan_version=1, plan_in_force=False)
+    decision = decide(rule, ownership, consent, notified, timing, now)
+    assert decision == decide(rule, ownership, consent, notified, timing, now)
     assert decision.reason == Reason.DENIED_PLAN_NOT_ACTIVE
 
 
@@ -113,7 +161,7 @@ def test_it_names_why_a_consent_field_waits():
         (Consent(plan_version=2, granted=frozenset({"merchant.email"})), Reason.ALLOWED_CONSENT),
     ]
     for consent, expected in cases:
-        decision = decide(rule, Ownership(), consent, timing, T0)
+        decision = decide(rule, Ownership(), consent, NOT_NOTIFIED, timing, T0)
         assert decision.reason == expected
         assert decision.explanation
 
@@ -121,8 +169,8 @@ def test_it_names_why_a_consent_field_waits():
 def test_a_personal_field_marked_not_personal_is_denied_for_lack_of_basis():
     timing = Timing(plan_version=1, plan_in_force=True)
     personal = decide(Rule("user.name", True, Basis.NOT_PERSONAL), Ownership(), Consent(),
-                      timing, T0)
+                      NOT_NOTIFIED, timing, T0)
     shop = decide(Rule("merchant.shop_name", False, Basis.NOT_PERSONAL), Ownership(), Consent(),
-                  timing, T0)
+                  NOT_NOTIFIED, timing, T0)
     assert (personal.allowed, personal.reason) == (False, Reason.DENIED_NO_BASIS)
     assert (shop.allowed, shop.reason) == (True, Reason.ALLOWED_NOT_PERSONAL)

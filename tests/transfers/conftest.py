@@ -84,9 +84,15 @@ def upload_rows(plan, rows, *, batch_id: str = "b1", declared=None):
 
 @pytest.fixture
 def uploaded(approved_plan):
-    """Ten merchants and ten users uploaded for the approved plan."""
+    """Ten merchants and ten users uploaded for the approved plan, the users reached by its
+    Art. 27 notice 31 days ago (so their notice fields may move)."""
+    from governance.models import DataSubject
+    from tests.history import notified_long_ago
+
     rows = list(synthetic.rows("merchant", 1, 10)) + list(synthetic.rows("user", 1, 10))
-    return upload_rows(approved_plan, rows)
+    result = upload_rows(approved_plan, rows)
+    notified_long_ago(approved_plan, DataSubject.objects.filter(kind="user"))
+    return result
 
 
 def stored_values(plan) -> dict[str, dict]:

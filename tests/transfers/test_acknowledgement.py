@@ -10,6 +10,7 @@ import secrets
 import pytest
 from django.utils import timezone
 
+from tests.history import notified_long_ago
 from tests.transfers.conftest import upload_rows
 from transfers import synthetic
 from transfers.models import Acknowledgement
@@ -25,6 +26,7 @@ def release(approved_plan, incoming_operator):
     balance = sum(r["user.certificate_balance"] for r in rows if r["kind"] == "user")
     upload_rows(approved_plan, rows, declared={"subjects": {"merchant": 5, "user": 6},
                                                "certificate_balance_sum": balance})
+    notified_long_ago(approved_plan)
     release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
     return release_export(release_id=release.pk)
 

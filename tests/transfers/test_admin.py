@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from governance.models import DataSubject
 from governance.services import subject_consent_state_set
+from tests.history import notified_long_ago
 from tests.transfers.conftest import upload_rows
 from transfers import synthetic
 from transfers.models import DeletionNotice, Upload, UploadBatch
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.django_db
 def acknowledged_with_a_planted_mismatch(approved_plan, incoming_operator):
     rows = list(synthetic.rows("user", 1, 4)) + [synthetic.user_row(5) | {"user.phone": "1"}]
     upload_rows(approved_plan, rows, declared={"subjects": {"user": 4}})
+    notified_long_ago(approved_plan)
     release = release_request(plan=approved_plan, by=("operator", "operator:SHINHAN"))
     release = release_export(release_id=release.pk)
     manifest = json.loads(bytes(release.manifest))

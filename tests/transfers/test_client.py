@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from governance.models import DataSubject
 from governance.services import subject_consent_state_set
+from tests.history import notified_long_ago
 from tests.transfers.conftest import upload_rows
 from transfers import client as reference
 from transfers import synthetic
@@ -42,6 +43,7 @@ def test_the_client_pulls_decrypts_and_acknowledges_and_the_totals_reconcile(
         live_server, tmp_path, approved_plan, incoming_operator, capsys):
     rows = list(synthetic.rows("merchant", 1, 6)) + list(synthetic.rows("user", 1, 4))
     upload_rows(approved_plan, rows, declared={"subjects": {"merchant": 6, "user": 4}})
+    notified_long_ago(approved_plan)
     creds, keys = _files(tmp_path, incoming_operator)
     out = tmp_path / "out"
     args = ["--base-url", live_server.url, "--credentials", creds, "--keys", keys,
