@@ -252,7 +252,8 @@ class SmsMessage(models.Model):
 
 
 class ConsentRecord(models.Model):
-    """What a subject said, once, immutably: a grant/decline, a withdrawal or an objection.
+    """What a subject said, once, immutably: a grant/decline, a withdrawal, an objection, or a
+    request to move early (and its withdrawal).
 
     Changing one's mind is a new record; the newest record per (plan, subject) is the current
     state, mirrored into governance's SubjectConsentState in the same transaction.
@@ -262,6 +263,10 @@ class ConsentRecord(models.Model):
         ANSWER = "answer", "응답 (agree/decline per item)"
         WITHDRAW = "withdraw", "동의 철회 (withdrawal)"
         OBJECT = "object", "이전 거부 (Art. 27 objection)"
+        # Asked to move the Art. 27 items now, before the notice period ends; and taking
+        # that request back before it was released.
+        EARLY_REQUEST = "early_request", "조기 이전 요청 (asked to move now)"
+        EARLY_WITHDRAW = "early_withdraw", "조기 이전 요청 철회 (early request withdrawn)"
 
     class Channel(models.TextChoices):
         WEB = "web", "개인 링크 (web link)"
