@@ -16,7 +16,7 @@ Three pieces:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -143,18 +143,48 @@ class MerkleTree:
             raise ValueError(f"no consistency proof from {old_size} to {new_size}")
         if old_size == 0 or old_size == new_size:
             return []
-        return self._subproof(old_size, 0, new_size, True)
+        return _subproof(old_size, 0, new_size, True, self._subtree)
 
-    def _subproof(self, m: int, start: int, end: int, complete: bool) -> list[bytes]:
-        n = end - start
-        if m == n:
-            return [] if complete else [self._subtree(start, end)]
-        k = _largest_power_of_two_below(n)
-        if m <= k:
-            return self._subproof(m, start, start + k, complete) + [
-                self._subtree(start + k, end)
-            ]
-        return self._subproof(m - k, start + k, end, False) + [self._subtree(start, start + k)]
+
+def _subproof(m: int, start: int, end: int, complete: bool,
+              subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """SUBPROOF(m, D[start:end], complete) of RFC 6962 section 2.1.2."""
+    n = end - start
+    if m == n:
+        return [] if complete else [subtree(start, end)]
+    k = _largest_power_of_two_below(n)
+    if m <= k:
+        return _subproof(m, start, start + k, complete, subtree) + [subtree(start + k, end)]
+    return _subproof(m - k, start + k, end, False, subtree) + [subtree(start, start + k)]
+
+
+def consistency_proof_from_frontier(old: Frontier, new_leaves: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[0:n]) knowing only the old tree's frontier and the leaves added since.
+
+    Every node of the proof that lies left of m is one of the old tree's perfect subtrees
+    (the frontier: the left halves the recursion steps over are m's set bits, largest
+    first, and where it stops is the last of them); every other node covers new leaves
+    only. So asking a witness to move from the size it co-signed to the newest needs the
+    entries sealed since, not the whole log.
+    """
+    m, n = old.size, old.size + len(new_leaves)
+    if m == 0 or m == n:
+        return []
+    frontier_nodes, start = {}, 0
+    for bit in range(m.bit_length() - 1, -1, -1):
+        if m >> bit & 1:
+            frontier_nodes[(start, start + (1 << bit))] = old.hashes[len(frontier_nodes)]
+            start += 1 << bit
+    newer = MerkleTree(new_leaves)
+
+    def subtree(a: int, b: int) -> bytes:
+        if b <= m:
+            return frontier_nodes[(a, b)]
+        if a < m:
+            raise AssertionError(f"no proof node spans the old edge ({a}..{b}, m={m})")
+        return newer._subtree(a - m, b - m)  # a subtree's hash depends on its leaves alone
+
+    return _subproof(m, 0, n, True, subtree)
 
 
 def verify_inclusion(

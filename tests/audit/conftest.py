@@ -38,3 +38,146 @@ def no_sealing_queued_yet(monkeypatch):
 
     monkeypatch.setattr(sealing, "_last_enqueued", -1e9)
     cache.delete_many([sealing.SEAL_QUEUED_FLAG, sealing.CHECKPOINT_QUEUED_FLAG])
+
+
+# --- Witnesses (audit.witness) ----------------------------------------------------------
+
+class LogUnderTest:
+    """A log the witness trusts: its own Ed25519 key, a tree of leaves, signed checkpoints.
+
+    The witness tests need no database: the checkpoints come from ``audit.merkle`` and
+    ``audit.checkpoints`` with a key made for the test. ``fork(at)`` rewrites one leaf, as
+    an operator rewriting an entry would; every checkpoint from there on differs.
+    """
+
+    def __init__(self, origin: str = "log.example/test", size: int = 64, *, key=None,
+                 seed: str = "") -> None:
+        import hashlib
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from audit.merkle import MerkleTree, leaf_hash
+
+        self.origin = origin
+        self.key = key or Ed25519PrivateKey.generate()
+        self.leaves = [leaf_hash(hashlib.sha256(f"{seed}entry {i}".encode()).digest())
+                       for i in range(size)]
+        self.tree = MerkleTree(self.leaves)
+
+    @property
+    def public_key(self) -> bytes:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        return self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def vkey(self) -> str:
+        from audit.checkpoints import verifier_key
+
+        return verifier_key(self.origin, self.public_key)
+
+    def fork(self, at: int) -> LogUnderTest:
+        import hashlib
+
+        from audit.merkle import MerkleTree, leaf_hash
+
+        other = LogUnderTest.__new__(LogUnderTest)
+        other.origin, other.key = self.origin, self.key
+        other.leaves = list(self.leaves)
+        other.leaves[at] = leaf_hash(hashlib.sha256(f"rewritten entry {at}".encode()).digest())
+        other.tree = MerkleTree(other.leaves)
+        return other
+
+    def note(self, size: int, *, sign=None) -> str:
+        from audit.checkpoints import sign_checkpoint
+
+        return sign_checkpoint(origin=self.origin, size=size, root_hash=self.tree.root(size),
+                               public_key=self.public_key, sign=sign or self.key.sign)
+
+    def request(self, old: int, new: int, *, proof=None, note: str | None = None) -> bytes:
+        import base64
+
+        proof = self.tree.consistency_proof(old, new) if proof is None else proof
+        return (f"old {old}\n" + "".join(base64.b64encode(p).decode() + "\n" for p in proof)
+                + "\n" + (note if note is not None else self.note(new))).encode()
+
+
+def post(url: str, body: bytes, path: str = "/add-checkpoint", *,
+         method: str = "POST") -> tuple[int, str, bytes]:
+    """One HTTP request to a witness at ``url`` (http://host:port): status, type, body."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
+    try:
+        connection.request(method, path, body=body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+class RunningWitness:
+    """A witness served from a thread of the test process, on a free port."""
+
+    def __init__(self, *, name: str, state_dir, logs: dict, private_key=None) -> None:
+        import threading
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from audit.witness.server import Witness, WitnessServer
+        from audit.witness.state import StateStore
+
+        self.name = name
+        self.state_dir = state_dir
+        self.private_key = private_key or Ed25519PrivateKey.generate()
+        self.store = StateStore(state_dir)
+        self.witness = Witness(name=name, private_key=self.private_key, logs=logs,
+                               store=self.store)
+        self.server = WitnessServer(("127.0.0.1", 0), self.witness)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def vkey(self) -> str:
+        return self.witness.verifier_key.text
+
+    def add(self, body: bytes) -> tuple[int, str, bytes]:
+        return post(self.url, body)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.store.close()
+
+
+@pytest.fixture
+def start_witness(tmp_path):
+    """start_witness(name, {origin: [VerifierKey]}) -> RunningWitness; all stopped after."""
+    running: list[RunningWitness] = []
+
+    def start(name: str = "commission.example/witness", logs: dict | None = None, *,
+              state_dir=None, private_key=None) -> RunningWitness:
+        witness = RunningWitness(name=name, logs=logs or {},
+                                 state_dir=state_dir or tmp_path / f"witness-{len(running)}",
+                                 private_key=private_key)
+        running.append(witness)
+        return witness
+
+    yield start
+    for witness in running:
+        if witness.thread.is_alive():
+            witness.stop()
+
+
+@pytest.fixture
+def log_under_test() -> LogUnderTest:
+    return LogUnderTest()
+
+
+def trusting(log: LogUnderTest) -> dict:
+    from audit.witness.note import parse_verifier_key
+
+    return {log.origin: [parse_verifier_key(log.vkey)]}
