@@ -13,6 +13,8 @@ urlpatterns = [
     path("c/<str:token>/status", views.status, name="status"),
     path("c/<str:token>/withdraw", views.withdraw, name="withdraw"),
     path("c/<str:token>/object", views.object_transfer, name="object"),
+    path("c/<str:token>/early", views.early, name="early"),
+    path("c/<str:token>/early/withdraw", views.early_withdraw, name="early_withdraw"),
     path("c/<str:token>/receipt/<uuid:receipt_id>.json", views.receipt_download,
          name="receipt_download"),
     path("c/<str:token>/receipt/<uuid:receipt_id>", views.receipt, name="receipt"),

@@ -5,7 +5,9 @@ Specification v1.1 (``version``, ``jurisdiction``, ``consentTimestamp``, ``colle
 ``consentReceiptID``, ``publicKey``, ``language``, ``piiPrincipalId``, ``piiControllers``,
 ``policyUrl``, ``services`` with ``purposes``, ``sensitive``, ``spiCat``) and the record fields
 of ISO/IEC TS 27560 (notice with version and hash, items agreed/declined, legal basis, channel,
-identity factor, state, event type). The data subject appears only by its pseudonymous id.
+identity factor, state, event type), and ``statement``: what the record says in one Korean
+sentence (e.g. that the subject asked its Art. 27 items to move now, and which). The data
+subject appears only by its pseudonymous id.
 
 The file is ``{"receipt": {...}, "signature": {...}}``: the signature is Ed25519 by the
 service key (`audit.signing.service_sign`, key id `service_key_id()`) over the *canonical*
@@ -43,6 +45,21 @@ _LEGAL_BASIS = {
     ConsentRecord.Action.WITHDRAW: "개인정보 보호법 제37조 (withdrawal of consent, PIPA Art. 37)",
     ConsentRecord.Action.OBJECT: "개인정보 보호법 제27조 (objection to a business transfer, "
                                  "PIPA Art. 27)",
+    ConsentRecord.Action.EARLY_REQUEST: "개인정보 보호법 제27조 — 정보주체의 조기 이전 요청 "
+                                        "(the subject asked to move now, PIPA Art. 27)",
+    ConsentRecord.Action.EARLY_WITHDRAW: "개인정보 보호법 제27조 — 조기 이전 요청 철회 "
+                                         "(early request withdrawn, PIPA Art. 27)",
+}
+_STATES = {
+    ConsentRecord.Action.WITHDRAW: "withdrawn",
+    ConsentRecord.Action.OBJECT: "objected",
+    ConsentRecord.Action.EARLY_REQUEST: "early_requested",
+    ConsentRecord.Action.EARLY_WITHDRAW: "early_request_withdrawn",
+}
+_CONSENT_TYPES = {
+    ConsentRecord.Action.ANSWER: "EXPLICIT",
+    ConsentRecord.Action.OBJECT: "NOTICE_OPT_OUT",
+    ConsentRecord.Action.EARLY_REQUEST: "EXPLICIT",
 }
 
 
@@ -52,10 +69,8 @@ def canonical_json(value: Any) -> bytes:
 
 
 def _state(record: ConsentRecord) -> str:
-    if record.action == ConsentRecord.Action.WITHDRAW:
-        return "withdrawn"
-    if record.action == ConsentRecord.Action.OBJECT:
-        return "objected"
+    if record.action in _STATES:
+        return _STATES[record.action]
     if record.items_agreed and record.items_declined:
         return "partially_granted"
     return "granted" if record.items_agreed else "declined"
@@ -105,9 +120,7 @@ def receipt_build(record: ConsentRecord) -> dict:
             "purposes": [{
                 "purpose": plan.purpose,
                 "purposeCategory": ["운영사 변경에 따른 업무 승계 (service transfer)"],
-                "consentType": ("EXPLICIT" if record.action == ConsentRecord.Action.ANSWER
-                                else "NOTICE_OPT_OUT" if record.action ==
-                                ConsentRecord.Action.OBJECT else "WITHDRAWAL"),
+                "consentType": _CONSENT_TYPES.get(record.action, "WITHDRAWAL"),
                 "piiCategory": [labels.get(k, k) for k in (record.items_agreed
                                                            + record.items_declined)],
                 "primaryPurpose": True,
@@ -122,6 +135,7 @@ def receipt_build(record: ConsentRecord) -> dict:
         "itemsAgreed": items(record.items_agreed),
         "itemsDeclined": items(record.items_declined),
         "legalBasis": _LEGAL_BASIS[record.action],
+        "statement": statement(record, labels),
         "channel": record.channel,
         "identityFactor": record.identity_factor,
         "recordedByOfficer": record.officer_id is not None,
@@ -129,6 +143,29 @@ def receipt_build(record: ConsentRecord) -> dict:
         "plan": {"lineage": str(plan.lineage), "version": plan.version},
         "request": str(record.request.public_id) if record.request_id else "",
     }
+
+
+def statement(record: ConsentRecord, labels: dict[str, str]) -> str:
+    """What the record says, in one Korean sentence (the receipt's words, not only its codes)."""
+    to = record.plan.to_operator.name
+
+    def named(keys) -> str:
+        return ", ".join(labels.get(k, k) for k in keys) or "없음"
+
+    action = record.action
+    if action == ConsentRecord.Action.EARLY_REQUEST:
+        return (f"정보주체가 고지 기간이 끝나기를 기다리지 않고 다음 항목을 지금 {to}(으)로 "
+                f"이전해 달라고 요청했습니다: {named(record.items_agreed)}")
+    if action == ConsentRecord.Action.EARLY_WITHDRAW:
+        return (f"정보주체가 조기 이전 요청을 철회했습니다. 다음 항목은 고지 기간이 지난 뒤 "
+                f"이전됩니다 (이전을 거부하지 않는 한): {named(record.items_declined)}")
+    if action == ConsentRecord.Action.OBJECT:
+        return (f"정보주체가 다음 항목의 {to} 이전을 거부했습니다: "
+                f"{named(record.items_declined)}")
+    if action == ConsentRecord.Action.WITHDRAW:
+        return f"정보주체가 다음 항목에 대한 동의를 철회했습니다: {named(record.items_declined)}"
+    return (f"정보주체가 {to}에 제공하는 데 동의한 항목: {named(record.items_agreed)}; "
+            f"동의하지 않은 항목: {named(record.items_declined)}")
 
 
 def receipt_sign(receipt: dict) -> dict:

@@ -2,7 +2,10 @@
 
 Plain HTML forms, POST-redirect-GET, CSRF, no JavaScript needed. The flow:
 
-    GET  /c/<token>            identity form (business number; users: phone last four)
+    GET  /c/<token>            the Art. 27 notice when the request has notice items (public:
+                               no identity check to read it; its first showing is evidence
+                               that the notice reached the subject), and the identity form
+                               (business number; users: phone last four)
     POST /c/<token>            check -> the verified state goes into the session, bound to
                                this request, for VERIFIED_SECONDS
     GET  /c/<token>/notice     the Art. 17(2) notice, agree/decline per optional item, the
@@ -12,6 +15,8 @@ Plain HTML forms, POST-redirect-GET, CSRF, no JavaScript needed. The flow:
     GET  /c/<token>/status     the current decision: change, withdraw, object
     GET/POST /c/<token>/withdraw         -> consent_withdraw -> the receipt
     GET/POST /c/<token>/object           -> consent_object -> the receipt
+    GET/POST /c/<token>/early            "지금 이전하기" -> consent_early_request -> the receipt
+    GET/POST /c/<token>/early/withdraw   -> consent_early_withdraw -> the receipt
     GET  /c/<token>/receipt/<id>[.json]  the receipt page / the signed JSON download
 
 Every bad link — malformed, truncated, unknown, revoked, expired, request expired or
@@ -22,6 +27,7 @@ whether a subject or a request exists. Views speak HTTP only; the rules are in t
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from functools import cached_property, lru_cache, wraps
 
@@ -51,6 +57,7 @@ from consent.selectors import (
     link_request_for_page,
     plan_for_display,
 )
+from consent.selectors_page import provision_since, subject_notice_reached, subject_state
 from consent.services.decisions import (
     consent_answer,
     consent_object,
@@ -58,9 +65,13 @@ from consent.services.decisions import (
     request_is_open,
     request_items,
 )
+from consent.services.early import AlreadyMoved, consent_early_request, consent_early_withdraw
 from consent.services.errors import ConsentError, IdentityLocked, TooManyAttempts
 from consent.services.identity import identity_locked, identity_verify
-from governance.models import DataSubject
+from governance.models import DataSubject, NoticeChannel
+from governance.services import Evidence, GovernanceError, notice_evidence_record
+
+log = logging.getLogger(__name__)
 
 VERIFIED_SECONDS = 15 * 60
 PAGE_CACHE_SECONDS = 60  # notices, items and plans for display
@@ -207,8 +218,13 @@ def link_view(*, verified: bool, methods=("GET",)):
     return decorate
 
 
-def _mark_opened(visit: _Visit) -> None:
-    """First opening of the request's links: timestamp, status, audit (once, race-safe)."""
+def _mark_opened(visit: _Visit, *, notice_shown: Notice | None) -> None:
+    """First opening of the request's links: timestamp, status, audit (once, race-safe).
+
+    ``notice_shown``: the Art. 27 notice this opening shows the subject. Its first showing is
+    evidence that the notice reached them (`NoticeChannel.LINK`, referenced by the request),
+    recorded in the same transaction as the timestamp, so once however many tabs open at once.
+    """
     if visit.req.opened_at is not None:
         return
     now = timezone.now()
@@ -221,7 +237,23 @@ def _mark_opened(visit: _Visit) -> None:
         audit_record(actor_type=AuditEvent.ActorType.SYSTEM, actor_id="system:consent.page",
                      action="consent.link_opened", target_type="consent_request",
                      target_id=str(visit.req.public_id),
-                     details={"request": str(visit.req.public_id)})
+                     details={"request": str(visit.req.public_id),
+                              "notice_shown": notice_shown.text_hash if notice_shown else ""})
+        if notice_shown is not None:
+            _notice_reached_by_link(visit, now)
+
+
+def _notice_reached_by_link(visit: _Visit, now) -> None:
+    subject = visit.subject
+    try:
+        with transaction.atomic():  # a refusal must not undo the opening itself
+            notice_evidence_record(
+                plan=visit.plan, by=(AuditEvent.ActorType.SUBJECT, f"subject:{subject.public_id}"),
+                evidence=[Evidence(subject, NoticeChannel.LINK, now, str(visit.req.public_id))])
+    except GovernanceError:
+        # Governance refuses evidence it cannot stand behind (say, a plan that left force a
+        # moment ago): the page still shows, and the subject stays unreached by this link.
+        log.exception("notice evidence refused for request %s", visit.req.public_id)
 
 
 def _client_ip(request) -> str:
@@ -262,10 +294,22 @@ def landing(request, visit: _Visit):
             return _identity_form(request, visit, error=error.message, status=status)
         _set_verified(request, visit, factor)
         return HttpResponseRedirect(_next_step(visit))
-    _mark_opened(visit)
+    transfer = _public_transfer_notice(visit)
+    _mark_opened(visit, notice_shown=transfer)
     if _verified_factor(request, visit):
+        # The next step (status or notice) shows the Art. 27 notice too.
         return HttpResponseRedirect(_next_step(visit))
     return _identity_form(request, visit)
+
+
+def _public_transfer_notice(visit: _Visit) -> Notice | None:
+    """The Art. 27 notice the landing shows before any identity check: public information
+    about the plan (who receives, what, when, how to object). None when the request has no
+    notice items, or its plan is no longer in force (nothing would move on it)."""
+    if not visit.items().notice or not visit.plan.in_force:
+        return None
+    return notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                          kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
 
 
 def _next_step(visit: _Visit) -> str:
@@ -279,10 +323,12 @@ def _next_step(visit: _Visit) -> str:
 
 def _identity_form(request, visit: _Visit, *, error: str = "", status: int = 200):
     locked = identity_locked(visit.req)
+    transfer = _public_transfer_notice(visit)
     if not error and not locked:
-        return _blank_identity_form(request, visit)
+        return _blank_identity_form(request, visit, transfer)
     return _page(request, "consent/verify.html", {
-        "visit": visit, "error": error, "locked": locked,
+        "visit": visit, "error": error, "locked": locked, "transfer": transfer,
+        "has_consent": bool(visit.items().consent),
     }, status=status)
 
 
@@ -294,7 +340,8 @@ class _Placeholder:
     def __init__(self, kind: str):
         self.is_merchant = kind == DataSubject.Kind.MERCHANT
         self.urls = {name: f"\x00url:{name}\x00" for name in (
-            "landing", "notice", "confirm", "status", "withdraw", "object")}
+            "landing", "notice", "confirm", "status", "withdraw", "object", "early",
+            "early_withdraw")}
 
 
 _FILLED: dict[tuple, str] = {}
@@ -333,10 +380,15 @@ def _filled_page(request, visit: _Visit, template: str, key: tuple, context: dic
     return HttpResponse(html)
 
 
-def _blank_identity_form(request, visit: _Visit) -> HttpResponse:
-    """The identity form as first shown: the page every SMS link opens."""
-    return _filled_page(request, visit, "consent/verify.html", (),
-                        {"error": "", "locked": False})
+def _blank_identity_form(request, visit: _Visit, transfer: Notice | None) -> HttpResponse:
+    """The identity form as first shown (below the Art. 27 notice when there is one): the page
+    every SMS link opens. The notice is the same for every subject of the plan and kind, so
+    it is part of the shared copy, keyed by the notice row and its text."""
+    has_consent = bool(visit.items().consent)
+    key = (transfer.pk, transfer.text_hash, has_consent) if transfer else ()
+    return _filled_page(request, visit, "consent/verify.html", key,
+                        {"error": "", "locked": False, "transfer": transfer,
+                         "has_consent": has_consent})
 
 
 # --- The notice and the answer ----------------------------------------------------------
@@ -467,18 +519,46 @@ def confirm(request, visit: _Visit):
 
 @link_view(verified=True)
 def status(request, visit: _Visit):
+    """What the subject sees after acting: the consent answers, and for Art. 27 items how
+    and when the notice reached them, their early request and objection; every receipt.
+    Read afresh on each visit (no shared copy): it is the page that must never be stale."""
     items = visit.items()
-    state = visit.req.consent_state
+    state = subject_state(plan=visit.plan, subject=visit.subject)
     granted = set(state.fields_granted) if state and state.withdrawn_at is None else set()
     declined = set(state.fields_declined) if state else set()
+    history = consent_history(request=visit.req)
     return _page(request, "consent/status.html", {
         "visit": visit, "state": state, "items": items,
         "agreed": [i for k, i in items.consent.items() if k in granted],
         "declined": [i for k, i in items.consent.items() if k in declined and k not in granted],
         "pending": [i for k, i in items.consent.items() if k not in granted | declined],
+        "answered": bool(granted | declined),
         "can_withdraw": bool(granted), "objected": bool(state and state.objected),
-        "history": consent_history(request=visit.req),
+        "history": history,
+        **(_transfer_status(visit, state, history) if items.notice else {}),
     })
+
+
+def _transfer_status(visit: _Visit, state, history: list[ConsentRecord]) -> dict:
+    """The Art. 27 part of the status page."""
+    items = visit.items().notice
+    early_at = state.early_requested_at if state else None
+    last_early = next((r for r in history if r.action in (ConsentRecord.Action.EARLY_REQUEST,
+                                                          ConsentRecord.Action.EARLY_WITHDRAW)),
+                      None)
+    moved = (provision_since(plan=visit.plan, items=list(items), since=early_at)
+             if early_at else None)
+    return {
+        "transfer": notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                                   kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS),
+        "transfer_items": list(items.values()),
+        "reached": subject_notice_reached(plan=visit.plan, subject=visit.subject),
+        "early_at": early_at, "early_moved": moved,
+        "early_withdrawn": (last_early if early_at is None and last_early is not None
+                            and last_early.action == ConsentRecord.Action.EARLY_WITHDRAW
+                            else None),
+        "cutover_at": visit.plan.cutover_at,
+    }
 
 
 @link_view(verified=True, methods=("GET", "POST"))
@@ -513,6 +593,59 @@ def object_transfer(request, visit: _Visit):
                               kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
     return _page(request, "consent/object.html", {
         "visit": visit, "transfer": transfer, "items": list(items.notice.values())})
+
+
+# --- Moving early (Art. 27) -------------------------------------------------------------
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def early(request, visit: _Visit):
+    """"지금 이전하기": the subject asks for its Art. 27 items to move now."""
+    if request.method == "POST":
+        try:
+            record = consent_early_request(
+                request=visit.req, channel=ConsentRecord.Channel.WEB,
+                identity_factor=visit.factor,
+                notice_hash=request.POST.get("notice_hash") or None)
+        except ConsentError as error:
+            return _error_page(request, visit, error)
+        return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
+    items = visit.items()
+    if not items.notice:
+        return HttpResponseRedirect(visit.url("status"))
+    state = subject_state(plan=visit.plan, subject=visit.subject)
+    return _page(request, "consent/early.html", {
+        "visit": visit, "items": list(items.notice.values()),
+        "transfer": notice_current(plan=visit.plan, subject_kind=visit.subject.kind,
+                                   kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS),
+        "objected": bool(state and state.objected),
+        "early_at": state.early_requested_at if state else None,
+    })
+
+
+@link_view(verified=True, methods=("GET", "POST"))
+def early_withdraw(request, visit: _Visit):
+    """Taking the early request back, while no release has carried it."""
+    if request.method == "POST":
+        try:
+            record = consent_early_withdraw(request=visit.req,
+                                            channel=ConsentRecord.Channel.WEB,
+                                            identity_factor=visit.factor)
+        except AlreadyMoved as error:
+            return _page(request, "consent/problem.html", {
+                "visit": visit, "message": error.message, "offer_object": True}, status=409)
+        except ConsentError as error:
+            return _error_page(request, visit, error)
+        return HttpResponseRedirect(visit.url("receipt", record.receipt_id) + "?done=1")
+    items = visit.items().notice
+    state = subject_state(plan=visit.plan, subject=visit.subject)
+    if not items or state is None or state.early_requested_at is None:
+        return HttpResponseRedirect(visit.url("status"))
+    moved = provision_since(plan=visit.plan, items=list(items), since=state.early_requested_at)
+    return _page(request, "consent/early_withdraw.html", {
+        "visit": visit, "items": list(items.values()), "early_at": state.early_requested_at,
+        "moved": moved, "objected": state.objected,
+    })
 
 
 # --- Receipts ---------------------------------------------------------------------------

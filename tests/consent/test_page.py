@@ -457,3 +457,13 @@ def test_a_notice_only_request_goes_straight_to_the_objection_choice(client, use
     assert response["Location"].endswith("/status")
     status = _text(client.get(response["Location"]))
     assert "이전 거부하기" in status and "응답하기" not in status
+
+
+def test_the_status_page_offers_every_receipt_to_download(client, merchant_link):
+    _verify(client, merchant_link)
+    _answer(client, merchant_link)
+    client.post(f"/c/{merchant_link.token}/withdraw")
+    status = _text(client.get(f"/c/{merchant_link.token}/status"))
+    for record in ConsentRecord.objects.all():
+        assert f"/c/{merchant_link.token}/receipt/{record.receipt_id}.json" in status
+    assert status.count("내려받기</a>") == 2

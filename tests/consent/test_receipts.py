@@ -104,3 +104,44 @@ def test_withdrawal_and_objection_receipts_say_what_they_are(answered, merchant_
     assert objected["notice"]["version"] == 1
     assert {i["label"] for i in objected["itemsDeclined"]} == {"이용자 전화번호", "이용자 이름",
                                                                "상품권 잔액"}
+
+
+def test_an_early_request_receipt_says_in_words_that_the_subject_asked_to_move_now(
+        user_request, user):
+    from consent.services.early import consent_early_request
+
+    record = consent_early_request(request=user_request, channel="web",
+                                   identity_factor="phone_last4")
+    document = json.loads(receipt_file_bytes(record))
+    _verify_with_cryptography(document)
+    receipt = document["receipt"]
+    assert receipt["eventType"] == "early_request" and receipt["state"] == "early_requested"
+    assert receipt["statement"] == (
+        "정보주체가 고지 기간이 끝나기를 기다리지 않고 다음 항목을 지금 신한카드 컨소시엄(으)로 "
+        "이전해 달라고 요청했습니다: 상품권 잔액, 이용자 이름, 이용자 전화번호")
+    assert [i["label"] for i in receipt["itemsAgreed"]] == ["상품권 잔액", "이용자 이름",
+                                                           "이용자 전화번호"]
+    assert "제27조" in receipt["legalBasis"] and "조기 이전" in receipt["legalBasis"]
+    assert receipt["notice"]["sha256"] == record.notice_hash
+    assert receipt["services"][0]["purposes"][0]["consentType"] == "EXPLICIT"
+    assert receipt["piiPrincipalId"] == f"subject:{user.public_id}"
+    assert user.phone not in receipt_file_bytes(record).decode()
+
+
+def test_an_early_withdrawal_receipt_says_the_items_wait_again(user_request):
+    from consent.services.early import consent_early_request, consent_early_withdraw
+
+    consent_early_request(request=user_request, channel="web", identity_factor="phone_last4")
+    record = consent_early_withdraw(request=user_request, channel="web",
+                                    identity_factor="phone_last4")
+    receipt = receipt_document(record)["receipt"]
+    assert receipt["state"] == "early_request_withdrawn"
+    assert receipt["statement"].startswith("정보주체가 조기 이전 요청을 철회했습니다.")
+    assert "상품권 잔액" in receipt["statement"]
+    assert receipt["services"][0]["purposes"][0]["consentType"] == "WITHDRAWAL"
+
+
+def test_every_receipt_carries_a_statement_in_words(answered):
+    receipt = receipt_document(answered)["receipt"]
+    assert receipt["statement"] == ("정보주체가 신한카드 컨소시엄에 제공하는 데 동의한 항목: "
+                                    "이메일, 정산 계좌; 동의하지 않은 항목: 마케팅 수신 동의")
