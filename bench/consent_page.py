@@ -125,7 +125,7 @@ def _populate(links: int, sessions: int) -> tuple[list[str], list[tuple[str, str
     now = timezone.now()
     plan = plan_create(by=kim, from_operator=operators["KEPF"], to_operator=operators["SHINHAN"],
                        rules=seoul_plan_rules(fields), cutover_at=now + dt.timedelta(days=7),
-                       notice_starts_at=now - dt.timedelta(days=1), **PLAN_VALUES)
+                       notice_starts_at=now, **PLAN_VALUES)
     plan_submit(plan=plan, by=kim)
     plan = plan_approve(plan=plan, by=lee)
     items = list(FieldRule.objects.filter(plan=plan, field__subject_kind="merchant",
