@@ -107,3 +107,76 @@ def _twilio_errors() -> list[Error]:
     return [Error(f"SMS_PROVIDER is twilio but {name} is not set.", hint=consequence,
                   id="broker.E009")
             for name, consequence in _TWILIO_SETTINGS.items() if not getattr(settings, name)]
+
+
+# What staff logins cannot do without in production (safeguards standard Arts. 5-6): a
+# lock-out after repeated failures, a second factor, and idle sessions ended.
+_LOGIN_PROTECTION = {
+    "broker.E010": ("axes", "axes.middleware.AxesMiddleware",
+                    "axes.backends.AxesStandaloneBackend",
+                    "django-axes locks an account or address out after repeated failed "
+                    "logins"),
+    "broker.E011": ("django_otp", "django_otp.middleware.OTPMiddleware", None,
+                    "django-otp gives every staff login its second factor"),
+    "broker.E012": ("officers", "officers.middleware.StaffSessionMiddleware", None,
+                    "officers ends staff sessions left idle and names who changes "
+                    "permissions"),
+}
+# The safeguards standard leaves the idle limit to the controller; 30 minutes is the most
+# this service allows staff sessions in production.
+STAFF_SESSION_IDLE_MAX_MINUTES = 30
+# Access logs of a system holding more than 50,000 subjects: at least two years (Art. 8(1)).
+AUDIT_ACCESS_RETENTION_MIN_DAYS = 730
+
+
+@register(Tags.security, deploy=False)
+def production_staff_logins_are_protected(app_configs, **kwargs) -> list[Error]:
+    if not settings.IS_PRODUCTION:
+        return []
+    errors = []
+    for check_id, (app, middleware, backend, why) in _LOGIN_PROTECTION.items():
+        missing = [name for name, present in (
+            (f"'{app}' in INSTALLED_APPS", app in settings.INSTALLED_APPS),
+            (f"'{middleware}' in MIDDLEWARE", middleware in settings.MIDDLEWARE),
+            (f"'{backend}' first in AUTHENTICATION_BACKENDS",
+             backend is None or settings.AUTHENTICATION_BACKENDS[:1] == [backend]),
+        ) if not present]
+        if missing:
+            errors.append(Error(f"Staff logins are unprotected: {', '.join(missing)} missing.",
+                                hint=f"Restore it: {why}.", id=check_id))
+    errors += _second_factor_site_errors() + _idle_limit_errors()
+    return errors
+
+
+def _second_factor_site_errors() -> list[Error]:
+    from django.contrib import admin
+
+    from officers.sites import OfficerAdminSite
+
+    if isinstance(admin.site, OfficerAdminSite):  # a lazy object that answers as its site
+        return []
+    return [Error("The admin site does not require a second factor.",
+                  hint="List 'officers.admin_config.OfficerAdminConfig' in INSTALLED_APPS "
+                       "instead of 'django.contrib.admin'.", id="broker.E013")]
+
+
+def _idle_limit_errors() -> list[Error]:
+    minutes = settings.STAFF_SESSION_IDLE_MINUTES
+    if 1 <= minutes <= STAFF_SESSION_IDLE_MAX_MINUTES:
+        return []
+    return [Error(f"STAFF_SESSION_IDLE_MINUTES is {minutes}.",
+                  hint=f"Idle staff sessions must end within 1 to "
+                       f"{STAFF_SESSION_IDLE_MAX_MINUTES} minutes.", id="broker.E014")]
+
+
+@register(Tags.security, deploy=False)
+def access_logs_are_kept_long_enough(app_configs, **kwargs) -> list[Error]:
+    """In every environment: the legal minimum is not a production-only setting."""
+    days = settings.AUDIT_ACCESS_RETENTION_DAYS
+    if days >= AUDIT_ACCESS_RETENTION_MIN_DAYS:
+        return []
+    return [Error(f"AUDIT_ACCESS_RETENTION_DAYS is {days}.",
+                  hint=f"Access entries and permission history are kept at least "
+                       f"{AUDIT_ACCESS_RETENTION_MIN_DAYS} days (two years: the safeguards "
+                       "standard, Art. 8, for a system of more than 50,000 subjects).",
+                  id="broker.E015")]

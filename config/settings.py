@@ -64,7 +64,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 # --- Applications -----------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with the officers' site as admin.site: a verified second factor for
+    # every page (officers.sites.OfficerAdminSite).
+    "officers.admin_config.OfficerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,9 +76,18 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "drf_spectacular",
     "django_celery_beat",
+    # Staff logins: lock-out after repeated failures (axes), a second factor (django-otp:
+    # TOTP, and single-use recovery codes).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "config.apps.ConfigAppConfig",
     # Our apps, in layer order: each depends only on the ones above it.
     "audit",
+    # Officers' access: the access log of personal data, the monthly review, the second
+    # factor's pages, permission history. Below governance so every admin can log access.
+    "officers",
     "governance",
     "consent",
     "transfers",
@@ -94,8 +105,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): which second-factor device verified this session, if any.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends a staff session idle for STAFF_SESSION_IDLE_MINUTES (with a message, so after
+    # MessageMiddleware); names the acting account for the permission history.
+    "officers.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -204,6 +222,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Axes first: a locked-out account or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lock-out (django-axes). Counted per account and, separately, per client address: five
+# wrong passwords (or second-factor codes) for one account lock that account, five from one
+# address lock that address. Locked until the site administrator unlocks (the admin's 접근
+# 시도 page, or `manage.py axes_reset_username`). The database handler keeps the counters in
+# PostgreSQL, which every web process shares like the cache, but a Redis restart or eviction
+# cannot lift a lock-out, and the administrator sees and lifts them in the admin.
+AXES_FAILURE_LIMIT = env_int("STAFF_LOGIN_FAILURE_LIMIT", 5)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Consecutive failures count (the safeguards standard): they start again only once the whole
+# login, second factor included, has succeeded (officers.sites), never after the password alone.
+AXES_RESET_ON_SUCCESS = False
+AXES_SENSITIVE_PARAMETERS = ["password", "code"]
+AXES_COOLOFF_TIME = None
+AXES_CLIENT_IP_CALLABLE = "officers.access.client_address"
+AXES_LOCKOUT_TEMPLATE = "officers/locked_out.html"
+AXES_VERBOSE = False
+# Every staff account has a second factor (officers.sites): a TOTP app, or one of its
+# single-use recovery codes. The issuer names this service in the authenticator app.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "consent-broker")
+STAFF_RECOVERY_CODES = 10
+# A staff session unused this long is ended (officers.middleware): the safeguards standard
+# asks for idle sessions to be cut off. Production refuses more than 30 minutes.
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
 
 # --- Operator API (DRF + OAuth2 client credentials) -------------------------------------
 
@@ -255,6 +303,11 @@ AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAG
 # verify_audit fails when an event has waited longer than this (seconds) to be sealed: the
 # sealer is stopped or failing. Sealing normally follows within a second or two.
 AUDIT_MAX_UNSEALED_SECONDS = env_int("AUDIT_MAX_UNSEALED_SECONDS", 300)
+# Access entries (access.*) and permission history (staff.*) are kept at least this long:
+# two years for a system holding more than 50,000 subjects (safeguards standard, Art. 8).
+# The log is append-only, so nothing removes them earlier; an archive that ever prunes it
+# must keep this. The system check refuses a value below 730.
+AUDIT_ACCESS_RETENTION_DAYS = env_int("AUDIT_ACCESS_RETENTION_DAYS", 730)
 
 # --- SMS and the consent page -----------------------------------------------------------
 

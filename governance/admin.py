@@ -53,6 +53,7 @@ from governance.services import (
     ruling_record,
 )
 from governance.services.plans import PLAN_EDITABLE_FIELDS
+from officers.access_admin import AccessLoggedAdmin, search_kind
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -446,12 +447,29 @@ class TransferPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(DataSubject)
-class DataSubjectAdmin(NoEditAdmin):
+class DataSubjectAdmin(AccessLoggedAdmin, NoEditAdmin):
+    """Every page view, search and export is an access entry (officers.access_admin)."""
+
     list_display = ("public_id", "kind", "external_id", "source_operator", "updated_at")
     list_filter = ("kind", "source_operator")
     search_fields = ("external_id", "public_id")
     fields = ("public_id", "kind", "external_id", "source_operator", "created_at", "updated_at")
     show_full_result_count = False
+    actions = ["export_csv"]
+    access_target_type = "data_subject"
+    access_fields = ("subject.kind", "subject.external_id", "subject.source_operator")
+
+    def access_target_id(self, obj) -> str:
+        return obj.public_id
+
+    def access_search_kind(self, term: str) -> str:
+        from governance.crypto import InvalidPhone, normalize_mobile
+
+        try:
+            normalize_mobile(term)
+        except InvalidPhone:
+            return search_kind(term)
+        return "phone"
 
     def get_search_results(self, request, queryset, search_term):
         """A phone number is searched through its blind index, never in the clear."""
@@ -466,12 +484,26 @@ class DataSubjectAdmin(NoEditAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("phone")
 
+    @admin.action(description="선택한 정보주체 CSV 내려받기 (사유 필요; export, reason required)",
+                  permissions=["view"])
+    def export_csv(self, request, queryset):
+        return self.access_export(
+            request, queryset.select_related("source_operator"), filename="data-subjects.csv",
+            title="정보주체 목록 내려받기", header=["public_id", "kind", "external_id", "operator"],
+            row=lambda s: [s.public_id, s.kind, s.external_id, s.source_operator.code])
+
 
 @admin.register(SubjectConsentState)
-class SubjectConsentStateAdmin(NoEditAdmin):
+class SubjectConsentStateAdmin(AccessLoggedAdmin, NoEditAdmin):
     list_display = ("subject", "plan", "objected", "answered_at", "withdrawn_at", "expires_at")
     list_filter = ("plan", "objected")
     list_select_related = ("subject", "plan")
+    access_target_type = "subject_consent_state"
+    access_fields = ("consent.fields_granted", "consent.fields_declined", "consent.objected",
+                     "consent.answered_at", "consent.withdrawn_at")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.subject.public_id]
 
 
 @admin.register(ProvisionRecord)

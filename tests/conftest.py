@@ -37,37 +37,37 @@ def pytest_collection_modifyitems(config, items):
 # --- The people -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def officer(django_user_model):
-    """A privacy officer who drafts and submits plans."""
-    return django_user_model.objects.create_user(
-        username="officer-kim", password="correct horse battery", is_staff=True,
-        is_superuser=True,
-    )
-
-
-@pytest.fixture
-def second_officer(django_user_model):
-    """Another privacy officer: the only kind of person who may approve Kim's plan."""
-    return django_user_model.objects.create_user(
-        username="officer-lee", password="correct horse battery", is_staff=True,
-        is_superuser=True,
-    )
-
-
-@pytest.fixture
-def commission_reviewer(django_user_model):
-    """A PIPC reviewer: sees everything in the admin, changes nothing."""
+def _staff_in(django_user_model, username: str, group_name: str):
+    """A staff account in one of the real groups (config/roles.py), not a superuser: what
+    the admin lets it do is what production lets an officer do. Log it into the admin with
+    ``tests.staff.login_verified`` (password and second factor)."""
     from django.contrib.auth.models import Group
 
     from config.roles import ensure_role_groups
 
     ensure_role_groups()
     user = django_user_model.objects.create_user(
-        username="pipc-park", password="correct horse battery", is_staff=True,
-    )
-    user.groups.add(Group.objects.get(name="commission reviewer"))
+        username=username, password="correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
     return user
+
+
+@pytest.fixture
+def officer(django_user_model):
+    """A privacy officer who drafts and submits plans."""
+    return _staff_in(django_user_model, "officer-kim", "privacy officer")
+
+
+@pytest.fixture
+def second_officer(django_user_model):
+    """Another privacy officer: the only kind of person who may approve Kim's plan."""
+    return _staff_in(django_user_model, "officer-lee", "privacy officer")
+
+
+@pytest.fixture
+def commission_reviewer(django_user_model):
+    """A PIPC reviewer: sees everything in the admin, changes nothing."""
+    return _staff_in(django_user_model, "pipc-park", "commission reviewer")
 
 
 # --- Real parts -------------------------------------------------------------------------

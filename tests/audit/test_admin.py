@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from audit.models import AuditEvent, Checkpoint
+from tests.staff import login_verified
 
 
 def _viewed(user) -> list[AuditEvent]:
@@ -13,7 +14,7 @@ def _viewed(user) -> list[AuditEvent]:
 
 def test_the_commission_reviewer_browses_the_trail_and_the_viewing_is_recorded(
         sealed_log, client, commission_reviewer):
-    client.force_login(commission_reviewer)
+    login_verified(client, commission_reviewer)
     response = client.get(reverse("admin:audit_auditevent_changelist"))
     assert response.status_code == 200
     assert "감사 이벤트" in response.content.decode()
@@ -29,7 +30,7 @@ def test_the_commission_reviewer_browses_the_trail_and_the_viewing_is_recorded(
 
 
 def test_filters_and_search_narrow_the_list(sealed_log, client, commission_reviewer):
-    client.force_login(commission_reviewer)
+    login_verified(client, commission_reviewer)
     url = reverse("admin:audit_auditevent_changelist")
     response = client.get(url, {"q": "7"})
     assert response.status_code == 200
@@ -40,7 +41,7 @@ def test_filters_and_search_narrow_the_list(sealed_log, client, commission_revie
 
 def test_nobody_can_add_change_or_delete_entries_not_even_a_superuser(sealed_log, client,
                                                                        officer):
-    client.force_login(officer)
+    login_verified(client, officer)
     event = AuditEvent.objects.get(seq=0)
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
     assert client.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
@@ -62,6 +63,6 @@ def test_a_staff_member_without_the_reviewer_role_sees_nothing(sealed_log, clien
                                                                django_user_model):
     clerk = django_user_model.objects.create_user(username="clerk", password="pw-123456789",
                                                   is_staff=True)
-    client.force_login(clerk)
+    login_verified(client, clerk)
     assert client.get(reverse("admin:audit_auditevent_changelist")).status_code == 403
     assert not _viewed(clerk)

@@ -13,11 +13,12 @@ from consent.services.campaigns import campaign_launch
 from consent.services.replies import sms_reply_receive
 from governance.crypto import normalize_mobile
 from tests.consent.sms_fixtures import *  # noqa: F403
+from tests.staff import login_verified
 
 
 @pytest.fixture
 def kim(client, officer):
-    client.force_login(officer)
+    login_verified(client, officer)
     return client
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from operations.rehearsal.story import Options, _cast
+from tests.staff import login_verified
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +109,7 @@ def objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal):
 
 def the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer):
     run, _records, _cast = rehearsal
-    client.force_login(officer)
+    login_verified(client, officer)
 
     page = client.get(f"/admin/operations/rehearsalrun/{run.pk}/report/")
 

@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from governance.models import OwnershipDispute, Ruling, TransferPlan
 from governance.seoul import PLAN_VALUES
 from governance.services import plan_create, plan_submit
+from tests.staff import login_verified
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:governance_transferplan_changelist"
@@ -34,7 +35,7 @@ def _action(client, action: str, *pks):
 
 def test_the_submitter_is_refused_when_approving_through_the_admin(client, officer,
                                                                    submitted_plan):
-    client.force_login(officer)
+    login_verified(client, officer)
     response = _action(client, "approve_plans", submitted_plan.pk)
     assert response.status_code == 200
     assert "승인 요청자 본인은 승인할 수 없습니다" in response.content.decode()
@@ -43,7 +44,7 @@ def test_the_submitter_is_refused_when_approving_through_the_admin(client, offic
 
 
 def test_a_second_officer_approves_through_the_admin(client, second_officer, submitted_plan):
-    client.force_login(second_officer)
+    login_verified(client, second_officer)
     response = _action(client, "approve_plans", submitted_plan.pk)
     assert "승인됨" in response.content.decode()
     submitted_plan.refresh_from_db()
@@ -53,7 +54,7 @@ def test_a_second_officer_approves_through_the_admin(client, second_officer, sub
 
 def test_an_approved_plan_cannot_be_changed_through_its_admin_page(client, officer,
                                                                    approved_plan):
-    client.force_login(officer)
+    login_verified(client, officer)
     url = reverse("admin:governance_transferplan_change", args=[approved_plan.pk])
     page = client.get(url)
     assert page.status_code == 200 and 'name="purpose"' not in page.content.decode()
@@ -65,7 +66,7 @@ def test_an_approved_plan_cannot_be_changed_through_its_admin_page(client, offic
 
 def test_an_officer_drafts_a_plan_with_field_rules_and_each_change_is_audited(
         client, officer, outgoing_operator, incoming_operator, field_catalogue):
-    client.force_login(officer)
+    login_verified(client, officer)
     data = {
         "title": "리허설 1차", "from_operator": outgoing_operator.operator.pk,
         "to_operator": incoming_operator.operator.pk, "rehearsal": "on",
@@ -91,7 +92,7 @@ def test_an_officer_drafts_a_plan_with_field_rules_and_each_change_is_audited(
 
 def test_the_plan_summary_shows_who_may_move_and_who_waits(client, officer, approved_plan,
                                                            merchant, user):
-    client.force_login(officer)
+    login_verified(client, officer)
     response = client.get(reverse("admin:governance_transferplan_summary",
                                   args=[approved_plan.pk]))
     html = response.content.decode()
@@ -113,7 +114,7 @@ def test_the_unrelated_operator_has_no_admin_access(client, django_user_model):
 
 def test_an_officer_opens_a_dispute_and_records_the_ruling_in_the_admin(
         client, officer, city, outgoing_operator, field_catalogue):
-    client.force_login(officer)
+    login_verified(client, officer)
     name = field_catalogue["merchant.representative_name"]
     phone = field_catalogue["merchant.representative_phone"]
     response = client.post(reverse("admin:governance_field_changelist"), {
@@ -143,7 +144,7 @@ def test_an_officer_opens_a_dispute_and_records_the_ruling_in_the_admin(
 
 
 def test_editing_an_operator_in_the_admin_is_audited(client, officer, city):
-    client.force_login(officer)
+    login_verified(client, officer)
     url = reverse("admin:governance_operator_change", args=[city.pk])
     response = client.post(url, {"code": city.code, "name": city.name, "name_en": city.name_en,
                                  "role": city.role, "address": city.address,
@@ -156,7 +157,7 @@ def test_editing_an_operator_in_the_admin_is_audited(client, officer, city):
 
 def test_the_commission_reviewer_cannot_approve_through_the_admin(client, commission_reviewer,
                                                                   submitted_plan):
-    client.force_login(commission_reviewer)
+    login_verified(client, commission_reviewer)
     page = client.get(reverse(CHANGELIST))
     assert page.status_code == 200 and "approve_plans" not in page.content.decode()
     _action(client, "approve_plans", submitted_plan.pk)
@@ -171,7 +172,7 @@ def test_the_field_list_marks_disputed_fields(client, officer, city, outgoing_op
     dispute_open(title="분쟁", fields=[field_catalogue["merchant.representative_name"]],
                  claimant=city, counter_claimant=outgoing_operator.operator,
                  claimant_ground="주관자", by=officer)
-    client.force_login(officer)
+    login_verified(client, officer)
     html = client.get(reverse("admin:governance_field_changelist") + "?q=representative_name"
                       ).content.decode()
     rows = [row for row in html.split("<tr") if "merchant.representative_name</a>" in row]

@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 from governance.models import OperatorKey
 from governance.selectors import operator_current_key
 from governance.services import GovernanceError, operator_key_register
+from tests.staff import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def test_it_refuses_a_key_that_is_not_a_raw_public_key(incoming_operator):
 
 
 def test_an_officer_registers_a_key_in_the_admin(client, officer, unrelated_operator):
-    client.force_login(officer)
+    login_verified(client, officer)
     raw = _raw_public()
     response = client.post(reverse("admin:governance_operatorkey_add"), {
         "operator": unrelated_operator.operator.pk, "purpose": "encryption",

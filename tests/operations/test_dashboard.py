@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from tests.staff import login_verified
+
 pytestmark = pytest.mark.django_db
 
 
@@ -32,7 +34,7 @@ def test_it_shows_an_officer_the_plan_and_the_campaign_funnel(client, officer, a
 
     _campaign_with_requests(approved_plan,
                             DataSubject.objects.filter(pk__in=result.ids.values()))
-    client.force_login(officer)
+    login_verified(client, officer)
 
     page = client.get("/admin/dashboard/")
 
@@ -56,7 +58,7 @@ def test_it_counts_what_waits_for_an_officer(client, officer, approved_plan, fie
                         retention="r",
                         rules=[(field_catalogue["merchant.shop_name"], "not_personal", False)])
     plan_submit(plan=draft, by=officer)
-    client.force_login(officer)
+    login_verified(client, officer)
 
     html = client.get("/admin/dashboard/").content.decode()
 
@@ -65,7 +67,7 @@ def test_it_counts_what_waits_for_an_officer(client, officer, approved_plan, fie
 
 
 def test_the_commission_reviewer_sees_it_read_only(client, commission_reviewer, approved_plan):
-    client.force_login(commission_reviewer)
+    login_verified(client, commission_reviewer)
 
     assert client.get("/admin/dashboard/").status_code == 200
 
@@ -77,7 +79,7 @@ def test_it_sends_anyone_else_to_the_login_page(client, approved_plan):
 
 
 def test_the_admin_index_links_to_it(client, officer):
-    client.force_login(officer)
+    login_verified(client, officer)
 
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()
 
@@ -87,7 +89,7 @@ def test_it_shows_releases_and_a_plan_whose_totals_disagree(client, officer, app
 
     Upload.objects.create(plan=approved_plan, operator_id=approved_plan.from_operator_id,
                           declared_totals={"subjects": {"merchant": 5}})
-    client.force_login(officer)
+    login_verified(client, officer)
 
     html = client.get("/admin/dashboard/").content.decode()
 

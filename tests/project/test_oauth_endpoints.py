@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
 
+from tests.staff import login_verified
 from transfers.services import operator_client_create
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ NOT_SERVED = [
 
 def _logged_in(user) -> Client:
     http = Client()
-    http.force_login(user)
+    login_verified(http, user)
     return http
 
 

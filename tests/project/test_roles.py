@@ -13,6 +13,7 @@ from django.test import Client
 
 from config.demo import credentials_file
 from config.roles import COMMISSION_REVIEWER, PRIVACY_OFFICER, ensure_role_groups
+from tests.staff import login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def _apps_of(group_name: str) -> set[str]:
 def test_officers_hold_no_permission_on_accounts_oauth_or_the_task_schedule():
     ensure_role_groups()
     assert _apps_of(PRIVACY_OFFICER) == {"governance", "consent", "transfers", "audit",
-                                         "operations"}
+                                         "operations", "officers"}
     audit = Group.objects.get(name=PRIVACY_OFFICER).permissions.filter(
         content_type__app_label__in=("audit", "operations"))
     assert {p.codename.split("_")[0] for p in audit} == {"view"}
@@ -45,8 +46,9 @@ def test_in_the_demo_only_the_administrator_is_a_superuser(tmp_path, settings):
     assert list(users.filter(is_superuser=True).values_list("username", flat=True)) == ["admin"]
     passwords = json.loads(credentials_file().read_text())
     assert set(passwords) == {"officer", "officer2", "pipc", "admin"}
-    officer = Client()
-    assert officer.login(username="officer", password=passwords["officer"])
+    demo_officer = users.get(username="officer")
+    assert demo_officer.check_password(passwords["officer"])
+    officer = login_verified(Client(), demo_officer)
     assert officer.get("/admin/governance/transferplan/").status_code == 200
     for url in ("/admin/auth/user/", "/admin/oauth2_provider/accesstoken/",
                 "/admin/django_celery_beat/periodictask/"):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from governance.models import DataSubject
 from governance.services import subject_consent_state_set
 from tests.history import notified_long_ago
+from tests.staff import login_verified
 from tests.transfers.conftest import upload_rows
 from transfers import synthetic
 from transfers.models import DeletionNotice, Upload, UploadBatch
@@ -52,7 +53,7 @@ def acknowledged_with_a_planted_mismatch(approved_plan, incoming_operator):
 
 def test_the_reconciliation_report_highlights_the_mismatch(
         client, officer, approved_plan, acknowledged_with_a_planted_mismatch):
-    client.force_login(officer)
+    login_verified(client, officer)
     page = client.get(reverse("admin:transfers_release_reconciliation",
                               args=[approved_plan.pk]))
     assert page.status_code == 200
@@ -65,7 +66,7 @@ def test_the_reconciliation_report_highlights_the_mismatch(
 
 def test_the_upload_page_shows_the_rejection_report_without_the_values(
         client, officer, acknowledged_with_a_planted_mismatch):
-    client.force_login(officer)
+    login_verified(client, officer)
     batch = UploadBatch.objects.get()
     html = client.get(reverse("admin:transfers_uploadbatch_change", args=[batch.pk])
                       ).content.decode()
@@ -81,7 +82,7 @@ def test_unconfirmed_deletions_are_visible_to_the_commission_reviewer(
     subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
                               answered_at=timezone.now())
     deletions_detect(plan=approved_plan)
-    client.force_login(commission_reviewer)
+    login_verified(client, commission_reviewer)
     page = client.get(reverse("admin:transfers_deletionnotice_changelist") + "?confirmed=no")
     assert page.status_code == 200
     html = page.content.decode()

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from audit.models import AuditEvent
+from tests.staff import login_verified
 from tests.transfers.conftest import ndjson
 from transfers import synthetic
 from transfers.models import Record, Upload, UploadBatch
@@ -160,7 +161,7 @@ def test_batch_balances_beyond_a_64_bit_sum_are_still_totalled_exactly(
     response = kepf_api.get(f"/api/uploads/{upload_id}")
     assert response.status_code == 200, response.content
     assert response.json()["accepted_totals"]["certificate_balance_sum"] == 3 * 2**62
-    client.force_login(officer)
+    login_verified(client, officer)
     assert client.get("/admin/dashboard/").status_code == 200
     assert client.get(f"/admin/transfers/release/reconciliation/{approved_plan.pk}/"
                       ).status_code in (200, 302)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from audit.models import AuditEvent
+from tests.staff import login_verified
 from tests.transfers.conftest import make_api
 from transfers.models import OperatorClient
 from transfers.services import operator_client_revoke
@@ -44,7 +45,7 @@ def test_it_refuses_a_token_to_a_revoked_client(incoming_operator, credentials_i
 def test_it_refuses_a_token_to_a_client_an_officer_revoked_in_the_admin(
         client, officer, incoming_operator):
     api = make_api(incoming_operator)
-    client.force_login(officer)
+    login_verified(client, officer)
     response = client.post(reverse("admin:transfers_operatorclient_changelist"),
                            {"action": "revoke", "_selected_action": [_client_of(api).pk]})
     assert response.status_code == 302

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from governance.models import DataSubject, SubjectConsentState
 from governance.services import plan_new_version, subject_consent_state_set
+from tests.staff import login_verified
 from transfers.models import DeletionNotice, DeletionScan, Release
 from transfers.selectors import plans_with_releases
 from transfers.services import deletions_detect, release_export, release_request
@@ -176,7 +177,7 @@ def test_officers_see_plans_whose_deletion_search_has_not_run_for_ten_minutes(
     assert deletion_searches_overdue() == 0
     assert deletion_searches_overdue(now=later) == 1  # beat has stopped
     DeletionScan.objects.update(scanned_at=timezone.now() - dt.timedelta(minutes=11))
-    client.force_login(officer)
+    login_verified(client, officer)
     html = client.get(reverse("dashboard")).content.decode()
     assert '<div class="card" id="review-deletion-search"><strong class="alert">1</strong>' in html
 

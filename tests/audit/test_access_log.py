@@ -1,0 +1,128 @@
+"""The access log of personal data: each page that shows subjects, each search and each
+export writes exactly one sealed entry naming who, whom (pseudonymous ids), what and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from governance.seoul import synthetic_phone
+from officers.access import AccessRefused, access_record
+from tests.staff import login_verified
+
+pytestmark = pytest.mark.django_db
+SUBJECTS = "admin:governance_datasubject_changelist"
+
+
+def _access_entries():
+    return list(AuditEvent.objects.filter(action__startswith="access.").order_by("id"))
+
+
+def test_opening_a_subjects_change_page_writes_one_view_entry(client, officer, merchant):
+    login_verified(client, officer)
+
+    page = client.get(reverse("admin:governance_datasubject_change", args=[merchant.pk]))
+
+    assert page.status_code == 200
+    [entry] = _access_entries()
+    assert (entry.action, entry.actor_id, entry.target_type, entry.target_id) == (
+        "access.view", f"user:{officer.pk}", "data_subject", merchant.public_id)
+    assert entry.details["subjects"] == [merchant.public_id]
+    assert entry.details["ip"] == "127.0.0.1" and entry.details["subject_count"] == 1
+    assert "subject.external_id" in entry.details["fields"]
+
+
+def test_a_search_by_phone_records_whom_it_found_and_never_the_number(client, officer,
+                                                                      merchant, user):
+    login_verified(client, officer)
+    typed = synthetic_phone(1)
+
+    page = client.get(reverse(SUBJECTS), {"q": typed})
+
+    assert merchant.public_id in page.content.decode()
+    [entry] = _access_entries()
+    assert entry.action == "access.search" and entry.details["search"] == "phone"
+    assert entry.details["subjects"] == [merchant.public_id]
+    digits = "".join(ch for ch in typed if ch.isdigit())
+    assert digits[-8:] not in json.dumps(entry.details) + entry.target_id
+
+
+def test_a_list_page_logs_its_subjects_once_per_page_view(client, officer, merchant, user):
+    login_verified(client, officer)
+
+    client.get(reverse(SUBJECTS))
+    client.get(reverse(SUBJECTS))
+
+    entries = _access_entries()
+    assert [e.action for e in entries] == ["access.view", "access.view"]
+    assert all(sorted(e.details["subjects"]) == sorted([merchant.public_id, user.public_id])
+               for e in entries)
+
+
+def _export(client, *subjects, **extra):
+    return client.post(reverse(SUBJECTS), {
+        "action": "export_csv", ACTION_CHECKBOX_NAME: [s.pk for s in subjects], **extra})
+
+
+def test_an_export_asks_for_a_reason_then_logs_it_with_the_subjects(client, officer,
+                                                                    merchant, user):
+    login_verified(client, officer)
+
+    asked = _export(client, merchant, user, index="0")
+    assert asked.status_code == 200 and "사유" in asked.content.decode()
+    assert _access_entries() == []
+    csv = _export(client, merchant, user, reason="콜센터 재안내 대상 확인 (공문 2026-118)")
+
+    assert csv["Content-Type"].startswith("text/csv")
+    assert merchant.public_id in csv.content.decode("utf-8-sig")
+    [entry] = _access_entries()
+    assert entry.action == "access.download" and entry.actor_id == f"user:{officer.pk}"
+    assert entry.details["reason"] == "콜센터 재안내 대상 확인 (공문 2026-118)"
+    assert sorted(entry.details["subjects"]) == sorted([merchant.public_id, user.public_id])
+
+
+def test_an_export_without_a_reason_is_refused(client, officer, merchant):
+    login_verified(client, officer)
+
+    refused = _export(client, merchant, reason="  ")
+    with_a_phone = _export(client, merchant, reason=f"{synthetic_phone(1)} 요청")
+
+    for response in (refused, with_a_phone):
+        assert response.status_code == 400
+        assert not response["Content-Type"].startswith("text/csv")
+        assert 'id="export-error"' in response.content.decode()
+    assert _access_entries() == []
+
+
+def test_the_service_refuses_a_download_without_a_reason(officer, merchant):
+    with pytest.raises(AccessRefused):
+        access_record(by=officer, address="127.0.0.1", action="download",
+                      subjects=[merchant.public_id], target_type="data_subject",
+                      target_id="x")
+    assert _access_entries() == []
+
+
+def test_a_big_export_is_split_into_entries_of_one_access(officer):
+    entries = access_record(by=officer, address="127.0.0.1", action="download",
+                            subjects=[f"s{i}" for i in range(2500)], reason="정기 점검 자료",
+                            target_type="data_subject", target_id="bulk")
+    assert [(e.details["part"], e.details["parts"], len(e.details["subjects"]))
+            for e in entries] == [(1, 3, 1000), (2, 3, 1000), (3, 3, 500)]
+    assert all(e.details["subject_count"] == 2500 for e in entries)
+
+
+def test_the_read_only_reviewer_is_logged_too_and_changes_nothing(client, commission_reviewer,
+                                                                  merchant):
+    login_verified(client, commission_reviewer)
+    url = reverse("admin:governance_datasubject_change", args=[merchant.pk])
+
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"external_id": "M-999"}).status_code == 403
+    merchant.refresh_from_db()
+    assert merchant.external_id == "M-000001"
+    [entry] = _access_entries()
+    assert entry.actor_id == f"user:{commission_reviewer.pk}" and entry.action == "access.view"
