@@ -17,10 +17,13 @@ from audit import signing
 from audit.chain import canonical_entry
 from audit.checkpoints import verifier_key
 from audit.merkle import MerkleTree, leaf_hash
-from audit.models import AuditEvent, Checkpoint
+from audit.models import AuditEvent, Checkpoint, WitnessCosignature
 from audit.sealing import LogStateLost, audit_log_seal
+from audit.witnessing import WitnessOutcome, witnesses_ask_now
 
 BUNDLE_SOURCE = Path(__file__).resolve().parent / "bundle"
+# The witness program travels with the bundle: the commission can run it from there.
+WITNESS_SOURCE = Path(__file__).resolve().parent / "witness"
 # Names what the signature over manifest.json means: the same key signs release manifests and
 # consent receipts, and verify.py accepts only a manifest that says it is this one.
 MANIFEST_FORMAT = "consent-broker-audit-bundle/1"
@@ -40,12 +43,13 @@ class ExportReport:
     tree_size: int
     checkpoints: int
     complete: bool
+    witnesses: tuple[WitnessOutcome, ...] = ()
 
 
 def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
                         until: datetime | None = None,
                         on_progress: Callable[[int], None] | None = None) -> ExportReport:
-    """Seal, sign a final checkpoint, and write the bundle for entries in [since, until).
+    """Seal, sign a final checkpoint, have it co-signed, and write the bundle of [since, until).
 
     A time window is widened to a contiguous run of ``seq``: from the first entry recorded
     at or after ``since`` to the last one recorded before ``until``, with everything between.
@@ -58,6 +62,8 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         audit_log_seal(force_checkpoint=True)
     except LogStateLost as exc:
         raise ExportError(str(exc)) from exc
+    # Before reading the checkpoints, so that the final one carries what the witnesses say.
+    witnessed = tuple(witnesses_ask_now())
     latest = Checkpoint.objects.order_by("-size").first()
     if latest is None or latest.size == 0:
         raise ExportError("the audit log is empty: nothing to export")
@@ -92,8 +98,13 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
     tree = MerkleTree(leaf_hashes)
     checkpoints = list(Checkpoint.objects.filter(size__lte=tree_size).order_by("size")
                        .values_list("size", "note"))
+    cosignatures: dict[int, str] = {}
+    for size, line in (WitnessCosignature.objects.filter(checkpoint__size__lte=tree_size)
+                       .order_by("witness", "key_id").values_list("checkpoint__size", "line")):
+        cosignatures[size] = cosignatures.get(size, "") + line
     for size, note in checkpoints:
-        (out_dir / "checkpoints" / f"{size:012d}.note").write_text(note, encoding="utf-8")
+        (out_dir / "checkpoints" / f"{size:012d}.note").write_text(
+            note + cosignatures.get(size, ""), encoding="utf-8")
     with (out_dir / "proofs" / "consistency.jsonl").open("w", encoding="utf-8") as fh:
         for (old, _), (new, _) in zip(checkpoints, checkpoints[1:], strict=False):
             proof = tree.consistency_proof(old, new)
@@ -126,12 +137,18 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         "until": until.isoformat() if until else None,
         "exported_at": timezone.now().isoformat(),
     })
+    (out_dir / "witnesses.json").write_text(json.dumps(
+        [{"name": w["name"], "vkey": w["vkey"]} for w in settings.AUDIT_WITNESSES], indent=2)
+        + "\n", encoding="utf-8")
     shutil.copyfile(BUNDLE_SOURCE / "verify.py", out_dir / "verify.py")
     shutil.copyfile(BUNDLE_SOURCE / "README.md", out_dir / "README.md")
+    (out_dir / "witness").mkdir()
+    for source in sorted(WITNESS_SOURCE.glob("*.py")):
+        shutil.copyfile(source, out_dir / "witness" / source.name)
     if on_progress is not None:
         on_progress(last - first + 1)
     return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
-                        checkpoints=len(checkpoints), complete=complete)
+                        checkpoints=len(checkpoints), complete=complete, witnesses=witnessed)
 
 
 def _write_signed_manifest(out_dir: Path, manifest: dict) -> None:

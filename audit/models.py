@@ -89,3 +89,56 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size} {self.root_hash[:12]}…"
+
+
+class WitnessState(models.Model):
+    """How far one witness (settings.AUDIT_WITNESSES) has co-signed this log.
+
+    ``size`` is the tree size of the newest checkpoint it co-signed, which the next request
+    must name as its old size; ``frontier`` is the tree's right edge at that size, so the
+    consistency proof to the next checkpoint needs only the entries sealed since. The rest
+    is for officers: when it last answered, how often it failed since, and why.
+    """
+
+    name = models.CharField("증인", max_length=200, unique=True)
+    size = models.BigIntegerField("증인이 서명한 크기", default=0)
+    root_hash = models.CharField("루트 해시", max_length=64, blank=True)
+    frontier = models.JSONField("오른쪽 경계", default=list, blank=True)
+    cosigned_at = models.DateTimeField("마지막 연서명 시각 (증인 시계)", null=True, blank=True)
+    attempted_at = models.DateTimeField("마지막 요청 시각", null=True, blank=True)
+    failures = models.IntegerField("연속 실패", default=0)
+    last_error = models.TextField("마지막 오류", blank=True)
+    retry_at = models.DateTimeField("다음 재시도", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "증인 상태"
+        verbose_name_plural = "증인 상태"
+
+    def __str__(self) -> str:
+        return f"witness {self.name} at {self.size}"
+
+
+class WitnessCosignature(models.Model):
+    """A witness's cosignature (C2SP tlog-cosignature/v1) on one checkpoint.
+
+    ``line`` is the note signature line as the witness sent it; appended to the checkpoint's
+    note it makes the note the witness vouches for. It verifies on its own, so a forged or
+    altered row is caught by every verifier.
+    """
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT,
+                                   related_name="cosignatures", verbose_name="체크포인트")
+    witness = models.CharField("증인", max_length=200)
+    key_id = models.CharField("키 ID", max_length=8)
+    line = models.TextField("서명 줄")
+    signed_at = models.DateTimeField("연서명 시각 (증인 시계)")
+    received_at = models.DateTimeField("받은 시각", default=timezone.now)
+
+    class Meta:
+        verbose_name = "증인 연서명"
+        verbose_name_plural = "증인 연서명"
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness", "key_id"],
+                                               name="audit_one_cosignature_per_witness_key")]
+
+    def __str__(self) -> str:
+        return f"{self.witness} on checkpoint {self.checkpoint_id}"

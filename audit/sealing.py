@@ -170,6 +170,7 @@ def _checkpoint_if_due(state: LogState, *, force: bool,
                                  if state.root_hash else Frontier().root(), now=now)
     state.checkpoint_size = state.size
     state.checkpoint_at = now
+    transaction.on_commit(_ask_witnesses)  # once the checkpoint exists for everyone
     return checkpoint, None
 
 
@@ -181,6 +182,13 @@ def checkpoint_sign(*, size: int, root_hash: bytes, now: datetime | None = None)
     return Checkpoint.objects.create(size=size, root_hash=root_hash.hex(), note=note,
                                      key_id=signing.service_key_id(),
                                      created_at=now or timezone.now())
+
+
+def _ask_witnesses() -> None:
+    # Never raises, and never holds up the log: see audit.witnessing.
+    from audit.witnessing import witnesses_ask_soon
+
+    witnesses_ask_soon()
 
 
 _last_enqueued = -1e9

@@ -24,7 +24,14 @@ from audit.chain import canonical_entry_fast as canonical
 from audit.chain import format_timestamp
 from audit.checkpoints import CheckpointError, verify_checkpoint
 from audit.merkle import Frontier
-from audit.models import AuditEvent, Checkpoint, LogState
+from audit.models import AuditEvent, Checkpoint, LogState, WitnessCosignature
+from audit.witness.note import (
+    Note,
+    NoteError,
+    VerifierKey,
+    cosignatures_by,
+    parse_signature_line,
+)
 
 ENTRY_COLUMNS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
                  "target_id", "details", "request_id", "entry_hash")
@@ -192,3 +199,62 @@ def _check_due(frontier: Frontier, pending: list[tuple[int, bytes]]) -> None:
             raise AuditLogCorrupt(
                 f"checkpoint {size}: the entries before it do not give its signed root "
                 "(an entry was edited, inserted, removed or reordered)", checkpoint_size=size)
+
+
+@dataclass(frozen=True)
+class WitnessReport:
+    cosignatures: int  # stored cosignatures of the given witnesses, each verified
+    quorum: int
+    witnessed_size: int | None  # the newest checkpoint with a quorum of them
+
+
+def audit_cosignatures_verify(*, witnesses: list[VerifierKey], quorum: int,
+                              max_wait_seconds: float | None = None,
+                              now: datetime | None = None) -> WitnessReport:
+    """Check the witnesses' stored cosignatures and that they keep up with the log.
+
+    Every stored cosignature by one of ``witnesses`` (same name and key id) must verify over
+    its checkpoint; one that does not was forged or altered. With a ``quorum``, a checkpoint
+    that still lacks ``quorum`` of them after ``max_wait_seconds`` is a failure: past that
+    point nothing shows the witnesses saw this history. Checkpoints newer than the bound
+    are still being co-signed.
+    """
+    keys = {key.name: key for key in witnesses}
+    signers: dict[int, set[str]] = {}
+    count = 0
+    rows = (WitnessCosignature.objects.filter(witness__in=keys).order_by("checkpoint__size")
+            .values_list("checkpoint__size", "checkpoint__note", "witness", "key_id", "line")
+            .iterator(chunk_size=5_000))
+    for size, note, witness, key_id, line in rows:
+        key = keys[witness]
+        if key_id != key.key_id.hex():
+            continue  # made with another key of that name: not this policy's witness
+        try:
+            signature = parse_signature_line(line)
+        except NoteError as exc:
+            raise AuditLogCorrupt(f"checkpoint {size}: the cosignature of witness {witness} "
+                                  f"is not a signature line ({exc})",
+                                  checkpoint_size=size) from exc
+        text = note.partition("\n\n")[0].encode() + b"\n"
+        good, _ = cosignatures_by(Note(text=text, signatures=(signature,)), key)
+        if not good:
+            raise AuditLogCorrupt(f"checkpoint {size}: the cosignature of witness {witness} "
+                                  "does not verify (forged or altered)", checkpoint_size=size)
+        signers.setdefault(size, set()).add(witness)
+        count += 1
+    with_quorum = [size for size, names in signers.items() if len(names) >= quorum]
+    witnessed = max(with_quorum) if with_quorum else None
+    if quorum and max_wait_seconds is not None:
+        deadline = (now or timezone.now()) - timedelta(seconds=max_wait_seconds)
+        late = (Checkpoint.objects.filter(created_at__lt=deadline)
+                .exclude(size__lte=witnessed if witnessed is not None else -1)
+                .order_by("-size").values_list("size", "created_at").first())
+        if late is not None:
+            size, created_at = late
+            raise AuditLogCorrupt(
+                f"checkpoint {size} (signed at {format_timestamp(created_at)}) has "
+                f"{len(signers.get(size, ()))} of the {quorum} witness cosignatures required "
+                f"after more than {max_wait_seconds:g} s: the witnesses are down or refuse "
+                "(see the dashboard); the newest checkpoint with a quorum is "
+                f"{witnessed if witnessed is not None else 'none'}", checkpoint_size=size)
+    return WitnessReport(cosignatures=count, quorum=quorum, witnessed_size=witnessed)

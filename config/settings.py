@@ -303,6 +303,43 @@ AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAG
 # verify_audit fails when an event has waited longer than this (seconds) to be sealed: the
 # sealer is stopped or failing. Sealing normally follows within a second or two.
 AUDIT_MAX_UNSEALED_SECONDS = env_int("AUDIT_MAX_UNSEALED_SECONDS", 300)
+
+
+def _audit_witnesses(name: str) -> list[dict[str, str]]:
+    """The witnesses asked to co-sign every checkpoint (docs/audit.md, "Witnesses").
+
+    Either `URL VKEY` pairs separated by `;`, or a JSON list of {"url": …, "vkey": …}; the
+    witness's name is its verifier key's name. A malformed entry stops the start-up.
+    """
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from audit.witness.note import COSIGNATURE_V1, NoteError, parse_verifier_key
+
+    raw = env_str(name).strip()
+    if not raw:
+        return []
+    try:
+        pairs = ([(item["url"], item["vkey"]) for item in json.loads(raw)] if raw[0] == "["
+                 else [tuple(item.split()) for item in raw.split(";") if item.strip()])
+        witnesses = []
+        for url, vkey in pairs:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+            key = parse_verifier_key(vkey, algorithm=COSIGNATURE_V1)
+            witnesses.append({"name": key.name, "url": url.rstrip("/"), "vkey": key.text})
+    except (ValueError, KeyError, TypeError, NoteError) as exc:
+        raise ImproperlyConfigured(f"{name} must be 'URL VKEY;URL VKEY' or a JSON list of "
+                                   f'{{"url", "vkey"}}: {exc}') from None
+    if len({w["name"] for w in witnesses}) != len(witnesses):
+        raise ImproperlyConfigured(f"{name} names a witness twice")
+    return witnesses
+
+
+# Witnesses (C2SP tlog-witness) that co-sign each new checkpoint, e.g. the commission's:
+# "https://witness.example/ commission.example/witness+1a2b3c4d+BAS…". Empty: none.
+AUDIT_WITNESSES = _audit_witnesses("AUDIT_WITNESSES")
 # Access entries (access.*) and permission history (staff.*) are kept at least this long:
 # two years for a system holding more than 50,000 subjects (safeguards standard, Art. 8).
 # The log is append-only, so nothing removes them earlier; an archive that ever prunes it

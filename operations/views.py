@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from audit.selectors import witness_overview
 from operations import selectors
 
 
@@ -26,5 +27,6 @@ def dashboard(request: HttpRequest):
         "reviews": selectors.open_reviews(),
         "releases": selectors.releases_overview(),
         "reconciliations": selectors.reconciliation_overview(),
+        "witnesses": witness_overview(),
     }
     return TemplateResponse(request, "operations/dashboard.html", context)

@@ -5,27 +5,35 @@ Needs only the Python standard library and the `cryptography` package; it import
 from the service. Usage:
 
     python verify.py BUNDLE_DIR [--trusted-checkpoint FILE ...] [--public-key BASE64]
+                                [--witness NAME=VKEY ...] [--quorum K]
 
 Exit status 0 when the bundle is honest; 1 with a message naming the first problem when an
 entry was edited, deleted, inserted or reordered, a checkpoint is forged or removed, the
 manifest is not the one the service signed, or the log was truncated behind a checkpoint
-you saved earlier (--trusted-checkpoint). Pass the service's public key you obtained
-separately with --public-key so that the bundle cannot bring its own.
+you saved earlier (--trusted-checkpoint), or the latest checkpoint lacks the cosignatures of
+K of the witnesses you name (--witness, --quorum). Pass the service's public key you obtained
+separately with --public-key, and the witnesses' keys with --witness, so that the bundle
+cannot bring its own.
 
 Rules (see README.md): each line of entries.jsonl is the canonical JSON of one entry (sorted
 keys, no whitespace, UTF-8); entry_hash = SHA-256(line); the Merkle leaf is the entry hash,
 leaf hash = SHA-256(0x00 || entry_hash), node = SHA-256(0x01 || left || right) (RFC 6962);
 checkpoints are C2SP signed notes with Ed25519; manifest.sig is the Ed25519 signature of
 manifest.json's bytes, and the manifest names the range of seq, the count of entries, the
-latest checkpoint's size and root, and the number of checkpoints.
+latest checkpoint's size and root, and the number of checkpoints; a witness cosignature
+(C2SP tlog-cosignature/v1) is a note signature line whose key id is the first 4 bytes of
+SHA-256(name || 0x0A || 0x04 || key) and whose signature is 8 bytes of big-endian UNIX time
+then Ed25519 over "cosignature/v1\ntime <t>\n" followed by the checkpoint's note text.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import hashlib
 import json
+import struct
 import sys
 from pathlib import Path
 
@@ -170,6 +178,90 @@ def read_checkpoint(text: str, origin: str, public_key: bytes, label: str) -> tu
     raise Failed(f"{label}: no signature by the service's key")
 
 
+# --- Witness cosignatures --------------------------------------------------------------
+
+class WitnessKey:
+    def __init__(self, name: str, public_key: bytes) -> None:
+        self.name = name
+        self.public_key = public_key
+        self.key_id = hashlib.sha256(name.encode() + b"\n\x04" + public_key).digest()[:4]
+
+
+def parse_witness_key(text: str) -> WitnessKey:
+    """NAME=VKEY (or just VKEY): a witness's note verifier key, name+keyid+base64(0x04||key)."""
+    given, sep, vkey = text.partition("=")
+    if not sep or "+" in given:
+        given, vkey = "", text
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3:
+        raise Failed(f"--witness {text!r}: a verifier key is name+keyid+key")
+    name, hash_hex, key_b64 = parts
+    try:
+        declared = bytes.fromhex(hash_hex)
+        raw = base64.b64decode(key_b64, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise Failed(f"--witness {text!r}: the key id or key is not hex and base64") from exc
+    if len(raw) != 33 or raw[0] != 0x04:
+        raise Failed(f"--witness {text!r}: not a cosignature/v1 (type 0x04) Ed25519 key")
+    if given and given != name:
+        raise Failed(f"--witness {text!r}: the key is named {name!r}, not {given!r}")
+    key = WitnessKey(name, raw[1:])
+    if key.key_id != declared:
+        raise Failed(f"--witness {text!r}: its key id does not match its key")
+    return key
+
+
+def cosigned_by(text: str, witnesses: list[WitnessKey], label: str) -> list[str]:
+    """Names of the witnesses whose cosignature on this note verifies; a forged one fails."""
+    body, _, sigs = text.partition("\n\n")
+    message_tail = (body + "\n").encode()
+    names = []
+    for line in sigs.split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != DASH:
+            continue
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            continue
+        for key in witnesses:
+            if parts[1] != key.name or blob[:4] != key.key_id:
+                continue
+            if len(blob) == 4 + 72:
+                (timestamp,) = struct.unpack(">Q", blob[4:12])
+                message = b"cosignature/v1\ntime " + str(timestamp).encode() + b"\n" + \
+                    message_tail
+                try:
+                    Ed25519PublicKey.from_public_bytes(key.public_key).verify(blob[12:], message)
+                except InvalidSignature:
+                    pass
+                else:
+                    if key.name not in names:
+                        names.append(key.name)
+                    continue
+            raise Failed(f"{label}: the cosignature of witness {key.name} does not verify "
+                         "(forged or altered)")
+    return names
+
+
+def read_witness_policy(bundle: Path, pinned: list[str], quorum: int | None
+                        ) -> tuple[list[WitnessKey], int, bool]:
+    """The witnesses to count and how many must co-sign: pinned ones, or the bundle's."""
+    if pinned:
+        witnesses = [parse_witness_key(text) for text in pinned]
+    else:
+        listed = bundle / "witnesses.json"
+        witnesses = ([parse_witness_key(item["vkey"]) for item in
+                      json.loads(listed.read_text(encoding="utf-8"))] if listed.exists() else [])
+    if len({w.name for w in witnesses}) != len(witnesses):
+        raise Failed("a witness is named twice")
+    needed = quorum if quorum is not None else len(witnesses) if pinned else 0
+    if not 0 <= needed <= len(witnesses):
+        raise Failed(f"--quorum {needed} needs at least {needed} witnesses, "
+                     f"{len(witnesses)} are known (name them with --witness)")
+    return witnesses, needed, bool(pinned)
+
+
 # --- The bundle ------------------------------------------------------------------------
 
 def canonical(entry: dict) -> bytes:
@@ -211,15 +303,20 @@ def read_signed_manifest(bundle: Path, public_key: bytes) -> dict:
     return manifest
 
 
-def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> str:
+def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
+                  pinned_witnesses: list[str] | None = None, quorum: int | None = None) -> str:
     public_key = read_public_key(bundle, pinned_key)
     manifest = read_signed_manifest(bundle, public_key)
     origin = manifest["origin"]
+    witnesses, needed, witnesses_pinned = read_witness_policy(bundle, pinned_witnesses or [],
+                                                              quorum)
 
     checkpoints: dict[int, bytes] = {}
+    notes: dict[int, str] = {}
     for path in sorted((bundle / "checkpoints").glob("*.note")):
-        size, root = read_checkpoint(path.read_text(encoding="utf-8"), origin, public_key,
-                                     f"checkpoint {path.name}")
+        text = path.read_text(encoding="utf-8")
+        size, root = read_checkpoint(text, origin, public_key, f"checkpoint {path.name}")
+        notes[size] = text
         if size in checkpoints and checkpoints[size] != root:
             raise Failed(f"two checkpoints of size {size} with different roots (a fork)")
         checkpoints[size] = root
@@ -236,6 +333,20 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
     if len(checkpoints) != manifest["checkpoints"]:
         raise Failed(f"the signed manifest lists {manifest['checkpoints']} checkpoints, the "
                      f"bundle holds {len(checkpoints)}: checkpoints were removed")
+
+    # The witnesses: each co-signs only a tree that extends what it co-signed before, so K
+    # of them on the latest checkpoint mean this is the history they saw, not a fork shown
+    # to us alone. Earlier checkpoints are covered by the consistency proofs below.
+    cosigners = set()
+    for size in sizes:
+        names = cosigned_by(notes[size], witnesses, f"checkpoint {size}")
+        if size == latest:
+            cosigners = set(names)
+    if len(cosigners) < needed:
+        raise Failed(f"the latest checkpoint {latest} is co-signed by {len(cosigners)} of the "
+                     f"{len(witnesses)} witnesses ({', '.join(sorted(cosigners)) or 'none'}), "
+                     f"the policy needs {needed}: nothing shows they saw this history, so it "
+                     "may be a split view")
 
     # Consecutive checkpoints must each extend the one before (append-only, no fork).
     proofs = {}
@@ -352,9 +463,14 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None) -> 
                          "checkpoint history: history was rewritten")
     whose = ("pinned with --public-key" if pinned_key else
              "the bundle's own key: compare it with the one the service gave you")
+    witnessed = (f"co-signed by {', '.join(sorted(cosigners))}" if cosigners
+                 else "co-signed by no known witness")
+    witness_keys = ("keys pinned with --witness" if witnesses_pinned else
+                    "keys from the bundle's witnesses.json" if witnesses else "no witness keys")
     return (f"OK: entries {first}..{last} of {latest}; {len(sizes)} signed checkpoints, "
             f"latest root {base64.b64encode(checkpoints[latest]).decode()}; manifest signed "
-            f"by key {key_id(public_key)} ({whose})")
+            f"by key {key_id(public_key)} ({whose}); latest checkpoint {witnessed} "
+            f"({len(cosigners)} of {len(witnesses)}, quorum {needed}; {witness_keys})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,9 +480,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="a checkpoint note you saved earlier; may repeat")
     parser.add_argument("--public-key", help="the service's Ed25519 public key (base64), "
                         "obtained separately")
+    parser.add_argument("--witness", action="append", default=[], metavar="NAME=VKEY",
+                        help="a witness whose cosignature counts, by its verifier key; may "
+                             "repeat")
+    parser.add_argument("--quorum", type=int, metavar="K",
+                        help="how many of the witnesses must co-sign the latest checkpoint "
+                             "(default: all those named with --witness, else 0)")
     args = parser.parse_args(argv)
     try:
-        print(verify_bundle(args.bundle, args.trusted_checkpoint, args.public_key))
+        print(verify_bundle(args.bundle, args.trusted_checkpoint, args.public_key,
+                            args.witness, args.quorum))
     except Failed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

@@ -120,7 +120,8 @@ def post(url: str, body: bytes, path: str = "/add-checkpoint", *,
 class RunningWitness:
     """A witness served from a thread of the test process, on a free port."""
 
-    def __init__(self, *, name: str, state_dir, logs: dict, private_key=None) -> None:
+    def __init__(self, *, name: str, state_dir, logs: dict, private_key=None,
+                 port: int = 0) -> None:
         import threading
 
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -134,7 +135,7 @@ class RunningWitness:
         self.store = StateStore(state_dir)
         self.witness = Witness(name=name, private_key=self.private_key, logs=logs,
                                store=self.store)
-        self.server = WitnessServer(("127.0.0.1", 0), self.witness)
+        self.server = WitnessServer(("127.0.0.1", port), self.witness)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
                                        daemon=True)
@@ -159,10 +160,10 @@ def start_witness(tmp_path):
     running: list[RunningWitness] = []
 
     def start(name: str = "commission.example/witness", logs: dict | None = None, *,
-              state_dir=None, private_key=None) -> RunningWitness:
+              state_dir=None, private_key=None, port: int = 0) -> RunningWitness:
         witness = RunningWitness(name=name, logs=logs or {},
                                  state_dir=state_dir or tmp_path / f"witness-{len(running)}",
-                                 private_key=private_key)
+                                 private_key=private_key, port=port)
         running.append(witness)
         return witness
 
@@ -181,3 +182,35 @@ def trusting(log: LogUnderTest) -> dict:
     from audit.witness.note import parse_verifier_key
 
     return {log.origin: [parse_verifier_key(log.vkey)]}
+
+
+def service_log_key():
+    """The service's checkpoint key as a witness is configured with it (--log VKEY)."""
+    from django.conf import settings
+
+    from audit.checkpoints import verifier_key
+    from audit.signing import service_public_key_bytes
+    from audit.witness.note import parse_verifier_key
+
+    return parse_verifier_key(verifier_key(settings.AUDIT_LOG_ORIGIN,
+                                           service_public_key_bytes()))
+
+
+def configure(settings, *witnesses: RunningWitness) -> None:
+    """AUDIT_WITNESSES naming these witnesses, as the environment variable would."""
+    settings.AUDIT_WITNESSES = [{"name": w.name, "url": w.url, "vkey": w.vkey}
+                                for w in witnesses]
+
+
+@pytest.fixture
+def commission_witness(start_witness, settings, transactional_db):
+    """The commission's witness, trusting the service's log key, in AUDIT_WITNESSES; the
+    log sealed inline with a checkpoint after every commit."""
+    from django.conf import settings as django_settings
+
+    witness = start_witness("commission.example/witness",
+                            {django_settings.AUDIT_LOG_ORIGIN: [service_log_key()]})
+    settings.AUDIT_SEAL_INLINE = True
+    settings.AUDIT_CHECKPOINT_INTERVAL = 0
+    configure(settings, witness)
+    return witness

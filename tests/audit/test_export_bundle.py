@@ -46,7 +46,8 @@ def test_an_honest_bundle_verifies_with_the_standard_library_and_cryptography(bu
     assert "OK: entries 0..11 of 12" in result.stdout
     assert sorted(p.name for p in bundle.iterdir()) == [
         "README.md", "checkpoints", "entries.jsonl", "entry_hashes.txt", "manifest.json",
-        "manifest.sig", "proofs", "public_key", "public_key.json", "verify.py"]
+        "manifest.sig", "proofs", "public_key", "public_key.json", "verify.py", "witness",
+        "witnesses.json"]
     from audit.signing import service_key_id, service_public_key_b64
 
     key_text = (bundle / "public_key").read_text()

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.selectors import newest_witnessed_checkpoint
 from audit.signing import service_key_id, service_sign
 from governance.models import OperatorKey, TransferPlan
 from governance.selectors import operator_current_key
@@ -221,6 +222,9 @@ def _manifest(release: Release, tally: Tally, chunks: list[dict]) -> dict[str, A
                       "key_id": release.recipient_key.key_id},
         "suite": fmt.SUITE_DESCRIPTION,
         "signing_key_id": service_key_id(),
+        # The audit log as the witnesses saw it when this release was made: the recipient
+        # can find this checkpoint in the commission's copy (docs/audit.md, "Witnesses").
+        "audit_checkpoint": newest_witnessed_checkpoint(),
         "chunks": chunks,
         "counts": {
             "records": tally.records,

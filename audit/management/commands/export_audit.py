@@ -38,3 +38,10 @@ class Command(BaseCommand):
                           f"{report.tree_size} and {report.checkpoints} checkpoints to "
                           f"{report.out_dir}; check with: python {report.out_dir}/verify.py "
                           f"{report.out_dir}")
+        for outcome in report.witnesses:
+            if outcome.status in ("cosigned", "current"):
+                self.stdout.write(f"witness {outcome.witness}: co-signed checkpoint "
+                                  f"{outcome.size}")
+            else:
+                self.stderr.write(f"witness {outcome.witness} did NOT co-sign the final "
+                                  f"checkpoint: {outcome.message or outcome.status}")
