@@ -6,6 +6,9 @@ with their group's permissions alone, as they would in production: they see the 
 consent and transfer screens and the audit trail, not the accounts or the OAuth tokens.
 
 Passwords are generated on first run and kept in var/demo-credentials.json (ignored by git).
+Each account also gets its second factor enrolled (an authenticator secret and recovery
+codes), so `make run` can print everything a newcomer needs (`demo_login_hint`): one
+account per person, as in production, never a shared login.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from config.roles import COMMISSION_REVIEWER, PRIVACY_OFFICER, ensure_role_groups
+from officers.second_factor import recovery_codes_issue
 
 DEMO_STAFF = [
     # username, group (None: none), superuser
@@ -42,8 +47,17 @@ def load(stdout=None) -> str:
         user.save()
         if group_name:
             user.groups.add(Group.objects.get(name=group_name))
+        _second_factor_enrolled(user)
     _store_credentials(credentials)
     return "staff: " + ", ".join(f"{u} / {credentials[u]}" for u, _, _ in DEMO_STAFF)
+
+
+def _second_factor_enrolled(user) -> None:
+    """What the officer does on a first login, done ahead for the demo: a confirmed
+    authenticator and a set of recovery codes (printed by `demo_login_hint`)."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+        recovery_codes_issue(user=user)
 
 
 def credentials_file():

@@ -101,3 +101,32 @@ def test_it_generates_development_keys_once_into_var(tmp_path):
     assert oct((tmp_path / "dev-keys.json").stat().st_mode & 0o777) == "0o600"
     _run_check(tmp_path)
     assert (tmp_path / "dev-keys.json").read_text() == keys
+
+
+def test_production_refuses_staff_sessions_idle_longer_than_thirty_minutes(tmp_path):
+    result = _run_check(tmp_path, **_real_production(STAFF_SESSION_IDLE_MINUTES="60"))
+    assert result.returncode != 0
+    assert "broker.E014" in result.stderr and "STAFF_SESSION_IDLE_MINUTES is 60" in result.stderr
+
+
+def test_check_deploy_refuses_access_logs_kept_under_two_years(tmp_path):
+    result = _run_check(tmp_path, "--deploy", AUDIT_ACCESS_RETENTION_DAYS="365")
+    assert result.returncode != 0
+    assert "broker.E015" in result.stderr and "at least 730 days" in result.stderr
+
+
+def test_production_refuses_staff_logins_without_lock_out_or_second_factor(settings):
+    from config.checks import production_staff_logins_are_protected
+
+    settings.IS_PRODUCTION = True
+    assert production_staff_logins_are_protected(None) == []
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE
+                           if m not in ("axes.middleware.AxesMiddleware",
+                                        "django_otp.middleware.OTPMiddleware")]
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+    errors = {e.id: e.msg for e in production_staff_logins_are_protected(None)}
+
+    assert set(errors) == {"broker.E010", "broker.E011"}
+    assert "AxesStandaloneBackend' first in AUTHENTICATION_BACKENDS" in errors["broker.E010"]
+    assert "OTPMiddleware' in MIDDLEWARE" in errors["broker.E011"]
