@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
+import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,16 +46,21 @@ class ExportReport:
     checkpoints: int
     complete: bool
     witnesses: tuple[WitnessOutcome, ...] = ()
+    selected: int | None = None  # entries in selection.jsonl, when actions were chosen
 
 
 def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
                         until: datetime | None = None,
-                        on_progress: Callable[[int], None] | None = None) -> ExportReport:
+                        on_progress: Callable[[int], None] | None = None,
+                        actions: Sequence[str] = ()) -> ExportReport:
     """Seal, sign a final checkpoint, have it co-signed, and write the bundle of [since, until).
 
     A time window is widened to a contiguous run of ``seq``: from the first entry recorded
     at or after ``since`` to the last one recorded before ``until``, with everything between.
-    ``on_progress`` is called with the number of entries written so far.
+    ``on_progress`` is called with the number of entries written so far. ``actions``
+    (patterns such as ``access.*``) also writes selection.jsonl: the window's entries with
+    those actions, line for line as in entries.jsonl. The bundle still holds the whole
+    window, so the verifier proves that no selected entry was left out.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -82,12 +89,15 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
 
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     (out_dir / "proofs").mkdir()
+    selection = _Selection(out_dir, actions)
     with (out_dir / "entries.jsonl").open("wb") as entries, \
-            (out_dir / "entry_hashes.txt").open("w", encoding="utf-8") as hashes:
+            (out_dir / "entry_hashes.txt").open("w", encoding="utf-8") as hashes, selection:
         rows = (sealed.filter(seq__gte=first, seq__lte=last).order_by("seq")
                 .values_list(*ROW_FIELDS, "entry_hash").iterator(chunk_size=10_000))
         for *fields, stored_hash in rows:
-            entries.write(canonical_entry(**dict(zip(ROW_FIELDS, fields, strict=True))) + b"\n")
+            line = canonical_entry(**dict(zip(ROW_FIELDS, fields, strict=True))) + b"\n"
+            entries.write(line)
+            selection.offer(fields[ROW_FIELDS.index("action")], line)
             hashes.write(f"{fields[0]} {stored_hash}\n")
             if on_progress is not None and fields[0] % 10_000 == 0:
                 on_progress(fields[0] - first)
@@ -136,6 +146,7 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "exported_at": timezone.now().isoformat(),
+        **selection.manifest(),
     })
     (out_dir / "witnesses.json").write_text(json.dumps(
         [{"name": w["name"], "vkey": w["vkey"]} for w in settings.AUDIT_WITNESSES], indent=2)
@@ -148,7 +159,8 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
     if on_progress is not None:
         on_progress(last - first + 1)
     return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
-                        checkpoints=len(checkpoints), complete=complete, witnesses=witnessed)
+                        checkpoints=len(checkpoints), complete=complete, witnesses=witnessed,
+                        selected=selection.count if actions else None)
 
 
 def _write_signed_manifest(out_dir: Path, manifest: dict) -> None:
@@ -161,3 +173,34 @@ def _write_signed_manifest(out_dir: Path, manifest: dict) -> None:
     body = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     (out_dir / "manifest.json").write_bytes(body)
     (out_dir / "manifest.sig").write_bytes(signing.service_sign(body))
+
+
+class _Selection:
+    """selection.jsonl: the entries whose action matches a pattern (e.g. the access log,
+    ``access.*``, for the commission's review of who looked at whose data). Its count and
+    SHA-256 go into the signed manifest."""
+
+    def __init__(self, out_dir: Path, actions: Sequence[str]):
+        self.path, self.actions = out_dir / "selection.jsonl", sorted(set(actions))
+        self.count, self.digest, self.file = 0, hashlib.sha256(), None
+
+    def __enter__(self):
+        if self.actions:
+            self.file = self.path.open("wb")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def offer(self, action: str, line: bytes) -> None:
+        if self.file is not None and any(fnmatch.fnmatchcase(action, p) for p in self.actions):
+            self.file.write(line)
+            self.digest.update(line)
+            self.count += 1
+
+    def manifest(self) -> dict:
+        if not self.actions:
+            return {}
+        return {"selection": {"file": self.path.name, "actions": self.actions,
+                              "entries": self.count, "sha256": self.digest.hexdigest()}}
