@@ -293,7 +293,7 @@ def landing(request, visit: _Visit):
                 403 if isinstance(error, IdentityLocked) else 400)
             return _identity_form(request, visit, error=error.message, status=status)
         _set_verified(request, visit, factor)
-        return HttpResponseRedirect(_next_step(visit))
+        return HttpResponseRedirect(_next_step(visit, then=request.POST.get("then", "")))
     transfer = _public_transfer_notice(visit)
     _mark_opened(visit, notice_shown=transfer)
     if _verified_factor(request, visit):
@@ -312,9 +312,16 @@ def _public_transfer_notice(visit: _Visit) -> Notice | None:
                           kind=Notice.Kind.TRANSFER, max_age=PAGE_CACHE_SECONDS)
 
 
-def _next_step(visit: _Visit) -> str:
-    """A first visit goes to the notice; a later one (or one with nothing to consent to,
-    only an Art. 27 notice to object to) to the current decision."""
+# What the landing's buttons under the Art. 27 notice ask to do once the identity is checked.
+_THEN_STEPS = ("early", "object")
+
+
+def _next_step(visit: _Visit, *, then: str = "") -> str:
+    """Where the chosen button leads ("지금 이전하기", "이전 거부하기" under the notice);
+    otherwise a first visit goes to the notice, a later one (or one with nothing to consent
+    to, only an Art. 27 notice) to the current decision."""
+    if then in _THEN_STEPS and visit.items().notice:
+        return visit.url(then)
     has_record = consent_current(request=visit.req) is not None
     if has_record or not visit.items().consent:
         return visit.url("status")

@@ -60,9 +60,8 @@ def test_a_user_reads_the_notice_verifies_and_moves_now_on_a_phone(
             page.screenshot(path=shots / "early-1-notice.png", full_page=True)
 
             page.get_by_label("휴대전화 번호 뒤 4자리").fill(USER_PHONE_LAST4)
-            page.get_by_role("button", name="본인 확인하기").click()
-            expect(page.get_by_role("heading", name="개인정보 제공 동의")).to_be_visible()
-            page.get_by_role("link", name="지금 이전하기").click()
+            # The button under the notice: the identity check, then straight on.
+            page.get_by_role("button", name="본인 확인 후 지금 이전하기").click()
 
             expect(page.get_by_role("heading", name="지금 이전을 요청하시겠습니까?")) \
                 .to_be_visible()

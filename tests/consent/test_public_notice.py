@@ -193,3 +193,18 @@ def test_the_merchant_answer_still_needs_the_business_number(client, merchant_no
     assert client.get(f"/c/{link.token}/notice").status_code == 302
     response = client.post(f"/c/{link.token}", {"answer": MERCHANT_BRN})
     assert response.status_code == 302 and response["Location"].endswith("/notice")
+
+
+@pytest.mark.parametrize(("then", "step"), [("early", "/early"), ("object", "/object"),
+                                            ("", "/notice"), ("../admin", "/notice")])
+def test_the_buttons_under_the_notice_lead_on_once_the_identity_is_checked(client, user_link,
+                                                                           then, step):
+    response = client.post(f"/c/{user_link.token}", {"answer": USER_PHONE_LAST4, "then": then})
+    assert response.status_code == 302
+    assert response["Location"] == f"/c/{user_link.token}{step}"
+
+
+def test_a_button_for_the_notice_means_nothing_on_a_consent_only_link(client, merchant_link):
+    response = client.post(f"/c/{merchant_link.token}", {"answer": MERCHANT_BRN,
+                                                         "then": "early"})
+    assert response["Location"] == f"/c/{merchant_link.token}/notice"
