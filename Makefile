@@ -12,11 +12,22 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-## make run: the service with demo data on the embedded default (SQLite, in-process tasks)
+## make run: the service with demo data on the embedded default (SQLite, in-process tasks),
+## its checkpoints co-signed by a local witness (key and state in var/witness, stopped with it)
+WITNESS_NAME ?= localhost/commission-witness
+WITNESS_LISTEN ?= 127.0.0.1:8300
+WITNESS := $(PY) -m audit.witness
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py demo
-	@$(PY) manage.py demo_login_hint
+	@test -f var/witness/key.pem || { mkdir -p var/witness && \
+	  $(WITNESS) keygen --out var/witness/key.pem --name $(WITNESS_NAME) >/dev/null; }
+	@vkey=$$($(WITNESS) vkey --key var/witness/key.pem --name $(WITNESS_NAME)) || exit 1; \
+	$(WITNESS) serve --state var/witness/state --key var/witness/key.pem --name $(WITNESS_NAME) \
+	  --listen $(WITNESS_LISTEN) --log "$$($(PY) manage.py audit_log_key)" & witness=$$!; \
+	trap 'kill $$witness 2>/dev/null; wait $$witness' EXIT; trap 'exit 130' INT TERM; \
+	$(WITNESS) wait --listen $(WITNESS_LISTEN) --vkey "$$vkey" || exit 1; \
+	export AUDIT_WITNESSES="http://$(WITNESS_LISTEN) $$vkey"; \
+	$(PY) manage.py demo && $(PY) manage.py demo_login_hint && \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: the whole suite on SQLite, then on PostgreSQL with a real Celery worker on Redis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from audit.models import AuditEvent, Checkpoint
+from audit.models import AuditEvent, Checkpoint, WitnessCosignature, WitnessState
 from audit.services import audit_record, officer_actor
 
 
@@ -69,3 +69,19 @@ class CheckpointAdmin(ReadOnlyAdmin):
     list_filter = ("created_at",)
     search_fields = ("=size", "root_hash")
     ordering = ("-size",)
+
+
+@admin.register(WitnessCosignature)
+class WitnessCosignatureAdmin(ReadOnlyAdmin):
+    list_display = ("checkpoint", "witness", "key_id", "signed_at", "received_at")
+    list_filter = ("witness", "received_at")
+    search_fields = ("=checkpoint__size", "=witness")
+    list_select_related = ("checkpoint",)
+    ordering = ("-checkpoint__size", "witness")
+
+
+@admin.register(WitnessState)
+class WitnessStateAdmin(ReadOnlyAdmin):
+    list_display = ("name", "size", "cosigned_at", "attempted_at", "failures", "retry_at",
+                    "last_error")
+    ordering = ("name",)

@@ -8,6 +8,9 @@ tree through its right frontier (O(log n) per entry) and, at most every
 smaller id than one already sealed) simply gets a later ``seq``: order is the order of
 sealing, and it never changes afterwards.
 
+Once a checkpoint has committed, the witnesses are asked to co-sign it (audit.witnessing);
+that never happens inside the sealing transaction and never fails it.
+
 The state row is the only memory of where the log ends. If it is missing or behind the
 sealed entries, the sealer refuses to run (``LogStateLost``) rather than start a second
 chain at seq 0; the database refuses to delete it or wind it back (migration 0006).

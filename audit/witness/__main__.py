@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -114,12 +114,21 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def wait(args: argparse.Namespace) -> int:
-    """Wait until a witness accepts connections (for scripts that start one)."""
+    """Wait until the witness answers on HOST:PORT (for scripts that start one).
+
+    With ``--vkey``, the witness answering must be that one: another process holding the
+    port is an error, not a witness.
+    """
     host, port = parse_listen(args.listen)
     deadline = time.monotonic() + args.timeout
     while True:
         try:
-            socket.create_connection((host, port), timeout=0.5).close()
+            connection = http.client.HTTPConnection(host, port, timeout=1)
+            connection.request("GET", "/")
+            answer = connection.getresponse().read().decode("utf-8", "replace").strip()
+            connection.close()
+            if args.vkey and answer != args.vkey:
+                raise UsageError(f"{host}:{port} is answered by another witness ({answer[:80]})")
             return 0
         except OSError:
             if time.monotonic() > deadline:
@@ -159,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("wait", help="wait until a witness listens on HOST:PORT")
     p.add_argument("--listen", default="127.0.0.1:8300", metavar="HOST:PORT")
     p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--vkey", help="the verifier key the witness must answer with")
     p.set_defaults(run=wait)
     return parser
 

@@ -111,3 +111,23 @@ def test_serve_refuses_a_malformed_log_key_and_a_missing_log(tmp_path):
                       "--log", witness_key)  # a cosigning key is not a log's key
     assert result.returncode == 2 and "needs 0x01" in result.stderr
     assert not os.path.exists(tmp_path / "s" / "evidence")
+
+
+def test_wait_returns_once_the_named_witness_answers_and_refuses_another(start_witness):
+    from .conftest import trusting
+
+    witness = start_witness(logs=trusting(LogUnderTest()))
+    listen = witness.url.removeprefix("http://")
+    assert _witness("wait", "--listen", listen, "--vkey", witness.vkey).returncode == 0
+    other = witness_verifier_key("other.example/w", Ed25519PrivateKey.generate()).text
+    result = _witness("wait", "--listen", listen, "--vkey", other, "--timeout", "2")
+    assert result.returncode == 2 and "answered by another witness" in result.stderr
+
+
+def test_audit_log_key_prints_the_key_a_witness_is_started_with(capsys):
+    from django.core.management import call_command
+
+    from .conftest import service_log_key
+
+    call_command("audit_log_key")
+    assert capsys.readouterr().out.strip() == service_log_key().text

@@ -63,10 +63,15 @@ class Command(BaseCommand):
                 raise CommandError(f"audit log verification FAILED: {exc}") from exc
         self.stdout.write(f"OK: {report.entries} entries, {report.checkpoints} signed "
                           f"checkpoints, root {report.root_hash} ({report.unsealed} not yet "
-                          f"sealed); {witnessed.cosignatures} witness cosignatures verified, "
-                          f"newest checkpoint co-signed by {quorum} of {len(witnesses)} "
-                          f"witnesses: {self._size(witnessed.witnessed_size)}")
+                          f"sealed); {self._witnessed(witnessed, len(witnesses))}")
 
     @staticmethod
-    def _size(size: int | None) -> str:
-        return "none" if size is None else str(size)
+    def _witnessed(report, known: int) -> str:
+        if not known:
+            return "no witnesses configured"
+        said = f"{report.cosignatures} witness cosignatures verified"
+        if not report.quorum:
+            return f"{said} (no quorum required)"
+        newest = "none" if report.witnessed_size is None else report.witnessed_size
+        return (f"{said}; newest checkpoint co-signed by {report.quorum} of {known} "
+                f"witnesses: {newest}")
