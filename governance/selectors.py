@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -105,6 +105,36 @@ def subjects_known(*, operator_id: int, kind: str, external_ids: list[str]
                          external_id__in=external_ids[start:start + 5000])
                      .values_list("external_id", "id", "public_id"))
     return known
+
+
+def subjects_by_external_id(*, operator_id: int, kinds: Iterable[str], external_ids: list[str]
+                            ) -> dict[str, list[DataSubject]]:
+    """External id -> the subjects of ``kinds`` that ``operator`` holds under it (one per kind
+    at most), for those of ``external_ids`` it holds; looked up 5,000 at a time."""
+    found: dict[str, list[DataSubject]] = {}
+    for start in range(0, len(external_ids), 5000):
+        for subject in (DataSubject.objects
+                        .filter(source_operator_id=operator_id, kind__in=list(kinds),
+                                external_id__in=external_ids[start:start + 5000])
+                        .only("id", "public_id", "kind", "external_id", "source_operator_id")
+                        .order_by("id")):
+            found.setdefault(subject.external_id, []).append(subject)
+    return found
+
+
+def plan_notice_kinds(plan: TransferPlan) -> set[str]:
+    """The subject kinds with Art. 27 (`notice_opt_out`) fields in the plan: whom its notice
+    has to reach."""
+    return set(plan.rules.filter(basis=FieldRule.Basis.NOTICE_OPT_OUT)
+               .values_list("field__subject_kind", flat=True))
+
+
+def subject_notified(plan: TransferPlan, subject_ref: str = "pk") -> Exists:
+    """Whether evidence shows that the Art. 27 notice of ``plan``'s lineage reached the
+    subject whose id is ``subject_ref`` of the outer query: a filter for another app's
+    querysets (``.exclude(subject_notified(plan, "subject_id"))``)."""
+    return Exists(SubjectNotice.objects.filter(lineage=plan.lineage,
+                                               subject_id=OuterRef(subject_ref)))
 
 
 def field_disputed_ids() -> set[int]:

@@ -1,4 +1,5 @@
-"""Reference client for the incoming operator: pull, verify, decrypt and acknowledge a release.
+"""Reference client for the operators: the incoming operator pulls, verifies, decrypts and
+acknowledges a release; the outgoing operator attests the notices it sent itself.
 
     python -m transfers.client --base-url http://127.0.0.1:8000 \\
         --credentials var/operator-clients/SHINHAN.json \\
@@ -18,6 +19,16 @@ every check passed and the service says our totals match.
 
 lists the deletion requests (withdrawals after release) and, with --confirm, confirms them
 after removing those subjects' fields from every ``records.ndjson`` under --out.
+
+For the outgoing operator, which told its users of the move itself (in its app, by post):
+
+    python -m transfers.client --credentials var/operator-clients/KEPF.json \
+        --keys kepf-keys.json attest --file told.ndjson
+
+reads one JSON object per line, ``{"external_id": ..., "channel": "in_app" | "post",
+"notified_at": "2026-12-01T09:00:00+09:00"}``, signs each batch (up to --batch lines) with
+our Ed25519 key (``signing_private_key`` in --keys) and posts it as a notice attestation;
+each batch is accepted whole or refused whole. It prints the counts.
 """
 
 from __future__ import annotations
@@ -251,6 +262,68 @@ def deletions(api: Api, out: Path, *, plan_id: int | None, confirm: bool, log=pr
     return pending
 
 
+ATTEST_BATCH = 1000  # lines per signed attestation (the service takes at most 10,000)
+
+
+def _source_plan(api: Api, plan_id: int | None) -> int:
+    if plan_id is not None:
+        return plan_id
+    plans = [p for p in api.json("GET", "/api/plans")["plans"] if p["role"] == "source"]
+    if len(plans) != 1:
+        raise ClientError(f"{len(plans)} plans name us as source: pass --plan")
+    return plans[0]["id"]
+
+
+def read_ndjson(path: Path):
+    """The objects of an NDJSON file, one per non-blank line."""
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise ClientError(f"{path}:{number}: not a JSON object") from exc
+
+
+def attest(api: Api, keys: dict, attestations, *, plan_id: int | None = None,
+           batch_size: int = ATTEST_BATCH, log=print) -> dict:
+    """Sign and post ``attestations`` (dicts of external_id, channel, notified_at) in
+    batches. Stops at the first batch refused (those before it stay accepted)."""
+    if not 1 <= batch_size <= 10_000:
+        raise ClientError("--batch: 1 to 10,000 lines")
+    signing_key = Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode(keys["signing_private_key"]))
+    plan_id = _source_plan(api, plan_id)
+    summary = {"plan": plan_id, "batches": 0, "lines": 0, "subjects": 0, "channels": Counter()}
+    batch: list[dict] = []
+
+    def post() -> None:
+        payload = json.dumps({
+            "plan": plan_id, "nonce": secrets.token_urlsafe(24),
+            "signed_at": dt.datetime.now(dt.UTC).isoformat(), "attestations": batch},
+            sort_keys=True).encode()
+        answer = api.json("POST", f"/api/plans/{plan_id}/notice-attestations", {
+            "payload": base64.b64encode(payload).decode(),
+            "signature": base64.b64encode(signing_key.sign(payload)).decode()},
+            expect=(201,))
+        summary["batches"] += 1
+        summary["lines"] += answer["lines"]
+        summary["subjects"] += answer["subjects"]
+        summary["channels"].update(answer["channels"])
+        batch.clear()
+
+    for line in attestations:
+        batch.append(line)
+        if len(batch) == batch_size:
+            post()
+    if batch:
+        post()
+    summary["channels"] = dict(summary["channels"])
+    log(json.dumps(summary, ensure_ascii=False, indent=2))
+    return summary
+
+
 def _delete_locally(path: Path, notices: list[dict]) -> None:
     if not path.exists():
         return
@@ -272,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credentials", required=True,
                         help="JSON with client_id and client_secret")
     parser.add_argument("--keys", required=True,
-                        help="JSON with hpke_private_key and signing_private_key (base64)")
+                        help="JSON with hpke_private_key and signing_private_key (base64; "
+                             "attest needs only signing_private_key)")
     parser.add_argument("--plan", type=int, default=None)
     parser.add_argument("--out", default="release-out")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -285,12 +359,23 @@ def main(argv: list[str] | None = None) -> int:
     pull_cmd.add_argument("--wait", type=float, default=600)
     deletions_cmd = commands.add_parser("deletions", help="list (and confirm) deletions")
     deletions_cmd.add_argument("--confirm", action="store_true")
+    attest_cmd = commands.add_parser("attest", help="sign and post notice attestations "
+                                     "(the outgoing operator's own notices)")
+    attest_cmd.add_argument("--file", required=True,
+                            help="NDJSON: external_id, channel (in_app|post), notified_at")
+    attest_cmd.add_argument("--batch", type=int, default=ATTEST_BATCH,
+                            help=f"lines per signed attestation (default {ATTEST_BATCH})")
     args = parser.parse_args(argv)
     credentials = load_json(args.credentials)
+    scope = "upload" if args.command == "attest" else "release:read release:ack"
     api = Api(args.base_url or credentials.get("base_url", "http://127.0.0.1:8000"),
-              credentials["client_id"], credentials["client_secret"])
+              credentials["client_id"], credentials["client_secret"], scope=scope)
     try:
         api.authenticate()
+        if args.command == "attest":
+            attest(api, load_json(args.keys), read_ndjson(Path(args.file)),
+                   plan_id=args.plan, batch_size=args.batch)
+            return 0
         if args.command == "pull":
             summary = pull(api, load_json(args.keys), Path(args.out), plan_id=args.plan,
                            new=args.new, wait_seconds=args.wait,

@@ -329,3 +329,34 @@ class DeletionScan(models.Model):
 
     def __str__(self) -> str:
         return f"deletion scan {self.lineage} @ {self.scanned_at:%Y-%m-%d %H:%M}"
+
+
+class NoticeAttestation(models.Model):
+    """The outgoing operator's signed word that its own notice (an in-app notice, a letter)
+    reached the subjects it lists: kept whole (the exact payload and its Ed25519 signature),
+    so the commission can check each `NoticeEvidence` it produced against the operator's
+    registered key. The nonce is unique: the same attestation sent twice is refused."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="제공자")
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    signed_at = models.DateTimeField("서명 시각")
+    line_count = models.PositiveIntegerField("확인 건수")
+    subject_count = models.PositiveIntegerField("정보주체 수")
+    # {"in_app": n, "post": n}: how the operator says its notice reached them.
+    channel_counts = models.JSONField("경로별 건수", default=dict)
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "운영사 고지 확인 (notice attestation)"
+        verbose_name_plural = "운영사 고지 확인 (notice attestations)"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.operator.code} 고지 확인 {self.received_at:%Y-%m-%d %H:%M}"

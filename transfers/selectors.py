@@ -16,7 +16,7 @@ from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from governance.models import Operator, TransferPlan
-from governance.selectors import plan_decisions
+from governance.selectors import plan_decisions, plan_notice_kinds, subject_notified
 from transfers import format as fmt
 from transfers.blocks import block_records, record_values
 from transfers.models import (
@@ -329,3 +329,32 @@ def unconfirmed_deletions() -> QuerySet[DeletionNotice]:
 
 def latest_acknowledgement(release: Release) -> Acknowledgement | None:
     return release.acknowledgements.order_by("-received_at", "-id").first()
+
+
+@dataclass(frozen=True)
+class UnreachedSubject:
+    """A subject the plan's Art. 27 notice is not known to have reached (no personal values)."""
+
+    id: int
+    external_id: str
+    public_id: str
+    kind: str
+
+
+def notices_unreached(plan: TransferPlan, *, after: int, limit: int
+                      ) -> tuple[list[UnreachedSubject], int | None]:
+    """The subjects the source uploaded a record for under ``plan``, of a kind the plan's Art.
+    27 notice concerns, whom no evidence shows it reached: after the subject id ``after``, in
+    subject order, at most ``limit``, and the cursor of the next page (None: this was the
+    last). Read along the records' unique (plan, subject) index, one notice probe each."""
+    kinds = plan_notice_kinds(plan)
+    if not kinds:
+        return [], None
+    rows = list(Record.objects
+                .filter(plan_id=plan.pk, kind__in=sorted(kinds), subject_id__gt=after)
+                .exclude(subject_notified(plan, "subject_id"))
+                .order_by("subject_id")
+                .values_list("subject_id", "subject__external_id", "subject__public_id",
+                             "kind")[:limit + 1])
+    page = [UnreachedSubject(*row) for row in rows[:limit]]
+    return page, (page[-1].id if len(rows) > limit else None)

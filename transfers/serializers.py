@@ -48,6 +48,38 @@ class AcknowledgementInputSerializer(StrictSerializer):
     signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 signature")
 
 
+class NoticeAttestationInputSerializer(StrictSerializer):
+    payload = serializers.CharField(max_length=4_000_000, help_text=(
+        "base64 of the exact JSON bytes that were signed: `{plan, nonce, signed_at, "
+        "attestations: [{external_id, channel, notified_at}, ...]}`"))
+    signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 signature "
+                                      "by the operator's registered signature key")
+
+
+class NoticeAttestationOutputSerializer(serializers.Serializer):
+    attestation = serializers.IntegerField(source="pk", help_text="the stored attestation")
+    plan = serializers.IntegerField(source="plan_id")
+    lines = serializers.IntegerField(source="line_count", help_text="lines accepted")
+    subjects = serializers.IntegerField(source="subject_count",
+                                        help_text="distinct subjects they name")
+    channels = serializers.DictField(source="channel_counts", child=serializers.IntegerField(),
+                                     help_text='lines per channel: {"in_app": n, "post": n}')
+
+
+class UnreachedSubjectSerializer(serializers.Serializer):
+    external_id = serializers.CharField(help_text="the operator's own id of the subject")
+    subject = serializers.CharField(source="public_id", help_text=(
+        "the subject's public id (as in releases and the deletion feed)"))
+    kind = serializers.CharField(help_text="merchant or user")
+
+
+class UnreachedPageSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    subjects = UnreachedSubjectSerializer(many=True)
+    next_after = serializers.IntegerField(allow_null=True, help_text=(
+        "pass as `after` for the next page; null when this page was the last"))
+
+
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="a stable machine-readable code")
     detail = serializers.CharField(help_text="what was wrong, for a person to read")

@@ -1,5 +1,5 @@
 """Who sees what: an unrelated operator reads nothing through any endpoint; the source
-cannot read releases, the recipient cannot upload."""
+cannot read releases, the recipient cannot upload, list unreached subjects or attest."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def _calls(o):
         ("get", f"/api/plans/{p}"), ("post", f"/api/plans/{p}/uploads"),
         ("get", f"/api/plans/{p}/releases"), ("post", f"/api/plans/{p}/releases"),
         ("get", f"/api/plans/{p}/deletions"),
+        ("get", f"/api/plans/{p}/notices"), ("post", f"/api/plans/{p}/notice-attestations"),
         ("get", f"/api/uploads/{u}"), ("post", f"/api/uploads/{u}/complete"),
         ("put", f"/api/uploads/{u}/batches/b9"), ("get", f"/api/uploads/{u}/batches/b1"),
         ("get", f"/api/releases/{r}"), ("get", f"/api/releases/{r}/records"),
@@ -82,6 +83,8 @@ def test_the_source_cannot_read_releases_and_the_recipient_cannot_upload(
     assert kepf_api.post(f"/api/plans/{p}/releases").status_code == 404
     assert kepf_api.get(f"/api/plans/{p}/deletions").status_code == 404
     assert shinhan_api.post(f"/api/plans/{p}/uploads").status_code == 404
+    assert shinhan_api.get(f"/api/plans/{p}/notices").status_code == 404
+    assert shinhan_api.post(f"/api/plans/{p}/notice-attestations").status_code == 404
     u = everything["upload"].public_id
     assert shinhan_api.get(f"/api/uploads/{u}").status_code == 404
 

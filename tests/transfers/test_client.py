@@ -1,4 +1,5 @@
-"""The reference client against a live server: pull, verify, decrypt, acknowledge; deletions."""
+"""The reference client against a live server: pull, verify, decrypt, acknowledge; deletions;
+the outgoing operator's signed notice attestations."""
 
 from __future__ import annotations
 
@@ -108,3 +109,57 @@ def test_the_client_renews_its_token_before_it_expires(monkeypatch):
     assert api.bearer() == {"Authorization": "Bearer t1"}  # still fresh: no new token
     api.token_expires = client.time.monotonic() - 1        # ten minutes later
     assert api.bearer() == {"Authorization": "Bearer t2"}
+
+
+def _told(tmp_path, lines) -> str:
+    path = tmp_path / "told.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n")
+    return str(path)
+
+
+def test_the_client_signs_and_posts_the_operators_own_notices_in_batches(
+        live_server, tmp_path, approved_plan, outgoing_operator, capsys):
+    from governance.models import NoticeEvidence
+    from transfers.models import NoticeAttestation
+
+    upload_rows(approved_plan, list(synthetic.rows("user", 1, 3)))
+    users = list(DataSubject.objects.filter(kind="user").order_by("id"))
+    told_at = timezone.now().isoformat()
+    channels = ["in_app", "post", "in_app"]
+    path = _told(tmp_path, [{"external_id": u.external_id, "channel": channel,
+                             "notified_at": told_at}
+                            for u, channel in zip(users, channels, strict=True)])
+    creds, keys = _files(tmp_path, outgoing_operator)
+
+    code = reference.main(["--base-url", live_server.url, "--credentials", creds, "--keys",
+                           keys, "attest", "--file", path, "--batch", "2"])
+
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "plan": approved_plan.pk, "batches": 2, "lines": 3, "subjects": 3,
+        "channels": {"in_app": 2, "post": 1}}
+    assert NoticeAttestation.objects.count() == 2
+    evidence = NoticeEvidence.objects.order_by("subject_id")
+    assert [e.subject_id for e in evidence] == [u.pk for u in users]
+    assert [e.reference.split(":")[0] for e in evidence] == ["in_app", "post", "in_app"]
+
+
+def test_the_client_stops_at_a_refused_batch_and_says_why(
+        live_server, tmp_path, approved_plan, outgoing_operator, capsys):
+    from governance.models import NoticeEvidence
+
+    upload_rows(approved_plan, list(synthetic.rows("user", 1, 2)))
+    told_at = timezone.now().isoformat()
+    path = _told(tmp_path, [
+        {"external_id": "U-0000001", "channel": "post", "notified_at": told_at},
+        {"external_id": "U-0000002", "channel": "post", "notified_at": told_at},
+        {"external_id": "U-9999999", "channel": "post", "notified_at": told_at}])
+    creds, keys = _files(tmp_path, outgoing_operator)
+
+    code = reference.main(["--base-url", live_server.url, "--credentials", creds, "--keys",
+                           keys, "attest", "--file", path, "--batch", "2"])
+
+    assert code == 2
+    assert "unknown_subject" in capsys.readouterr().err
+    assert sorted(NoticeEvidence.objects.values_list("subject__external_id", flat=True)) == [
+        "U-0000001", "U-0000002"]

@@ -20,6 +20,8 @@ def test_the_schema_names_every_endpoint_with_its_scope_and_errors(client):
         ("/api/releases/{release_id}/{file}", "get"): "release:read",
         ("/api/releases/{release_id}/acknowledgements", "post"): "release:ack",
         ("/api/deletions/{notice_id}/confirm", "post"): "release:ack",
+        ("/api/plans/{plan_id}/notices", "get"): "upload",
+        ("/api/plans/{plan_id}/notice-attestations", "post"): "upload",
     }
     for (path, method), scope in expected_scope.items():
         operation = paths[path][method]
@@ -28,6 +30,13 @@ def test_the_schema_names_every_endpoint_with_its_scope_and_errors(client):
     batch = paths["/api/uploads/{upload_id}/batches/{batch_id}"]["put"]
     assert {"409", "413", "415"} <= set(batch["responses"])
     assert set(batch["requestBody"]["content"]) == {"application/x-ndjson", "text/csv"}
+    attest = paths["/api/plans/{plan_id}/notice-attestations"]["post"]
+    assert {"400", "409", "415"} <= set(attest["responses"])
+    assert "$ref" in attest["responses"]["201"]["content"]["application/json"]["schema"]
+    assert "$ref" in attest["requestBody"]["content"]["application/json"]["schema"]
+    unreached = paths["/api/plans/{plan_id}/notices"]["get"]
+    assert "$ref" in unreached["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {p["name"] for p in unreached["parameters"]} >= {"after", "limit"}
     flows = schema["components"]["securitySchemes"]["operatorOAuth2"]["flows"]
     assert set(flows["clientCredentials"]["scopes"]) == {"upload", "release:read",
                                                          "release:ack"}

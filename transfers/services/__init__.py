@@ -1,6 +1,7 @@
 """Writes of the transfers app. Every service records its audit event in its transaction."""
 
 from transfers.services.acknowledgements import acknowledgement_receive
+from transfers.services.attestations import notice_attestation_receive
 from transfers.services.clients import NewClient, operator_client_create, operator_client_revoke
 from transfers.services.common import (
     Conflict,
@@ -30,7 +31,7 @@ from transfers.services.uploads import (
 __all__ = [
     "BatchResult", "Conflict", "LengthRequired", "NewClient", "NotFound", "PayloadTooLarge",
     "TransferError", "UnsupportedMediaType", "acknowledgement_receive", "batch_id_check",
-    "deletion_confirm", "deletions_detect",
+    "deletion_confirm", "deletions_detect", "notice_attestation_receive",
     "operator_actor", "operator_client_create", "operator_client_revoke", "release_export",
     "release_fail", "release_path", "release_request", "release_retry",
     "upload_batch_receive", "upload_complete", "upload_create",
