@@ -79,6 +79,16 @@ def access_reason_clean(text: str) -> str:
     return reason
 
 
+def _reason_details(reason: str) -> dict[str, Any]:
+    """The reason as typed; one that looks like a personal value cannot go into the sealed
+    log, so only its length does (the admin's forms refuse such reasons up front)."""
+    if not reason:
+        return {}
+    if looks_personal(reason):
+        return {"reason_withheld": True, "reason_length": len(reason)}
+    return {"reason": reason[:REASON_MAX_CHARS * 2]}
+
+
 def access_record(
     *,
     by,
@@ -101,14 +111,15 @@ def access_record(
     """
     if action not in AccessAction.ALL:
         raise ValueError(f"unknown access action {action!r}")
-    if action in AccessAction.NEEDS_REASON or reason:
-        reason = access_reason_clean(reason)
+    reason = " ".join((reason or "").split())
+    if action in AccessAction.NEEDS_REASON and not reason:
+        raise AccessRefused("내려받는 사유를 적어 주세요. (a reason is required for every export)")
     actor_type, actor_id = by if isinstance(by, tuple) else officer_actor(by)
     ids = [str(s) for s in subjects]
     chunks = [ids[i:i + SUBJECTS_PER_ENTRY] for i in range(0, len(ids), SUBJECTS_PER_ENTRY)]
     chunks = chunks or [[]]
     base = {"ip": address, "fields": sorted(set(fields)), "subject_count": len(ids),
-            **({"reason": reason} if reason else {}), **(extra or {})}
+            **_reason_details(reason), **(extra or {})}
     with transaction.atomic():
         return [audit_record(
             actor_type=actor_type, actor_id=actor_id, action=f"access.{action}",

@@ -20,7 +20,13 @@ from django.contrib.admin.utils import unquote
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
-from officers.access import AccessAction, AccessRefused, access_record, client_address
+from officers.access import (
+    AccessAction,
+    AccessRefused,
+    access_reason_clean,
+    access_record,
+    client_address,
+)
 
 _DIGITS = re.compile(r"\D")
 
@@ -105,10 +111,10 @@ class AccessLoggedAdmin(admin.ModelAdmin):
         if form.is_bound and form.is_valid():
             objects = list(queryset)
             try:
+                reason = access_reason_clean(form.cleaned_data["reason"])
                 self._access(request, action=AccessAction.DOWNLOAD,
                              subjects=[s for obj in objects for s in self.access_subjects_of(obj)],
-                             target_id=filename, reason=form.cleaned_data["reason"],
-                             extra={"export": filename})
+                             target_id=filename, reason=reason, extra={"export": filename})
             except AccessRefused as refused:
                 error = refused.args[0]
             else:

@@ -126,3 +126,12 @@ def test_the_read_only_reviewer_is_logged_too_and_changes_nothing(client, commis
     assert merchant.external_id == "M-000001"
     [entry] = _access_entries()
     assert entry.actor_id == f"user:{commission_reviewer.pk}" and entry.action == "access.view"
+
+
+def test_a_reason_holding_a_phone_number_is_kept_out_of_the_sealed_entry(officer, merchant):
+    typed = f"{synthetic_phone(1)} 고객 요청"
+    [entry] = access_record(by=officer, address="127.0.0.1", action="download", reason=typed,
+                            subjects=[merchant.public_id], target_type="data_subject",
+                            target_id="x")
+    assert "reason" not in entry.details
+    assert entry.details["reason_withheld"] and entry.details["reason_length"] == len(typed)
