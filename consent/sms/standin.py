@@ -19,11 +19,19 @@ It can be told to misbehave, one request at a time, in the order given (``add_fa
 posts ``sent`` then ``delivered`` to each message's StatusCallback, signed like Twilio
 (``X-Twilio-Signature``, computed by the SDK's own RequestValidator).
 
+A share of messages can be made undeliverable (``undelivered_share``, ``--undelivered-share``
+or ``STANDIN_UNDELIVERED_SHARE``, 0-1): those get ``sent`` then ``undelivered`` (error 30003,
+unreachable handset) instead of ``delivered``. Which ones is decided by a hash, not at random,
+so a run can be repeated: by default of the recipient's number (a dead handset stays dead, its
+reminders are undelivered too), or with ``undelivered_by="attempt"`` of the number and how
+many messages it has had (a retry may get through); ``undelivered_seed`` picks another set.
+
 It counts what it accepted (``/_standin/stats``: accepted, rate-limited, the raw rate between
 its first and last acceptance) and lists every message it holds (``/_standin/messages``), so
 tests count sends here, not in our database.
 
-Run alone: ``python -m consent.sms.standin --port 8201 --rate 500``.
+Run alone: ``python -m consent.sms.standin --port 8201 --rate 500 [--callbacks
+--undelivered-share 0.1]``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import argparse
 import collections
 import datetime as dt
 import email.utils
+import hashlib
 import json
+import os
 import queue
 import re
 import threading
@@ -49,12 +59,35 @@ API = "/2010-04-01/Accounts/"
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
+UNDELIVERED_ERROR = "30003"  # Twilio: unreachable destination handset
+UNDELIVERED_BY = ("number", "attempt")
+
+
+def undeliverable(key: str, *, share: float, seed: str = "") -> bool:
+    """Whether the message keyed ``key`` is one of the ``share`` that cannot be delivered:
+    the first 64 bits of SHA-256 over seed and key, as a fraction of 2**64."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
 class StandinState:
     def __init__(self, *, account_sid: str, auth_token: str, rate: float | None,
-                 callbacks: bool):
+                 callbacks: bool, undelivered_share: float = 0.0, undelivered_seed: str = "",
+                 undelivered_by: str = "number"):
+        if not 0 <= undelivered_share <= 1:
+            raise ValueError("undelivered_share is a fraction between 0 and 1")
+        if undelivered_by not in UNDELIVERED_BY:
+            raise ValueError(f"undelivered_by is one of {UNDELIVERED_BY}")
         self.account_sid, self.auth_token = account_sid, auth_token
         self.rate = rate
         self.callbacks = callbacks
+        self.undelivered_share = undelivered_share
+        self.undelivered_seed = undelivered_seed
+        self.undelivered_by = undelivered_by
+        self.sent_to: collections.Counter = collections.Counter()  # messages per number
+        self.undelivered = 0
         self.lock = threading.Lock()
         self.messages: dict[str, dict] = {}
         self.faults: collections.deque = collections.deque()
@@ -83,14 +116,16 @@ class StandinState:
         with self.lock:
             span = (self.last_at - self.first_at) if self.first_at and self.last_at else 0
             return {"accepted": self.accepted, "rate_limited": self.rate_limited,
-                    "held": len(self.messages), "span_seconds": span,
+                    "held": len(self.messages), "undelivered": self.undelivered,
+                    "span_seconds": span,
                     "raw_rate": (self.accepted - 1) / span if span > 0 else 0.0}
 
     def reset(self) -> None:
         with self.lock:
             self.messages.clear()
             self.faults.clear()
-            self.accepted = self.rate_limited = 0
+            self.sent_to.clear()
+            self.accepted = self.rate_limited = self.undelivered = 0
             self.first_at = self.last_at = None
 
 
@@ -143,7 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
             "account_sid": state.account_sid, "api_version": "2010-04-01",
             "body": msg["body"], "date_created": _rfc2822(msg["created"]),
             "date_sent": _rfc2822(msg["created"]), "date_updated": _rfc2822(msg["updated"]),
-            "direction": "outbound-api", "error_code": None, "error_message": None,
+            "direction": "outbound-api", "error_code": msg.get("error_code"),
+            "error_message": None,
             "from": None, "messaging_service_sid": msg["messaging_service_sid"],
             "num_media": "0", "num_segments": "1", "price": None, "price_unit": "USD",
             "sid": msg["sid"], "status": msg["status"], "subresource_uris": {},
@@ -250,6 +286,13 @@ class _Handler(BaseHTTPRequestHandler):
                "status_callback": form.get("StatusCallback", ""), "created": now,
                "updated": now}
         with state.lock:
+            to = msg["to"]
+            state.sent_to[to] += 1
+            key = to if state.undelivered_by == "number" else f"{to}#{state.sent_to[to]}"
+            msg["fate"] = ("undelivered" if undeliverable(
+                key, share=state.undelivered_share, seed=state.undelivered_seed)
+                else "delivered")
+            state.undelivered += msg["fate"] == "undelivered"
             state.messages[msg["sid"]] = msg
             state.accepted += 1
             state.first_at = state.first_at or time.monotonic()
@@ -289,11 +332,13 @@ def _callback_loop(state: StandinState) -> None:
         msg = state.callback_queue.get()
         if msg is None:
             return
-        for status in ("sent", "delivered"):
+        for status in ("sent", msg.get("fate", "delivered")):
             params = {"MessageSid": msg["sid"], "SmsSid": msg["sid"], "MessageStatus": status,
                       "SmsStatus": status, "AccountSid": state.account_sid, "To": msg["to"],
                       "MessagingServiceSid": msg["messaging_service_sid"] or "",
                       "ApiVersion": "2010-04-01"}
+            if status == "undelivered":
+                params["ErrorCode"] = msg["error_code"] = UNDELIVERED_ERROR
             msg["status"] = status
             url = msg["status_callback"]
             if not url.startswith(("http://", "https://")):
@@ -311,9 +356,13 @@ class StandinServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  account_sid: str = "AC" + "0" * 32,
                  auth_token: str = "standin-token",  # noqa: S107 - the stand-in's own, not a secret
-                 rate: float | None = None, callbacks: bool = False):
+                 rate: float | None = None, callbacks: bool = False,
+                 undelivered_share: float = 0.0, undelivered_seed: str = "",
+                 undelivered_by: str = "number"):
         self.state = StandinState(account_sid=account_sid, auth_token=auth_token, rate=rate,
-                                  callbacks=callbacks)
+                                  callbacks=callbacks, undelivered_share=undelivered_share,
+                                  undelivered_seed=undelivered_seed,
+                                  undelivered_by=undelivered_by)
         self.httpd = _Server((host, port), _Handler)
         self.httpd.state = self.state
         self.threads: list[threading.Thread] = []
@@ -352,7 +401,7 @@ class StandinServer:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8201)
@@ -361,12 +410,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=None,
                         help="messages/s accepted before answering 429 (default: no limit)")
     parser.add_argument("--callbacks", action="store_true",
-                        help="post signed status callbacks (sent, delivered)")
+                        help="post signed status callbacks (sent, then delivered or "
+                             "undelivered)")
+    parser.add_argument("--undelivered-share", type=float,
+                        default=float(os.environ.get("STANDIN_UNDELIVERED_SHARE") or 0),
+                        help="fraction 0-1 of messages answered 'undelivered' instead of "
+                             "'delivered' (env STANDIN_UNDELIVERED_SHARE; default 0)")
+    parser.add_argument("--undelivered-seed",
+                        default=os.environ.get("STANDIN_UNDELIVERED_SEED", ""),
+                        help="picks another reproducible set (env STANDIN_UNDELIVERED_SEED)")
+    parser.add_argument("--undelivered-by", choices=UNDELIVERED_BY,
+                        default=os.environ.get("STANDIN_UNDELIVERED_BY", "number"),
+                        help="number: a number is always or never reached (default); "
+                             "attempt: each message to a number decided on its own")
+    return parser
+
+
+def server_from_args(argv: list[str] | None = None) -> StandinServer:
+    """The stand-in the command line (and the STANDIN_* environment) describes, not started."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    server = StandinServer(host=args.host, port=args.port, account_sid=args.account_sid,
-                           auth_token=args.auth_token, rate=args.rate, callbacks=args.callbacks)
-    server.start()
-    print(f"twilio stand-in on {server.url}", flush=True)
+    if not 0 <= args.undelivered_share <= 1:
+        parser.error("--undelivered-share is a fraction between 0 and 1")
+    return StandinServer(host=args.host, port=args.port, account_sid=args.account_sid,
+                         auth_token=args.auth_token, rate=args.rate, callbacks=args.callbacks,
+                         undelivered_share=args.undelivered_share,
+                         undelivered_seed=args.undelivered_seed,
+                         undelivered_by=args.undelivered_by)
+
+
+def main(argv: list[str] | None = None) -> None:
+    server = server_from_args(argv).start()
+    share = server.state.undelivered_share
+    print(f"twilio stand-in on {server.url}"
+          + (f", {share:.0%} undelivered" if share else ""), flush=True)
     try:
         while True:
             time.sleep(3600)
