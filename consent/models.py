@@ -58,6 +58,11 @@ class Campaign(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    null=True, blank=True, related_name="+",
                                    verbose_name="작성자")
+    # The campaign asks about Art. 27 (`notice_opt_out`) items only: each SMS is an LMS that
+    # carries the whole notice, so its delivery is evidence that the notice reached the
+    # subject. Set when the campaign is created (its plan and items are frozen from then on).
+    carries_notice = models.BooleanField("문자에 제27조 고지 전문 포함", default=False,
+                                         editable=False)
     launched_at = models.DateTimeField("시작 시각", null=True, blank=True)
     finished_at = models.DateTimeField("종료 시각", null=True, blank=True)
     created_at = models.DateTimeField("작성 시각", default=timezone.now, editable=False)
@@ -220,6 +225,14 @@ class SmsMessage(models.Model):
     status = models.CharField("상태", max_length=16, choices=Status.choices,
                               default=Status.QUEUED, db_index=True)
     body_redacted = models.TextField("본문 (링크 토큰 가림)", blank=True)
+    # For an LMS that carries the Art. 27 notice: the notice version it summarises (the text
+    # shown on the page, `consent.notices.notice_current`) and its SHA-256, so the record
+    # proves which words were sent; its delivery is notice evidence. Empty for other SMS.
+    notice = models.ForeignKey("Notice", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="+", verbose_name="고지문")
+    # db_default: the set-based INSERTs of invitations and reminders leave it out.
+    notice_hash = models.CharField("고지문 SHA-256", max_length=64, blank=True, default="",
+                                   db_default="")
     # The link this SMS carried: a lookup at the provider finds the message by the hash of the
     # token in its body, which settles a send whose outcome we never heard (5xx, timeout, kill).
     link = models.ForeignKey(ConsentLink, on_delete=models.PROTECT, null=True, blank=True,

@@ -1,13 +1,24 @@
-"""The SMS text: one short Korean sentence and the link.
+"""The SMS text: a short Korean sentence and the link, or the whole Art. 27 notice in one LMS.
 
 Korean carriers take text in their own encoding (cp949, i.e. KS X 1001 plus the Unified
 Hangul Code); an SMS holds 90 bytes of it (about 45 Hangul), longer text goes as one LMS of
-up to 2,000 bytes. Every body we send is checked against both before it leaves.
+up to 2,000 bytes. Every body we send is checked against both before it leaves, and a
+campaign whose longest possible body would not fit one LMS is refused at launch
+(`longest_body_bytes`).
+
+A campaign about Art. 27 (`notice_opt_out`) items only sends the notice itself
+(`notice_body`): its delivery is the evidence that the notice reached that subject, so the
+message names the recipient and how to reach it, what moves, from when, how to object, and
+carries the personal link. A consent campaign's invitation only asks the subject to open
+the link, where the Art. 17(2) notice is shown.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+from django.utils import timezone
 
 SMS_BYTES = 90
 LMS_BYTES = 2000
@@ -33,27 +44,99 @@ class SmsSize:
     carrier_bytes: int
 
 
-def sms_size(text: str) -> SmsSize:
-    """How the carriers will carry ``text``; raises UnsendableText if they cannot."""
+def carrier_bytes(text: str) -> int:
+    """The length of ``text`` in the carriers' encoding; raises UnsendableText for a character
+    they cannot carry."""
     try:
-        size = len(text.encode(CARRIER_ENCODING))
+        return len(text.encode(CARRIER_ENCODING))
     except UnicodeEncodeError as exc:
         raise UnsendableText(
             f"character {text[exc.start:exc.end]!r} is not in the carriers' encoding (cp949)"
         ) from exc
+
+
+def sms_size(text: str) -> SmsSize:
+    """How the carriers will carry ``text``; raises UnsendableText if they cannot."""
+    size = carrier_bytes(text)
     if size > LMS_BYTES:
         raise UnsendableText(f"{size} bytes: longer than one LMS ({LMS_BYTES} bytes)")
     return SmsSize("SMS" if size <= SMS_BYTES else "LMS", size)
 
 
 def sms_body(*, url: str, reminder: bool = False, notice_only: bool = False) -> str:
-    """The message for one link: an invitation or a reminder, to consent or (Art. 27) to
-    read a notice with the right to object."""
+    """The invitation or reminder of a consent campaign: one sentence and the link.
+
+    ``notice_only`` keeps the short notice sentence for callers that send no full notice
+    (a notice campaign sends `notice_body`)."""
     sentence = _SENTENCES[("again" if reminder else "first",
                            "notice" if notice_only else "consent")]
     body = f"{sentence}\n{url}"
     sms_size(body)
     return body
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """What the Art. 27 notice LMS states, taken from the approved plan version."""
+
+    recipient: str          # the incoming operator
+    recipient_contact: str  # its address / phone
+    source: str             # the outgoing operator, who holds the data today
+    subject_noun: str       # 이용자님 / 가맹점주님
+    items: tuple[str, ...]  # the labels of the Art. 27 items, in catalogue order
+    period_days: int
+    cutover_at: dt.datetime | None
+    call_centre: str
+
+
+def _when(value: dt.datetime | None) -> str:
+    return (timezone.localtime(value).strftime("%Y년 %m월 %d일 %H:%M") if value
+            else "추후 안내")
+
+
+def notice_text(*, facts: NoticeFacts, url: str, reminder: bool = False) -> str:
+    """The Art. 27 notice as one LMS, ending with the personal link (not size-checked)."""
+    contact = f" (연락처: {facts.recipient_contact})" if facts.recipient_contact else ""
+    lines = [
+        "[서울사랑상품권] 개인정보 이전 " + ("재안내" if reminder else "안내")
+        + " (개인정보 보호법 제27조)",
+        f"운영사 변경에 따라 {facts.source}이(가) 보유한 {facts.subject_noun}의 개인정보가 "
+        "아래와 같이 이전됩니다.",
+        f"1. 이전받는 자: {facts.recipient}{contact}",
+        f"2. 이전 항목: {', '.join(facts.items) or '없음'}",
+        f"3. 이전 시기: 이 안내를 받으신 때부터 {facts.period_days}일 후 "
+        f"(운영사 전환 일시: {_when(facts.cutover_at)}). 원하시면 아래 링크에서 지금 바로 이전을 "
+        "요청하실 수 있습니다.",
+        "4. 이전을 원하지 않으시면: 아래 링크에서 [이전 거부]를 누르시거나 "
+        f"콜센터({facts.call_centre})로 알려 주십시오. 거부하시면 위 항목은 이전되지 않습니다.",
+        f"개인 링크: {url}",
+    ]
+    return "\n".join(lines)
+
+
+def notice_body(*, facts: NoticeFacts, url: str, reminder: bool = False) -> str:
+    """`notice_text`, checked to fit one LMS in cp949 (raises UnsendableText otherwise;
+    `campaign_launch` measures the longest body first, so a running campaign never does)."""
+    body = notice_text(facts=facts, url=url, reminder=reminder)
+    sms_size(body)
+    return body
+
+
+def longest_body_bytes(*, facts: NoticeFacts | None, url_length: int, base_url: str) -> int:
+    """The carrier bytes of the longest body a campaign can send: its invitation or a
+    reminder, with a link of ``url_length`` characters under ``base_url``; ``facts`` for a
+    campaign that sends the Art. 27 notice, None for a consent campaign. Raises
+    UnsendableText for a character the carriers cannot carry; the LMS limit is the caller's
+    to compare, so it can report the measured size."""
+    url = base_url + "A" * max(0, url_length - len(base_url))
+    bodies = []
+    for reminder in (False, True):
+        if facts is None:
+            sentence = _SENTENCES[("again" if reminder else "first", "consent")]
+            bodies.append(f"{sentence}\n{url}")
+        else:
+            bodies.append(notice_text(facts=facts, url=url, reminder=reminder))
+    return max(carrier_bytes(body) for body in bodies)
 
 
 def redact(body: str, token: str) -> str:

@@ -5,6 +5,11 @@ request with two INSERT ... SELECT statements (270,000 rows in seconds, not a qu
 row); the links themselves are issued just before each send (consent.services.sending).
 Subjects without a phone number get a `skipped` invitation (``no_mobile``) and are counted;
 numbers that opted out get a `skipped` one (``opted_out``).
+
+A campaign about Art. 27 (`notice_opt_out`) items only *carries the notice*
+(`Campaign.carries_notice`): each of its SMS is the notice itself, one LMS, whose delivery is
+evidence that the notice reached that subject. Launching refuses such a campaign when its
+longest possible message does not fit one LMS in the carriers' encoding.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.services import audit_record, officer_actor
+from consent import sms_text
 from consent.models import Campaign, ConsentRecord, ConsentRequest, SmsMessage
 from consent.services.errors import ConsentError
 from governance.models import DataSubject, FieldRule, TransferPlan
@@ -44,6 +50,14 @@ def campaign_items_available(*, plan: TransferPlan, subject_kind: str) -> list[s
     """The plan's fields a campaign for ``subject_kind`` may ask about, in catalogue order."""
     return list(plan.rules.filter(basis__in=ASKED_BASES, field__subject_kind=subject_kind)
                 .order_by("field__position").values_list("field__key", flat=True))
+
+
+def campaign_carries_notice(*, plan: TransferPlan, items: list[str]) -> bool:
+    """True when ``items`` are all Art. 27 (`notice_opt_out`) items of ``plan``: nothing to
+    consent to, so the SMS carries the notice itself."""
+    notice_keys = set(plan.rules.filter(basis=FieldRule.Basis.NOTICE_OPT_OUT)
+                      .values_list("field__key", flat=True))
+    return bool(items) and set(items) <= notice_keys
 
 
 @transaction.atomic
@@ -79,11 +93,11 @@ def campaign_create(*, plan: TransferPlan, name: str, subject_kind: str, expires
         quiet_from_hour=quiet_from_hour, quiet_until_hour=quiet_until_hour,
         send_rate_per_second=send_rate_per_second, reminder_count=reminder_count,
         reminder_after_hours=reminder_after_hours, expires_at=expires_at,
-        created_by=by)
+        created_by=by, carries_notice=campaign_carries_notice(plan=plan, items=items))
     _audit(by, "campaign.created", campaign, {
         "plan_id": plan.pk, "subject_kind": subject_kind, "audience": audience,
         "items": items, "send_rate_per_second": send_rate_per_second,
-        "reminder_count": reminder_count})
+        "reminder_count": reminder_count, "carries_notice": campaign.carries_notice})
     return campaign
 
 
@@ -167,6 +181,7 @@ def campaign_launch(*, campaign: Campaign, by=None) -> LaunchResult:
         campaign.refresh_from_db()
         if not campaign.plan.in_force:
             raise CampaignError("이전 계획이 더 이상 유효하지 않아 시작할 수 없습니다.")
+        longest = _sms_fits_or_refuse(campaign)
         created = _create_requests(campaign, now)
         _create_invitations(campaign, now)
         skipped = dict(SmsMessage.objects.filter(
@@ -176,9 +191,28 @@ def campaign_launch(*, campaign: Campaign, by=None) -> LaunchResult:
                               skipped.get("opted_out", 0))
         _audit(by, "campaign.launched", campaign, {
             "requests": created, "skipped_no_mobile": result.skipped_no_mobile,
-            "skipped_opted_out": result.skipped_opted_out})
+            "skipped_opted_out": result.skipped_opted_out, "longest_sms_bytes": longest})
         sending_kick(campaign_id=campaign.pk)
     return result
+
+
+def _sms_fits_or_refuse(campaign: Campaign) -> int:
+    """The carrier bytes of the campaign's longest possible SMS; refuses the launch when it
+    cannot go as one LMS (a notice split over several messages is not one notice)."""
+    from consent.services.sending import campaign_longest_sms
+
+    what = "제27조 고지 문자" if campaign.carries_notice else "안내 문자"
+    try:
+        size = campaign_longest_sms(campaign=campaign)
+    except sms_text.UnsendableText as exc:
+        raise CampaignError(f"{what}에 통신사 인코딩(cp949)으로 보낼 수 없는 글자가 있어 시작할 "
+                            f"수 없습니다: {exc}") from exc
+    if size > sms_text.LMS_BYTES:
+        raise CampaignError(
+            f"{what}가 가장 길 때 {size:,}바이트(cp949)로, 장문 문자(LMS) 한 통의 한도 "
+            f"{sms_text.LMS_BYTES:,}바이트를 넘어 시작할 수 없습니다. "
+            "수령자 주소·연락처나 항목명을 줄여 주세요.")
+    return size
 
 
 def _transition(*, campaign: Campaign, by, frm: tuple[str, ...], to: str, action: str,
@@ -265,3 +299,30 @@ def campaign_funnel(*, campaign: Campaign) -> dict[str, int]:
         objected=Count("request_id", distinct=True, filter=Q(action=A.OBJECT)))
     merged = {**requests, **records, "failed": failed}
     return {step: merged[step] for step in FUNNEL_STEPS}
+
+
+def notice_unreached_export(*, plan: TransferPlan, by, reason: str, with_phone: bool = False
+                            ) -> list:
+    """The subjects the Art. 27 notice of ``plan`` could not reach by SMS, for the operator's
+    alternative notice (post, in-app): `consent.selectors_notice.notice_unreached_subjects`.
+
+    An officer's decision with a typed reason, audited in the same transaction: plan id,
+    count, whether phone numbers were included, and the reason itself when it looks like
+    no personal value (its length otherwise)."""
+    from audit.services import looks_personal
+    from consent.selectors_notice import notice_unreached_subjects
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise CampaignError("내보내는 사유를 입력해 주세요.")
+    with transaction.atomic():
+        rows = notice_unreached_subjects(plan=plan, with_phone=with_phone)
+        details = {"plan_id": plan.pk, "count": len(rows), "with_phone": bool(with_phone),
+                   "reason_length": len(reason)}
+        if looks_personal(reason) is None:
+            details["reason"] = reason[:500]
+        actor_type, actor_id = _actor(by)
+        audit_record(actor_type=actor_type, actor_id=actor_id,
+                     action="notice.unreached_exported", target_type="governance.transferplan",
+                     target_id=plan.pk, details=details)
+    return rows

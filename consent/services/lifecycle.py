@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.services import audit_record
 from consent.models import Campaign, ConsentRequest, SmsMessage
 from consent.services.sending import sms_settle
+from governance.models import SubjectNotice
 
 R = ConsentRequest.Status
 # Requests still waiting for an answer (reminders go to these only).
@@ -33,12 +35,10 @@ def reminders_queue(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     total = 0
     for campaign in Campaign.objects.filter(status=Campaign.Status.RUNNING,
-                                            reminder_count__gt=0, expires_at__gt=now):
+                                            reminder_count__gt=0, expires_at__gt=now
+                                            ).select_related("plan"):
         with transaction.atomic():
-            due = list(ConsentRequest.objects.select_for_update(skip_locked=True)
-                       .filter(campaign=campaign, status__in=WAITING,
-                               next_reminder_at__lte=now,
-                               reminders_sent__lt=campaign.reminder_count, expires_at__gt=now)
+            due = list(_due(campaign, now).select_for_update(skip_locked=True)
                        .values_list("id", "reminders_sent"))
             if not due:
                 continue
@@ -62,6 +62,22 @@ def reminders_queue(*, now: dt.datetime | None = None) -> int:
             _audit("campaign.reminders_queued", campaign, {"reminders": len(due)})
             total += len(due)
     return total
+
+
+def _due(campaign: Campaign, now: dt.datetime):
+    """The campaign's requests due a reminder now.
+
+    A consent campaign reminds those who have not answered. A campaign that carries the Art.
+    27 notice reminds those the notice has not reached: no evidence for the subject yet
+    (whatever the channel), including those whose SMS failed or was undelivered."""
+    due = ConsentRequest.objects.filter(campaign=campaign, next_reminder_at__lte=now,
+                                        reminders_sent__lt=campaign.reminder_count,
+                                        expires_at__gt=now)
+    if not campaign.carries_notice:
+        return due.filter(status__in=WAITING)
+    reached = SubjectNotice.objects.filter(lineage=campaign.plan.lineage,
+                                           subject_id=OuterRef("subject_id"))
+    return due.filter(status__in=WAITING + (R.FAILED,)).exclude(Exists(reached))
 
 
 def _plus_one():

@@ -30,11 +30,20 @@ asked, the row stays ``unknown`` and shows in the admin.
 One sending loop per campaign runs at a time (a lease on the campaign row), so the rate cap
 holds however many workers there are. Quiet hours (Asia/Seoul) are checked before each claim:
 messages wait, they are not dropped.
+
+**The Art. 27 notice by LMS.** A campaign that carries the notice (`Campaign.carries_notice`)
+sends the notice itself (`sms_text.notice_body`) and stores with each message the hash of the
+notice version it summarises. When the provider reports such a message ``delivered`` (the
+status callback; the console provider in its answer), the delivery is notice evidence for
+that subject (`governance.services.notice_evidence_record`, channel ``lms``, dated when the
+delivery was reported), in the same transaction. A notice that failed or was undelivered is
+tried again as the campaign's next reminder (`consent.services.lifecycle`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets
 import threading
@@ -52,12 +61,16 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from consent import sms_text
-from consent.models import Campaign, ConsentLink, ConsentRequest, SmsMessage, SmsOptOut
+from consent.models import Campaign, ConsentLink, ConsentRequest, Notice, SmsMessage, SmsOptOut
+from consent.notices import notice_current, notice_items
 from consent.sms import OutgoingSms, SendOutcome, SendResult, provider
 from consent.sms.base import LookupUnavailable
 from consent.tokens import TOKEN_BYTES, link_url, token_hash
 from governance.crypto import InvalidPhone, normalize_mobile
+from governance.models import DataSubject, NoticeChannel, TransferPlan
+from governance.services import Evidence, GovernanceError, notice_evidence_record
 
+log = logging.getLogger(__name__)
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
 S = SmsMessage.Status
 R = ConsentRequest.Status
@@ -65,6 +78,7 @@ R = ConsentRequest.Status
 NO_MORE_SMS = (R.ANSWERED, R.EXPIRED, R.CANCELLED, R.OPTED_OUT)
 RETRY_429 = (0.5, 1.0, 2.0)  # backoff (s) before each retry of a rate-limited send
 _TOKEN_IN_BODY = re.compile(r"/c/([A-Za-z0-9_-]{22})")
+SMS_ACTOR = ("system", "system:sms")
 
 
 def claim_lease() -> dt.timedelta:
@@ -122,7 +136,9 @@ def sms_claim(*, campaign: Campaign, limit: int, worker: str,
             return [], skipped
         opted_out = set(SmsOptOut.objects.filter(
             phone_index__in={r[5] for r in rows if r[5]}).values_list("phone_index", flat=True))
-        notice_only = _notice_only(campaign)
+        # A notice campaign's SMS is the Art. 27 notice itself; each row keeps the hash of
+        # the notice version it summarises (its delivery is then evidence of that notice).
+        notice, facts = _campaign_notice(campaign)
         claims, links, skip = [], [], {}
         for mid, rid, purpose, rstatus, phone, pindex, expires_at, _kind in rows:
             if rstatus in NO_MORE_SMS or expires_at <= now:
@@ -139,8 +155,11 @@ def sms_claim(*, campaign: Campaign, limit: int, worker: str,
                 skip[mid] = "no_mobile"
                 continue
             token = secrets.token_urlsafe(TOKEN_BYTES)
-            body = sms_text.sms_body(url=link_url(token), notice_only=notice_only,
-                                     reminder=purpose == SmsMessage.Purpose.REMINDER)
+            reminder = purpose == SmsMessage.Purpose.REMINDER
+            if facts is not None:
+                body = sms_text.notice_body(facts=facts, url=link_url(token), reminder=reminder)
+            else:
+                body = sms_text.sms_body(url=link_url(token), reminder=reminder)
             links.append(ConsentLink(request_id=rid, token_hash=token_hash(token),
                                      expires_at=expires_at, created_at=now))
             claims.append((Claimed(mid, rid, purpose, to, body), sms_text.redact(body, token)))
@@ -160,18 +179,53 @@ def sms_claim(*, campaign: Campaign, limit: int, worker: str,
             cursor.executemany(
                 "UPDATE consent_smsmessage SET status = %s, attempts = attempts + 1,"
                 " claimed_by = %s, claimed_at = %s, link_id = %s, body_redacted = %s,"
-                " provider = %s WHERE id = %s AND status = %s",
+                " provider = %s, notice_id = %s, notice_hash = %s WHERE id = %s AND status = %s",
                 [(S.SENDING, worker[:64], adapt(now), lk.pk, redacted, provider().name,
+                  notice.pk if notice else None, notice.text_hash if notice else "",
                   c.message_id, S.QUEUED) for (c, redacted), lk in zip(claims, links,
                                                                         strict=True)])
     return [c for c, _ in claims], skipped
 
 
 def _notice_only(campaign: Campaign) -> bool:
-    """True when the campaign asks about Art. 27 notice items only (nothing to consent to)."""
-    consent_keys = set(campaign.plan.rules.filter(basis="consent").values_list("field__key",
-                                                                               flat=True))
-    return not (set(campaign.items) & consent_keys)
+    """True when the campaign asks about Art. 27 notice items only (nothing to consent to):
+    its SMS carry the notice itself. Decided when the campaign was created."""
+    return campaign.carries_notice
+
+
+_SUBJECT_NOUN = {DataSubject.Kind.MERCHANT: "가맹점주님", DataSubject.Kind.USER: "이용자님"}
+
+
+def notice_facts(*, plan: TransferPlan, subject_kind: str) -> sms_text.NoticeFacts:
+    """What the Art. 27 notice LMS of ``plan`` tells subjects of ``subject_kind``: the items
+    are the plan's `notice_opt_out` fields of that kind, as in the notice page's text."""
+    to, source = plan.to_operator, plan.from_operator
+    items = notice_items(plan=plan, subject_kind=subject_kind, kind=Notice.Kind.TRANSFER)
+    return sms_text.NoticeFacts(
+        recipient=to.name, recipient_contact=" / ".join(p for p in (to.address, to.phone) if p),
+        source=source.name, subject_noun=_SUBJECT_NOUN.get(subject_kind, "정보주체님"),
+        items=tuple(item.label for item in items), period_days=plan.notice_period_days,
+        cutover_at=plan.cutover_at, call_centre=settings.CALL_CENTRE_PHONE)
+
+
+def _campaign_notice(campaign: Campaign) -> tuple[Notice | None, sms_text.NoticeFacts | None]:
+    if not _notice_only(campaign):
+        return None, None
+    plan = campaign.plan
+    notice = notice_current(plan=plan, subject_kind=campaign.subject_kind,
+                            kind=Notice.Kind.TRANSFER)
+    return notice, notice_facts(plan=plan, subject_kind=campaign.subject_kind)
+
+
+def campaign_longest_sms(*, campaign: Campaign) -> int:
+    """The cp949 size of the longest SMS ``campaign`` can send (an invitation or a reminder
+    with a personal link); raises `sms_text.UnsendableText` for a character the carriers
+    cannot carry."""
+    facts = (notice_facts(plan=campaign.plan, subject_kind=campaign.subject_kind)
+             if _notice_only(campaign) else None)
+    url_length = len(link_url(secrets.token_urlsafe(TOKEN_BYTES)))
+    return sms_text.longest_body_bytes(facts=facts, url_length=url_length,
+                                       base_url=settings.PUBLIC_BASE_URL)
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -253,6 +307,7 @@ def _record_outcomes(campaign: Campaign, claims: list[Claimed], now: dt.datetime
                 id__in=[c.request_id for c in failed if c.purpose ==
                         SmsMessage.Purpose.INVITATION],
                 status=R.CREATED).update(status=R.FAILED)
+            _notice_retry_schedule(campaign, [c.request_id for c in failed], now)
         if retry:
             later = now + dt.timedelta(seconds=RETRY_429[-1] * 2)
             ids = [c.message_id for c in retry]
@@ -268,7 +323,27 @@ def _record_outcomes(campaign: Campaign, claims: list[Claimed], now: dt.datetime
                          target_type="consent.smsmessage", target_id=c.message_id,
                          details={"request_id": c.request_id,
                                   "error_code": c.result.error_code})
+        # A provider that knows at once that a message arrived (the console provider of the
+        # embedded default writes it to the outbox the reader looks at) says "delivered" in
+        # its answer: that is its delivery report, applied as a status callback would be.
+        for c in accepted:
+            if c.result.status == "delivered":
+                sms_status_update(provider_sid=c.result.sid, provider_status="delivered",
+                                  reference=str(c.message_id))
     return counts
+
+
+def _notice_retry_schedule(campaign: Campaign, request_ids: list[int],
+                           now: dt.datetime) -> None:
+    """A notice that did not reach its subject is tried again as the campaign's next
+    reminder: requests with reminders left and none scheduled (their first SMS was refused,
+    so it was never "sent") get one after the campaign's interval."""
+    if not campaign.carries_notice or not request_ids:
+        return
+    ConsentRequest.objects.filter(
+        id__in=request_ids, next_reminder_at__isnull=True,
+        reminders_sent__lt=campaign.reminder_count).exclude(status__in=NO_MORE_SMS).update(
+        next_reminder_at=now + dt.timedelta(hours=campaign.reminder_after_hours))
 
 
 def _mark_requests_sent(campaign: Campaign, request_ids: list[int], now: dt.datetime) -> None:
@@ -431,6 +506,8 @@ def sms_settle(*, campaign_id: int | None = None, now: dt.datetime | None = None
                     changed = cursor.rowcount
                 if changed and msg.purpose == SmsMessage.Purpose.INVITATION:
                     _mark_requests_sent(msg.request.campaign, [msg.request_id], now)
+                if changed and found.status == "delivered":  # it arrived already: as a callback
+                    sms_status_update(provider_sid=found.sid, provider_status="delivered")
                 counts["found"] += changed
             else:
                 changed = SmsMessage.objects.filter(
@@ -511,13 +588,14 @@ def sms_status_update(*, provider_sid: str, provider_status: str, reference: str
         return None
     now = timezone.now()
     with transaction.atomic():
-        msg = (SmsMessage.objects.select_for_update().select_related("request")
-               .filter(provider_sid=provider_sid).first())
+        # Locks the message and its request (not the campaign or plan every callback shares).
+        rows = (SmsMessage.objects.select_for_update(of=("self", "request"))
+                .select_related("request__campaign__plan", "request__subject"))
+        msg = rows.filter(provider_sid=provider_sid).first()
         if msg is None and reference.isdigit():
             # The send's answer never reached us (5xx, timeout, killed worker): our id rides
             # on the callback URL, so the callback settles it.
-            msg = (SmsMessage.objects.select_for_update().select_related("request")
-                   .filter(pk=int(reference), provider_sid__isnull=True).first())
+            msg = rows.filter(pk=int(reference), provider_sid__isnull=True).first()
         if msg is None:
             return None
         if _RANK[new] <= _RANK[msg.status] and msg.provider_sid:
@@ -537,12 +615,16 @@ def sms_status_update(*, provider_sid: str, provider_status: str, reference: str
         if new == S.DELIVERED:
             ConsentRequest.objects.filter(pk=req.pk, delivered_at__isnull=True).update(
                 delivered_at=now)
-            ConsentRequest.objects.filter(pk=req.pk, status__in=(R.CREATED, R.SENT)).update(
-                status=R.DELIVERED)
+            # FAILED too: a notice retried as a reminder after its first SMS failed.
+            ConsentRequest.objects.filter(
+                pk=req.pk, status__in=(R.CREATED, R.SENT, R.FAILED)).update(status=R.DELIVERED)
+            if msg.notice_hash:
+                _notice_delivered(msg, now)
         elif new in (S.FAILED, S.UNDELIVERED):
             if msg.purpose == SmsMessage.Purpose.INVITATION:
                 ConsentRequest.objects.filter(pk=req.pk, status__in=(R.CREATED, R.SENT)).update(
                     status=R.FAILED)
+            _notice_retry_schedule(req.campaign, [req.pk], now)
             audit_record(actor_type="system", actor_id="system:sms", action="sms.failed",
                          target_type="consent.smsmessage", target_id=msg.pk,
                          details={"request_id": req.pk, "error_code": msg.error_code})
@@ -551,3 +633,24 @@ def sms_status_update(*, provider_sid: str, provider_status: str, reference: str
                          target_type="consent.smsmessage", target_id=msg.pk,
                          details={"request_id": req.pk, "outcome": "callback", "was": was})
     return msg
+
+
+def _notice_delivered(msg: SmsMessage, now: dt.datetime) -> None:
+    """The provider reports an LMS that carried the whole Art. 27 notice as delivered: that
+    is evidence the notice reached the subject, at the time the delivery was reported.
+
+    Recorded in the callback's transaction. A plan no longer in force (superseded,
+    cancelled, completed) takes no more evidence: the delivery is logged and skipped, and
+    the callback still succeeds (the provider would only retry it)."""
+    request = msg.request
+    plan = request.campaign.plan
+    if plan.status not in TransferPlan.IN_FORCE:
+        log.info("notice LMS %s delivered after plan %s left force (%s): no evidence recorded",
+                 msg.pk, plan.pk, plan.status)
+        return
+    try:
+        notice_evidence_record(plan=plan, by=SMS_ACTOR, evidence=[Evidence(
+            subject=request.subject, channel=NoticeChannel.LMS, notified_at=now,
+            reference=msg.provider_sid)])
+    except GovernanceError as exc:
+        log.warning("notice LMS %s delivered, evidence refused: %s", msg.pk, exc)

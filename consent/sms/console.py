@@ -1,6 +1,10 @@
 """The embedded default: no account, no network. Each message is appended as one JSON line
 (``to``, ``body``, ``url``, ``reference``, ``sid``, ``at``) to ``settings.SMS_OUTBOX_FILE``,
-so `make run` shows the links a merchant would receive (var/sms-outbox.jsonl)."""
+so `make run` shows the links a merchant would receive (var/sms-outbox.jsonl).
+
+A message written to the outbox has arrived where its reader looks, so the console provider
+answers ``delivered`` at once: the sender records the delivery as if the status callback had
+come, and an LMS carrying the Art. 27 notice becomes notice evidence for its subject."""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class ConsoleProvider:
         with self.outbox.open("a", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)  # several workers may append at once
             fh.write(line + "\n")
-        return SendResult(SendOutcome.ACCEPTED, sid=sid, status="sent")
+        return SendResult(SendOutcome.ACCEPTED, sid=sid, status="delivered")
 
     def find(self, *, to: str, since: dt.datetime,
              body_matches: Callable[[str], bool]) -> FoundMessage | None:
@@ -46,5 +50,5 @@ class ConsoleProvider:
             for line in fh:
                 entry = json.loads(line)
                 if entry["to"] == to and body_matches(entry["body"]):
-                    return FoundMessage(sid=entry["sid"], status="sent")
+                    return FoundMessage(sid=entry["sid"], status="delivered")
         return None
