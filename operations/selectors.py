@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consent.models import Campaign, ConsentRequest, InboundSms, SmsMessage
+from consent.selectors_notice import NoticeReach, notice_reach, notice_reach_plans
 from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_funnel
 from governance.models import OwnershipDispute, TransferPlan
 from transfers.models import Release
@@ -70,6 +71,12 @@ def open_reviews() -> dict[str, int]:
         "deletions_unconfirmed": unconfirmed_deletions().count(),
         "deletion_searches_overdue": deletion_searches_overdue(),
     }
+
+
+def notice_reach_overview() -> list[NoticeReach]:
+    """Per plan in force that sends the Art. 27 notice: subjects reached per channel, still
+    pending, and unreached after the campaign's last reminder (a few queries per plan)."""
+    return [notice_reach(plan=plan) for plan in notice_reach_plans()]
 
 
 @dataclass

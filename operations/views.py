@@ -12,11 +12,13 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from audit.selectors import witness_overview
+from governance.models import NoticeChannel
 from operations import selectors
 
 
 def dashboard(request: HttpRequest):
     """Admin page for every staff member (wrapped in admin_view); reviewers see it too."""
+    notice_reach = selectors.notice_reach_overview()
     context = {
         **admin.site.each_context(request),
         "title": "이전 현황 대시보드",
@@ -25,6 +27,9 @@ def dashboard(request: HttpRequest):
         "campaigns": selectors.campaigns_progress(),
         "funnel": selectors.FUNNEL,
         "reviews": selectors.open_reviews(),
+        "notice_reach": notice_reach,
+        "notice_channels": NoticeChannel.choices,
+        "notice_unreached": sum(r.unreached_total for r in notice_reach),
         "releases": selectors.releases_overview(),
         "reconciliations": selectors.reconciliation_overview(),
         "witnesses": witness_overview(),

@@ -96,3 +96,65 @@ def test_it_shows_releases_and_a_plan_whose_totals_disagree(client, officer, app
     row = html.split(f'<tr data-plan="{approved_plan.pk}"><td>')[1].split("</tr>")[0]
     assert 'class="num alert">1</td>' in row  # declared 5 merchants, none accepted
     assert "릴리스가 없습니다." in html
+
+
+def _notice_sent_to_users(plan, n: int, *, reached: int, undelivered: int):
+    """A notice campaign without reminders for ``n`` users: ``reached`` of them delivered,
+    ``undelivered`` never, the rest still on their way."""
+    from consent.models import Campaign, ConsentRequest, SmsMessage
+    from consent.services.sending import sms_status_update
+    from governance.models import DataSubject
+    from governance.services import subjects_upsert
+
+    result = subjects_upsert(operator=plan.from_operator, kind="user", by=None,
+                             rows=[{"external_id": f"U-{i}"} for i in range(n)])
+    campaign = Campaign.objects.create(plan=plan, name="이용자 이전 고지", subject_kind="user",
+                                       items=["user.phone"], carries_notice=True,
+                                       reminder_count=0, status=Campaign.Status.RUNNING,
+                                       expires_at=timezone.now() + dt.timedelta(days=14))
+    subjects = DataSubject.objects.filter(pk__in=result.ids.values()).order_by("id")
+    for i, subject in enumerate(subjects):
+        request = ConsentRequest.objects.create(campaign=campaign, subject=subject,
+                                                expires_at=campaign.expires_at, status="sent")
+        SmsMessage.objects.create(request=request, purpose="invitation", attempts=1,
+                                  status=SmsMessage.Status.SUBMITTED, provider_sid=f"SM{i:032d}",
+                                  notice_hash="f" * 64)
+        if i < reached + undelivered:
+            sms_status_update(provider_sid=f"SM{i:032d}",
+                              provider_status="delivered" if i < reached else "undelivered")
+    return campaign
+
+
+def test_it_shows_how_far_the_notice_got_and_who_it_never_reached(client, officer,
+                                                                   approved_plan):
+    from governance.models import TransferPlan
+
+    TransferPlan.objects.filter(pk=approved_plan.pk).update(
+        approved_at=timezone.now() - dt.timedelta(hours=1))
+    _notice_sent_to_users(approved_plan, 6, reached=3, undelivered=2)
+    login_verified(client, officer)
+
+    html = client.get("/admin/dashboard/").content.decode()
+
+    card = html.split('id="review-notice-unreached"')[1].split("</div>")[0]
+    assert '<strong class="alert">2</strong>' in card and "고지 미도달" in card
+    assert "notice_reach=unreached" in card
+    row = html.split(f'data-notice-plan="{approved_plan.pk}"')[1].split("</tr>")[0]
+
+    def cell(attribute):
+        return row.split(f'{attribute}">')[1].split("<")[0]
+
+    assert cell('data-channel="lms') == "3"
+    assert cell('data-step="pending') == "1"
+    assert cell('data-unreached="lms') == "2" and cell('data-unreached="no_sms') == "0"
+    assert f"unreached-export/?plan={approved_plan.pk}" in row
+
+
+def test_nobody_unreached_shows_no_alert(client, officer, approved_plan):
+    login_verified(client, officer)
+
+    html = client.get("/admin/dashboard/").content.decode()
+
+    card = html.split('id="review-notice-unreached"')[1].split("</div>")[0]
+    assert '<strong class="">0</strong>' in card
+    assert "고지를 보내는 계획이 없습니다." in html
