@@ -92,7 +92,7 @@ def _populate(merchants: int):
     lee = users.create_superuser("bench-lee", password=None)
     now = timezone.now()
     plan = plan_create(by=kim, from_operator=operators["KEPF"], to_operator=operators["SHINHAN"],
-                       rules=seoul_plan_rules(fields), notice_starts_at=now - dt.timedelta(days=31),
+                       rules=seoul_plan_rules(fields), notice_starts_at=now,
                        **PLAN_VALUES)
     plan_submit(plan=plan, by=kim)
     plan = plan_approve(plan=plan, by=lee)
