@@ -17,9 +17,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def test_an_officer_reads_the_rehearsal_report_and_the_dashboard(live_server, officer,
                                                                  tmp_path):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
     from playwright.sync_api import expect, sync_playwright
 
     from operations.models import RehearsalRun
+    from tests.project.otp_helpers import code_for
+
+    device = TOTPDevice.objects.create(user=officer, name="app", confirmed=True)
 
     try:
         call_command("rehearse", merchants=12, users=10, seed=3, out=tmp_path / "run",
@@ -40,6 +44,10 @@ def test_an_officer_reads_the_rehearsal_report_and_the_dashboard(live_server, of
             page.fill("#id_username", "officer-kim")
             page.fill("#id_password", "correct horse battery")
             page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/second-factor/**")
+            page.fill("#id_code", code_for(device))  # the second factor every login needs
+            page.click("input[type=submit][value='확인']")
+            page.wait_for_url(f"{live_server.url}/admin/")
             page.goto(f"{live_server.url}/admin/operations/rehearsalrun/{run.pk}/report/")
             expect(page.locator("#verdict")).to_contain_text("리허설 성공")
             expect(page.locator("#outcomes")).to_contain_text(
