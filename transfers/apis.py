@@ -90,6 +90,15 @@ def _max_batch_bytes() -> int:
     return int(getattr(settings, "TRANSFERS_MAX_BATCH_BYTES", 64 * 1024 * 1024))
 
 
+# Paging parameters, with the bounds the views enforce, so a generated client (and
+# schemathesis) knows a limit of 0 or an id past 18 digits is refused before sending it.
+LIMIT_PARAMETER = OpenApiParameter(
+    "limit", {"type": "integer", "minimum": 1, "maximum": 1000}, description="1-1000, default 500")
+AFTER_PARAMETER = OpenApiParameter(
+    "after", {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999},
+    description="last id seen (default 0)")
+
+
 class OperatorApi(APIView):
     """Needs an OAuth2 bearer token (client credentials) of an active operator client, with
     the scope listed under security. A plan, upload or release of another operator answers
@@ -505,7 +514,7 @@ class ReleaseRecordsApi(OperatorApi):
                     "the policy again at the time of the call: fields denied since the "
                     "release was built are withheld (and counted in `withheld`).",
         parameters=[OpenApiParameter("cursor", str, description="from `next_cursor`"),
-                    OpenApiParameter("limit", int, description="1-1000, default 500")],
+                    LIMIT_PARAMETER],
         responses={200: OpenApiTypes.OBJECT,
                    400: OpenApiResponse(ERROR, description="invalid_cursor, invalid_limit"),
                    401: E401, 403: E403, 404: E404})
@@ -572,7 +581,7 @@ class DeletionFeedApi(OperatorApi):
 
     @extend_schema(
         summary="Subjects whose released data must now be deleted (withdrawn or objected)",
-        parameters=[OpenApiParameter("after", int, description="last id seen (default 0)")],
+        parameters=[AFTER_PARAMETER],
         responses={200: OpenApiTypes.OBJECT,
                    400: OpenApiResponse(ERROR, description="invalid_after: not a whole "
                                         "number"),
@@ -616,9 +625,11 @@ class NoticesUnreachedApi(OperatorApi):
             "the notice reached them (no delivered LMS, opened link, attestation or phone "
             "record): their notice fields do not move. Tell them by your own channel and "
             "attest it (`notice-attestations`). In subject order; page with `after`."),
-        parameters=[OpenApiParameter("after", int, description="`next_after` of the "
-                                     "previous page (default 0: from the start)"),
-                    OpenApiParameter("limit", int, description="1-1000, default 500")],
+        parameters=[OpenApiParameter(
+                        "after", AFTER_PARAMETER.type,
+                        description="`next_after` of the previous page (default 0: from the "
+                                    "start)"),
+                    LIMIT_PARAMETER],
         responses={200: UnreachedPageSerializer,
                    400: OpenApiResponse(ERROR, description="invalid_after, invalid_limit: "
                                         "not a whole number, or limit outside 1-1000"),
