@@ -242,7 +242,7 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["password", "code"]
 AXES_COOLOFF_TIME = None
-AXES_CLIENT_IP_CALLABLE = "officers.access.client_address"
+AXES_CLIENT_IP_CALLABLE = "officers.access.axes_client_ip"
 AXES_LOCKOUT_TEMPLATE = "officers/locked_out.html"
 AXES_VERBOSE = False
 # Every staff account has a second factor (officers.sites): a TOTP app, or one of its

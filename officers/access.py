@@ -52,16 +52,22 @@ class AccessRefused(ValueError):
 def client_address(request) -> str:
     """The address the request came from: behind our TLS proxy (BEHIND_TLS_PROXY sets
     SECURE_PROXY_SSL_HEADER) the last X-Forwarded-For entry, the one our proxy appended
-    (earlier entries are the client's own word); otherwise the peer. Also axes' address for
-    lock-outs (AXES_CLIENT_IP_CALLABLE)."""
-    address = request.META.get("REMOTE_ADDR") or ""
+    (earlier entries are the client's own word); otherwise the peer. "unknown" without one."""
+    return axes_client_ip(request) or "unknown"
+
+
+def axes_client_ip(request) -> str | None:
+    """The same address for axes' lock-outs (AXES_CLIENT_IP_CALLABLE), or None: axes keeps
+    it in an IP address column, which PostgreSQL refuses anything else in."""
+    meta = getattr(request, "META", {})
+    address = meta.get("REMOTE_ADDR") or ""
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
         address = forwarded or address
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
-        return "unknown"
+        return None
 
 
 def access_reason_clean(text: str) -> str:

@@ -135,3 +135,13 @@ def test_a_reason_holding_a_phone_number_is_kept_out_of_the_sealed_entry(officer
                             target_id="x")
     assert "reason" not in entry.details
     assert entry.details["reason_withheld"] and entry.details["reason_length"] == len(typed)
+
+
+def test_a_request_without_a_peer_address_gives_axes_none_and_the_log_unknown(rf):
+    from django.http import HttpRequest
+
+    from officers.access import axes_client_ip, client_address
+
+    bare = HttpRequest()  # as django.test.Client.force_login builds it: no REMOTE_ADDR
+    assert axes_client_ip(bare) is None and client_address(bare) == "unknown"
+    assert axes_client_ip(rf.get("/", REMOTE_ADDR="203.0.113.5")) == "203.0.113.5"
