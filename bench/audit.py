@@ -7,7 +7,9 @@ worker on Redis sealing the log, as in production.
    sealing). Goal: ratio >= 0.7.
 2. Latency from commit to a signed checkpoint covering the event, with the worker sealing
    (debounced task + AUDIT_CHECKPOINT_INTERVAL). Goal: p99 <= 2 s. Its floor is the
-   checkpoint interval itself: under steady load an event waits up to one interval.
+   checkpoint interval itself: under steady load an event waits up to one interval. And from
+   commit to a checkpoint covering it that the witness has co-signed (one local witness,
+   `python -m audit.witness serve`, asked by the worker's task). Goal: p99 <= 3 s.
 3. Verification time per million entries (`audit_log_verify`, one Python process), against
    the ceiling of merely streaming the same rows out of PostgreSQL. Goal: <= 10 s.
 
@@ -58,6 +60,74 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
+class LocalWitness:
+    """`python -m audit.witness serve` on a free port, trusting this run's log key.
+
+    Each run of writers starts the log again at seq 0, which the witness would rightly
+    refuse as a fork of what it co-signed: ``restart`` gives it a fresh state directory on
+    the same port, with the same key, so the worker's AUDIT_WITNESSES stays valid.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-witness-"))
+        self.key = self.dir / "key.pem"
+        self.name = "bench.example/witness"
+        self.vkey = subprocess.run(
+            [sys.executable, "-m", "audit.witness", "keygen", "--out", str(self.key),
+             "--name", self.name], cwd=ROOT, check=True, capture_output=True,
+            text=True).stdout.strip()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.listen = f"127.0.0.1:{sock.getsockname()[1]}"
+        self.process: subprocess.Popen | None = None
+        self.runs = 0
+
+    def start(self, log_vkey: str) -> None:
+        self.log_vkey = log_vkey
+        self.runs += 1
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "audit.witness", "serve", "--state",
+             str(self.dir / f"state-{self.runs}"), "--key", str(self.key), "--name",
+             self.name, "--log", log_vkey, "--listen", self.listen, "--log-level", "WARNING"],
+            cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "audit.witness", "wait", "--listen",
+                        self.listen, "--vkey", self.vkey], cwd=ROOT, check=True)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start(self.log_vkey)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+    @property
+    def setting(self) -> str:
+        return f"http://{self.listen} {self.vkey}"
+
+
+WITNESS: LocalWitness | None = None
+
+
+def start_witness() -> None:
+    """Start the witness and name it in AUDIT_WITNESSES, here and for the worker to come."""
+    global WITNESS
+    from django.conf import settings
+
+    from audit.checkpoints import verifier_key
+    from audit.signing import service_public_key_bytes
+
+    WITNESS = LocalWitness()
+    WITNESS.start(verifier_key(settings.AUDIT_LOG_ORIGIN, service_public_key_bytes()))
+    os.environ["AUDIT_WITNESSES"] = WITNESS.setting
+    settings.AUDIT_WITNESSES = [{"name": WITNESS.name, "url": f"http://{WITNESS.listen}",
+                                 "vkey": WITNESS.vkey}]
+
+
 def start_worker() -> subprocess.Popen:
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "audit",
@@ -88,13 +158,20 @@ def reset_tables() -> None:
     for attempt in range(5):
         try:
             with maintenance_mode(), connection.cursor() as cursor:
-                cursor.execute("TRUNCATE audit_auditevent, audit_checkpoint, audit_logstate "
-                               "RESTART IDENTITY")
+                cursor.execute("TRUNCATE audit_auditevent, audit_checkpoint, audit_logstate, "
+                               "audit_witnesscosignature, audit_witnessstate RESTART IDENTITY")
             break
         except OperationalError:
             if attempt == 4:
                 raise
             time.sleep(1)
+    if WITNESS is not None:
+        from django.core.cache import cache
+
+        from audit.witnessing import RETRYING_FLAG
+
+        WITNESS.restart()
+        cache.delete(RETRYING_FLAG.format(name=WITNESS.name))
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_business "
                        "(id bigserial PRIMARY KEY, writer int, n int, payload text)")
@@ -102,12 +179,20 @@ def reset_tables() -> None:
 
 
 def wait_until_sealed(timeout: float = 120) -> None:
-    from audit.models import AuditEvent
+    from audit.models import AuditEvent, Checkpoint, WitnessState
 
     deadline = time.monotonic() + timeout
     while AuditEvent.objects.filter(seq__isnull=True).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(0.5)  # let the sealer finish signing its last checkpoint
+    if WITNESS is None:
+        return
+    # And the witness task its last cosignature: a TRUNCATE under it fails its INSERT.
+    newest = Checkpoint.objects.order_by("-size").values_list("size", flat=True).first()
+    while (newest and time.monotonic() < deadline
+           and not WitnessState.objects.filter(size__gte=newest).exists()):
+        time.sleep(0.2)
+    time.sleep(0.3)
 
 
 def run_writers(writers: int, seconds: float, body, pace: float = 0.0) -> tuple[int, list]:
@@ -177,10 +262,11 @@ def bench_throughput(writers: int, seconds: float) -> tuple[float, float]:
     return statistics.mean(rates[recorded]), statistics.mean(rates[plain])
 
 
-def bench_latency(writers: int, seconds: float) -> list[float]:
+def bench_latency(writers: int, seconds: float) -> tuple[list[float], list[float]]:
+    """Seconds from each commit to a signed checkpoint covering it, and to a witnessed one."""
     from django.db import connection
 
-    from audit.models import AuditEvent, Checkpoint
+    from audit.models import AuditEvent, Checkpoint, WitnessCosignature
     from audit.services import audit_record
 
     def recorded(w: int, n: int) -> int:
@@ -195,17 +281,23 @@ def bench_latency(writers: int, seconds: float) -> list[float]:
     while AuditEvent.objects.filter(seq__isnull=True).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(float(INTERVAL) + 1.5)  # the last owed checkpoint
+    newest = Checkpoint.objects.order_by("-size").values_list("size", flat=True).first()
+    while (time.monotonic() < deadline + 10 and WITNESS is not None
+           and not WitnessCosignature.objects.filter(checkpoint__size=newest).exists()):
+        time.sleep(0.1)
     seq_of = dict(AuditEvent.objects.values_list("id", "seq"))
     checkpoints = list(Checkpoint.objects.order_by("size").values_list("size", "created_at"))
-    delays = []
+    witnessed = list(WitnessCosignature.objects.order_by("checkpoint__size")
+                     .values_list("checkpoint__size", "received_at"))
+    signed, cosigned = [], []
     for pk, commit_time in committed:
         seq = seq_of.get(pk)
-        covering = next((at for size, at in checkpoints if seq is not None and size > seq), None)
-        if covering is None:
-            delays.append(float("inf"))
-        else:
-            delays.append(covering.timestamp() - commit_time)
-    return delays
+        for delays, heads in ((signed, checkpoints), (cosigned, witnessed)):
+            covering = next((at for size, at in heads if seq is not None and size > seq),
+                            None)
+            delays.append(float("inf") if covering is None
+                          else covering.timestamp() - commit_time)
+    return signed, cosigned
 
 
 def generate_sealed_log(entries: int, checkpoint_every: int = 100_000) -> None:
@@ -269,6 +361,11 @@ def bench_verification(entries: int) -> tuple[float, float]:
     return verify, stream
 
 
+def percentiles(delays: list[float]) -> tuple[float, float]:
+    delays = sorted(delays)
+    return statistics.median(delays), delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writers", type=int, default=16)
@@ -288,6 +385,9 @@ def main() -> None:
         parts = set(args.only or ["throughput", "latency", "verify"])
         # BENCH_AUDIT_NO_SEALER=1: no worker, to see what sealing itself costs the writers.
         wants_worker = parts - {"verify"} and not os.environ.get("BENCH_AUDIT_NO_SEALER")
+        # BENCH_AUDIT_NO_WITNESS=1: no witness, as before issue 20.
+        if wants_worker and not os.environ.get("BENCH_AUDIT_NO_WITNESS"):
+            start_witness()
         worker = start_worker() if wants_worker else None
         if "throughput" in parts:
             figure, ceiling = bench_throughput(args.writers, args.seconds)
@@ -295,16 +395,24 @@ def main() -> None:
                   f"recorded vs {ceiling:,.0f} plain INSERTs/s (ceiling) = "
                   f"{figure / ceiling:.2f} of the ceiling; goal >= 0.70")
         if "latency" in parts:
-            delays = sorted(bench_latency(args.writers, args.seconds))
-            p50 = statistics.median(delays)
-            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-            print(f"[2] commit -> signed checkpoint over {len(delays):,} events: p50 {p50:.2f} "
+            signed, cosigned = bench_latency(args.writers, args.seconds)
+            p50, p99 = percentiles(signed)
+            print(f"[2] commit -> signed checkpoint over {len(signed):,} events: p50 {p50:.2f} "
                   f"s, p99 {p99:.2f} s (floor: checkpoint interval {INTERVAL} s); "
                   "goal p99 <= 2 s")
+            if WITNESS is not None:
+                p50, p99 = percentiles(cosigned)
+                print(f"    commit -> checkpoint co-signed by one local witness: p50 "
+                      f"{p50:.2f} s, p99 {p99:.2f} s; goal p99 <= 3 s")
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=20)
             worker = None
+        if WITNESS is not None:  # [3] signs checkpoints too: no task for a worker gone
+            from django.conf import settings
+
+            WITNESS.stop()
+            settings.AUDIT_WITNESSES = []
         if "verify" not in parts:
             return
         verify, stream = bench_verification(args.entries)
@@ -316,6 +424,8 @@ def main() -> None:
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=20)
+        if WITNESS is not None:
+            WITNESS.stop()
         from django.db import connections
 
         connections.close_all()
