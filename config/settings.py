@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Uploads from the outgoing operator, releases to the incoming operator.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "transfers.schema.raw_bodies_required"],
 }
 
 # --- Audit trail ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, Http404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -99,6 +100,12 @@ AFTER_PARAMETER = OpenApiParameter(
     description="last id seen (default 0)")
 
 
+BATCH_ID_PARAMETER = OpenApiParameter(
+    "batch_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+    OpenApiParameter.PATH, description="the operator's name for the batch (a sequence number; "
+    "one that looks like a phone, business or resident number is refused)")
+
+
 class OperatorApi(APIView):
     """Needs an OAuth2 bearer token (client credentials) of an active operator client, with
     the scope listed under security. A plan, upload or release of another operator answers
@@ -153,8 +160,11 @@ class OperatorApi(APIView):
 
         A body sent without a content type would reach DRF as empty data and be taken as
         "nothing declared": refuse it (415) instead of guessing."""
-        if not request.content_type and _declared_length(request) > 0:
-            raise DrfUnsupportedMediaType("", detail="send the body as application/json")
+        media = (request.content_type or "").split(";")[0].strip().lower()
+        if _declared_length(request) > 0 and media != "application/json":
+            # Django may have read a form or multipart body before DRF (the token check
+            # looks at request.POST), and DRF then sees empty data: refuse, don't guess.
+            raise DrfUnsupportedMediaType(media or "", detail="send the body as application/json")
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
@@ -370,10 +380,11 @@ class BatchApi(OperatorApi):
                    401: E401, 403: E403, 404: E404,
                    409: OpenApiResponse(ERROR, description="batch id reused for other "
                                         "content, or upload complete"),
-                   411: OpenApiResponse(ERROR, description="no Content-Length: send the "
-                                        "batch whole, not chunked"),
+                   411: OpenApiResponse(ERROR, description="a chunked body without "
+                                        "Content-Length: send the batch whole"),
                    413: OpenApiResponse(ERROR, description="body too large"),
                    415: OpenApiResponse(ERROR, description="not NDJSON or CSV")},
+        parameters=[BATCH_ID_PARAMETER],
         examples=[OpenApiExample("NDJSON row", value={
             "kind": "user", "external_id": "U-000001", "user.phone": "010-0000-0001",
             "user.certificate_balance": 50000})])
@@ -387,7 +398,7 @@ class BatchApi(OperatorApi):
                         status=status.HTTP_200_OK if result.replayed else
                         status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The report of a batch",
+    @extend_schema(summary="The report of a batch", parameters=[BATCH_ID_PARAMETER],
                    responses={200: OpenApiTypes.OBJECT,
                               400: OpenApiResponse(ERROR, description="invalid_batch_id"),
                               401: E401, 403: E403, 404: E404})
@@ -404,8 +415,10 @@ def _read_body(request, limit: int) -> bytes:
     """The whole batch body, exactly Content-Length bytes. Without a valid length Django
     reads nothing, and an empty batch would be stored under the batch id: refuse instead."""
     raw = request.META.get("CONTENT_LENGTH")
-    if raw in (None, ""):
+    if raw in (None, "") and request.META.get("HTTP_TRANSFER_ENCODING"):
         raise LengthRequired("send a Content-Length header (the batch whole, not chunked)")
+    if raw in (None, ""):
+        raise TransferError("the request has no body: send the batch", code="empty_batch")
     if not re.fullmatch(r"[0-9]{1,18}", raw):
         raise TransferError("Content-Length must be a whole number of bytes",
                             code="invalid_content_length")
@@ -478,7 +491,12 @@ class ReleaseFileApi(OperatorApi):
     @extend_schema(operation_id="releases_file",
                    summary="A file of a ready release: manifest.json, manifest.sig or "
                            "chunks/NNNNNN.bin",
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   description="`manifest.json` is served as `application/json`: keep its "
+                               "bytes exactly as received (the signature in `manifest.sig` is "
+                               "over them; never re-serialise it). The signature and chunks "
+                               "are `application/octet-stream`.",
+                   responses={(200, "application/json"): OpenApiTypes.OBJECT,
+                              (200, "application/octet-stream"): OpenApiTypes.BINARY,
                               401: E401, 403: E403, 404: E404})
     def get(self, request, release_id, file: str):
         name = file
@@ -513,7 +531,8 @@ class ReleaseRecordsApi(OperatorApi):
         description="Cursor pagination in subject order. Each field is checked against "
                     "the policy again at the time of the call: fields denied since the "
                     "release was built are withheld (and counted in `withheld`).",
-        parameters=[OpenApiParameter("cursor", str, description="from `next_cursor`"),
+        parameters=[OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                                     description="from `next_cursor`"),
                     LIMIT_PARAMETER],
         responses={200: OpenApiTypes.OBJECT,
                    400: OpenApiResponse(ERROR, description="invalid_cursor, invalid_limit"),
@@ -687,6 +706,7 @@ class NoticeAttestationApi(OperatorApi):
                         status=status.HTTP_201_CREATED)
 
 
+@csrf_exempt  # a POST to no endpoint is a JSON 404 too, not the CSRF page
 def api_not_found(request, *args, **kwargs):
     """No endpoint at this address: the API's JSON error, not Django's HTML page."""
     from django.http import JsonResponse

@@ -34,3 +34,13 @@ class StrictSerializerScheme(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
         return schema
+
+
+def raw_bodies_required(result, generator, request, public):
+    """drf-spectacular's postprocessing hook: a batch PUT must carry its body (411/400
+    without one), which spectacular cannot infer for a raw NDJSON/CSV body."""
+    for path in result.get("paths", {}).values():
+        body = path.get("put", {}).get("requestBody")
+        if body and set(body.get("content", {})) & {"application/x-ndjson", "text/csv"}:
+            body["required"] = True
+    return result

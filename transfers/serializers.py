@@ -42,18 +42,35 @@ class UploadTotalsInputSerializer(StrictSerializer):
     declared_totals = DeclaredTotalsSerializer(required=False)
 
 
+# Standard base64 (RFC 4648 section 4, padded), and an Ed25519 signature (64 bytes) in it:
+# the schema states them, so a generated client (and schemathesis) sends only what decodes.
+BASE64 = (r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|"
+          r"[A-Za-z0-9+/]{2}==)$")
+ED25519_SIGNATURE_BASE64 = r"^[A-Za-z0-9+/]{85}[AQgw]==$"
+
+
+def _signed_payload(max_length: int, help_text: str) -> serializers.RegexField:
+    return serializers.RegexField(BASE64, max_length=max_length, help_text=help_text,
+                                  error_messages={"invalid": "not valid base64"})
+
+
+def _signature() -> serializers.RegexField:
+    return serializers.RegexField(
+        ED25519_SIGNATURE_BASE64, help_text="base64 of the 64-byte Ed25519 signature by the "
+        "operator's registered signature key",
+        error_messages={"invalid": "not the base64 of a 64-byte Ed25519 signature"})
+
+
 class AcknowledgementInputSerializer(StrictSerializer):
-    payload = serializers.CharField(max_length=1_000_000, help_text=(
-        "base64 of the exact JSON bytes that were signed"))
-    signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 signature")
+    payload = _signed_payload(1_000_000, "base64 of the exact JSON bytes that were signed")
+    signature = _signature()
 
 
 class NoticeAttestationInputSerializer(StrictSerializer):
-    payload = serializers.CharField(max_length=4_000_000, help_text=(
+    payload = _signed_payload(4_000_000, (
         "base64 of the exact JSON bytes that were signed: `{plan, nonce, signed_at, "
         "attestations: [{external_id, channel, notified_at}, ...]}`"))
-    signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 signature "
-                                      "by the operator's registered signature key")
+    signature = _signature()
 
 
 class NoticeAttestationOutputSerializer(serializers.Serializer):

@@ -111,7 +111,7 @@ def test_an_attested_user_waits_out_the_notice_period_and_the_others_are_not_not
     ("wrong_plan", 400, "wrong_plan"),
     ("stale", 400, "stale_attestation"),
     ("signed_in_the_future", 400, "stale_attestation"),
-    ("not_base64", 400, "invalid_attestation"),
+    ("not_base64", 400, "invalid_request"),  # refused by the body's schema (a pattern)
     ("unknown_payload_key", 400, "invalid_attestation"),
     ("bad_channel", 400, "invalid_attestation"),
     ("no_offset", 400, "invalid_attestation"),

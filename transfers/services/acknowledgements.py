@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
@@ -19,8 +20,11 @@ from governance.models import OperatorKey
 from governance.selectors import operator_current_key
 from transfers.models import Acknowledgement, Release
 from transfers.services.common import Conflict, TransferError, record
+from transfers.validation import MAX_INTEGER, MAX_JSON_DEPTH, json_depth
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# A subject kind or a field key, as the manifest names them ("user", "merchant.shop_name").
+TOTAL_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 TOTAL_KEYS = ("records", "subjects", "fields", "certificate_balance_sum")
 
 
@@ -62,6 +66,30 @@ def _decode(value: Any, what: str) -> bytes:
             from exc
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
+
+
+def _totals_checked(totals: Any) -> dict[str, Any]:
+    """The recipient's totals, refused unless each is a bounded whole number, per kind or
+    field name where the manifest counts by name: they are stored, and a NUL or a lone
+    surrogate in a name would fail in the database instead of here."""
+    problem = "totals: {records, subjects: {kind: n}, fields: {key: n}, certificate_balance_sum}"
+    if not isinstance(totals, dict) or set(totals) - set(TOTAL_KEYS):
+        raise TransferError(problem, code="invalid_acknowledgement")
+    for key in ("records", "certificate_balance_sum"):
+        if key in totals and not _count(totals[key]):
+            raise TransferError(f"totals.{key} must be a whole number from 0 to {MAX_INTEGER}",
+                                code="invalid_acknowledgement")
+    for key in ("subjects", "fields"):
+        named = totals.get(key, {})
+        if not isinstance(named, dict) or not all(
+                TOTAL_NAME.fullmatch(name) and _count(n) for name, n in named.items()):
+            raise TransferError(f"totals.{key}: names like the manifest's, each a whole "
+                                f"number from 0 to {MAX_INTEGER}", code="invalid_acknowledgement")
+    return totals
+
+
 def acknowledgement_receive(*, release: Release, payload_b64: Any, signature_b64: Any,
                             by: tuple[str, str]) -> Acknowledgement:
     """Verify and store the recipient's acknowledgement.
@@ -83,9 +111,13 @@ def acknowledgement_receive(*, release: Release, payload_b64: Any, signature_b64
         raise TransferError("the signature does not verify with the recipient's registered "
                             "signing key", code="bad_signature") from exc
     try:
-        body = json.loads(payload)
-    except ValueError as exc:
+        # orjson, like every other body: no NaN, a depth limit, no lone surrogates.
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise TransferError("payload is not JSON", code="invalid_acknowledgement") from exc
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise TransferError(f"payload nests deeper than {MAX_JSON_DEPTH} levels",
+                            code="invalid_acknowledgement")
     if not isinstance(body, dict):
         raise TransferError("payload must be a JSON object", code="invalid_acknowledgement")
     if body.get("release") != str(release.public_id) or (
@@ -104,9 +136,7 @@ def acknowledgement_receive(*, release: Release, payload_b64: Any, signature_b64
     if signed_at.tzinfo is None or abs(timezone.now() - signed_at) > ack_window():
         raise TransferError("signed_at is too far from now: sign a fresh acknowledgement",
                             code="stale_acknowledgement")
-    totals = body.get("totals")
-    if not isinstance(totals, dict):
-        raise TransferError("totals must be an object", code="invalid_acknowledgement")
+    totals = _totals_checked(body.get("totals"))
     mismatches = totals_mismatches(released_totals(release), totals)
     try:
         with transaction.atomic():
