@@ -558,56 +558,13 @@ def all_cases(schema: dict) -> list[Case]:
 
 # --- What fails today ----------------------------------------------------------------------
 
-# Case id -> (database it fails on: both, sqlite or postgres; why), and one rule below. Remove
-# an entry (or the rule) when its cases pass: the marks are strict, so a fixed case fails
-# until its entry goes.
-_UNROUTED = ("issue 13 item 11: a POST or PUT to an /api/ URL that matches no route gets "
-             "Django's CSRF 403 HTML page, not the JSON 404 (api_not_found is not csrf_exempt)")
-_SIGNED = ("issue 13 item 2 (neighbour): inside a signed acknowledgement, the payload is read "
-           "with json.loads (RecursionError, 500) and its totals' keys are stored unchecked "
-           "(a lone surrogate: UnicodeEncodeError, 500; a NUL: stored on SQLite, DataError on "
-           "PostgreSQL)")
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "post plans/uploads multipart": ("both", "issue 13 item 11: a multipart body on upload "
-                                             "create is taken as empty totals (201)"),
-    "post releases/acknowledgements signed nested 5000 deep": ("both", _SIGNED),
-    "post releases/acknowledgements signed totals nested 5000 deep": ("both", _SIGNED),
-    "post releases/acknowledgements signed lone surrogate subject kind": ("both", _SIGNED),
-    "post releases/acknowledgements signed nul subject kind": ("both", _SIGNED),
-}
-
-
-# And every case of this shape (a rule, not a list, so that new endpoints are covered too).
-UNROUTED_WRITES_FAIL = True
-
-
-def _unrouted_write(case: Case) -> bool:
-    """A POST/PUT/PATCH/DELETE whose URL reaches no operation (only the /api/ catch-all)."""
-    from urllib.parse import unquote
-
-    from django.urls import Resolver404, resolve
-
-    method = case.method or (case.op[0] if case.op else "GET")
-    if method in ("GET", "HEAD", "OPTIONS"):
-        return False
-    if case.op is None:
-        path = case.path.format(plan=1, release=NOTHING["uuid"])
-    else:
-        dummies = {"plan_id": 1, "notice_id": 1, "upload_id": NOTHING["uuid"],
-                   "release_id": NOTHING["uuid"], "batch_id": "b1", "file": "manifest.json"}
-        path = case.op[1].format(**{**dummies, **case.params})
-    try:
-        match = resolve(unquote(path, errors="replace"))
-    except Resolver404:
-        return True
-    return not match.url_name or match.url_name == "api-not-found"
+# Case id -> (database it fails on: both, sqlite or postgres; why). Each is a strict xfail:
+# remove the entry when its case passes (a fixed case fails until its entry goes).
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
 
 
 def _with_known_failures(case: Case) -> Case:
-    if case.id in KNOWN_FAILURES:
-        db, reason = KNOWN_FAILURES[case.id]
-    elif UNROUTED_WRITES_FAIL and _unrouted_write(case):
-        db, reason = "both", _UNROUTED
-    else:
+    if case.id not in KNOWN_FAILURES:
         return case
+    db, reason = KNOWN_FAILURES[case.id]
     return Case(**{**case.__dict__, "xfail": reason, "xfail_on": db})
