@@ -531,8 +531,9 @@ class ReleaseRecordsApi(OperatorApi):
         description="Cursor pagination in subject order. Each field is checked against "
                     "the policy again at the time of the call: fields denied since the "
                     "release was built are withheld (and counted in `withheld`).",
-        parameters=[OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                                     description="from `next_cursor`"),
+        parameters=[OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{0,18}$"},
+                                     description="from `next_cursor` (empty or absent: "
+                                                 "from the start)"),
                     LIMIT_PARAMETER],
         responses={200: OpenApiTypes.OBJECT,
                    400: OpenApiResponse(ERROR, description="invalid_cursor, invalid_limit"),

@@ -37,10 +37,13 @@ class StrictSerializerScheme(OpenApiSerializerExtension):
 
 
 def raw_bodies_required(result, generator, request, public):
-    """drf-spectacular's postprocessing hook: a batch PUT must carry its body (411/400
-    without one), which spectacular cannot infer for a raw NDJSON/CSV body."""
+    """drf-spectacular's postprocessing hook: a batch PUT must carry a non-empty body
+    (400 empty_batch without one), which spectacular cannot infer for a raw NDJSON/CSV body."""
+    raw = {"application/x-ndjson", "text/csv"}
     for path in result.get("paths", {}).values():
         body = path.get("put", {}).get("requestBody")
-        if body and set(body.get("content", {})) & {"application/x-ndjson", "text/csv"}:
+        if body and set(body.get("content", {})) & raw:
             body["required"] = True
+            for media in raw & set(body["content"]):
+                body["content"][media].setdefault("schema", {})["minLength"] = 1
     return result
