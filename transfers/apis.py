@@ -560,6 +560,8 @@ class ReleaseRecordsApi(OperatorApi):
 def _int_param(request, name: str, default: int) -> int:
     """A whole-number query parameter in 0..2**63-1 (what the database's ids can hold);
     otherwise 400 `invalid_<name>`."""
+    if len(request.query_params.getlist(name)) > 1:
+        raise TransferError(f"{name} given more than once", code=f"invalid_{name}")
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default

@@ -142,9 +142,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     (SOURCE, "PUT /api/uploads/{upload_id}/batches/{batch_id}"): (
         "positive_data_acceptance: an empty body gets 400 empty_batch; the schema says "
         "minLength 1 but schemathesis generates an empty binary body anyway"),
-    (SOURCE, "GET /api/plans/{plan_id}/notices"): (
-        "negative_data_rejection: ?after=&after= (a repeated integer parameter) is accepted "
-        "with 200; the last value is used"),
 }
 
 
