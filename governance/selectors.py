@@ -10,9 +10,11 @@ whole plan has only a few hundred distinct shapes.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import itertools
 import json
+import sys
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +23,16 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, TextField
+from django.db.models import (
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -40,6 +51,7 @@ from governance.policy import (
     NOT_NOTIFIED,
     Consent,
     Decision,
+    NoticeStage,
     Notified,
     Ownership,
     Reason,
@@ -200,33 +212,52 @@ def _older_answers(plan: TransferPlan) -> dict[int, tuple[int, bool]]:
 # so a list is decoded once per distinct answer instead of once per subject.
 _SUBJECT_COLUMNS = ("id", "public_id", "kind", "external_id", "cs__id", "granted_json",
                     "declined_json", "cs__objected", "cs__withdrawn_at", "cs__expires_at",
-                    "cs__early_requested_at", "nt__notified_at")
+                    "cs__early_requested_at", "notified_at")
 
 
 def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_size: int,
                   answered_only: bool):
-    base = (DataSubject.objects
-            .filter(source_operator_id=plan.from_operator_id, kind__in=list(kinds))
-            .annotate(cs=FilteredRelation("consent_states",
-                                          condition=Q(consent_states__plan_id=plan.pk)),
-                      nt=FilteredRelation("notices",
-                                          condition=Q(notices__lineage=plan.lineage)))
-            .annotate(granted_json=Cast("cs__fields_granted", TextField()),
-                      declined_json=Cast("cs__fields_declined", TextField()))
-            .order_by("id").values_list(*_SUBJECT_COLUMNS))
+    kinds = list(kinds)
     if answered_only:
         subject_ids = _answered_subject_ids(plan)
-        # Each chunk's query hashes the plan's consent states once: few, large chunks.
+        # Few, large chunks: each chunk's query is one merge over its range of subjects.
         chunk_size = max(chunk_size, 50_000)
     elif subject_ids is None:
-        yield from base.iterator(chunk_size=chunk_size)
+        yield from _rows_query(plan, kinds).iterator(chunk_size=chunk_size)
         return
     else:
         subject_ids = sorted(set(subject_ids))
     # Ascending ids, a chunk at a time: each chunk's rows come in id order after the last's.
     ids = iter(subject_ids)
     while chunk := list(itertools.islice(ids, chunk_size)):
-        yield from base.filter(id__in=_id_list(chunk))
+        yield from _rows_query(plan, kinds, within=(chunk[0], chunk[-1])).filter(
+            id__in=_id_list(chunk)).iterator(chunk_size=5000)
+
+
+def _rows_query(plan: TransferPlan, kinds: list[str], within: tuple[int, int] | None = None):
+    """The subjects of ``kinds`` joined with their consent state for the plan and their
+    notice for its lineage. ``within``: only subject ids in that range (the caller filters
+    them further), with the consent states read along their subject index for that range and
+    each subject's notice probed by its (lineage, subject) key, instead of hashing or merging
+    the whole plan's two million notices for every chunk of a few thousand subjects."""
+    states = Q(consent_states__plan_id=plan.pk)
+    if within is None:
+        notified_at = F("nt__notified_at")
+    else:
+        first, last = within
+        states &= Q(consent_states__subject_id__gte=first, consent_states__subject_id__lte=last)
+        notified_at = Subquery(SubjectNotice.objects.filter(
+            lineage=plan.lineage, subject_id=OuterRef("id")).values("notified_at")[:1])
+    rows = DataSubject.objects.filter(source_operator_id=plan.from_operator_id,
+                                      kind__in=kinds)
+    if within is None:
+        rows = rows.annotate(nt=FilteredRelation("notices",
+                                                 condition=Q(notices__lineage=plan.lineage)))
+    return (rows.annotate(cs=FilteredRelation("consent_states", condition=states))
+            .annotate(granted_json=Cast("cs__fields_granted", TextField()),
+                      declined_json=Cast("cs__fields_declined", TextField()),
+                      notified_at=notified_at)
+            .order_by("id").values_list(*_SUBJECT_COLUMNS))
 
 
 def _id_list(ids: list[int]):
@@ -238,15 +269,11 @@ def _id_list(ids: list[int]):
 
 
 def _answered_subject_ids(plan: TransferPlan) -> Iterator[int]:
-    """The ids of the subjects with a consent state for some version of the plan or notice
-    evidence for its lineage, ascending, each once, streamed: looked up from those rows, not
-    by scanning every subject."""
-    answered = (SubjectConsentState.objects.filter(plan__lineage=plan.lineage)
-                .order_by("subject_id").values_list("subject_id", flat=True).distinct()
-                .iterator(chunk_size=10_000))
-    notified = (SubjectNotice.objects.filter(lineage=plan.lineage).order_by("subject_id")
-                .values_list("subject_id", flat=True).iterator(chunk_size=10_000))
-    return (sid for sid, _ in itertools.groupby(heapq.merge(answered, notified)))
+    """The ids of the subjects with a consent state for some version of the plan, ascending,
+    each once, streamed: looked up from those rows, not by scanning every subject."""
+    return (SubjectConsentState.objects.filter(plan__lineage=plan.lineage)
+            .order_by("subject_id").values_list("subject_id", flat=True).distinct()
+            .iterator(chunk_size=10_000))
 
 
 def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[int] | None = None,
@@ -257,7 +284,8 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
     id order.
 
     ``answered_only``: only the subjects with a consent state for some version of the plan;
-    every other subject's decisions are `plan_default_decisions` for its kind.
+    every other subject's decisions are those of its notice stage (`plan_notice_stages`) or
+    `plan_default_decisions` for its kind.
     The decision mappings are shared between subjects with the same inputs: read-only.
     """
     inputs = plan_inputs(plan)
@@ -311,6 +339,102 @@ def plan_default_decisions(plan: TransferPlan, *, now: datetime
     inputs = plan_inputs(plan)
     return {kind: _decided(inputs, kind, NO_ANSWER, NOT_NOTIFIED, now)
             for kind in inputs.rules_by_kind}
+
+
+@dataclass(frozen=True)
+class NoticeStages:
+    """Which subjects the plan's Art. 27 notice reached by ``now``, per notice stage (their
+    ids ascending, 8 bytes each), and the decisions a subject of each kind who has answered
+    no version of the plan gets at each stage: what `plan_decisions` yields for such a
+    subject, without a row per subject. A bulk release decides the subjects who answered from
+    their own rows (`plan_decisions(answered_only=True)`) and looks everyone else up here:
+    the ids include the subjects who answered, so look those up there first. Reading a row
+    for each of two million notified users cost more than the rest of a release's work for
+    them."""
+
+    in_period: Mapping[str, Mapping[str, Decision]]
+    elapsed: Mapping[str, Mapping[str, Decision]]
+    in_period_ids: array
+    elapsed_ids: array
+
+    def between(self, kind: str, first: int, last: int) -> dict[int, Mapping[str, Decision]]:
+        """Subject id -> the decisions of an unanswered subject of ``kind`` at its stage, for
+        the reached subjects with ids from ``first`` to ``last`` (the caller knows the kind
+        of the records it holds)."""
+        found: dict[int, Mapping[str, Decision]] = {}
+        for ids, decided in ((self.in_period_ids, self.in_period),
+                             (self.elapsed_ids, self.elapsed)):
+            lo, hi = bisect.bisect_left(ids, first), bisect.bisect_right(ids, last)
+            if lo < hi and kind in decided:
+                found.update(dict.fromkeys(ids[lo:hi], decided[kind]))
+        return found
+
+
+_TICK = timedelta(microseconds=1)  # the resolution of both datetime and PostgreSQL
+
+
+def _notice_cut(timing: Timing, now: datetime) -> datetime:
+    """The latest notice time whose period has run by ``now``: notices up to it are
+    `ELAPSED`, later ones up to ``now`` `IN_PERIOD`, later still `NOT_NOTIFIED`.
+    `policy.notice_stage` is monotone in the notice time; checking it at both edges, to the
+    microsecond, keeps this bucketing from ever drifting from the policy."""
+    cut = now - timing.notice_period
+    edges = [(cut, NoticeStage.ELAPSED), (now + _TICK, NoticeStage.NOT_NOTIFIED)]
+    if timing.notice_period > timedelta(0):
+        edges += [(cut + _TICK, NoticeStage.IN_PERIOD), (now, NoticeStage.IN_PERIOD)]
+    for at, stage in edges:
+        if notice_stage(Notified(at), timing, now) is not stage:
+            raise RuntimeError("policy.notice_stage no longer cuts where "
+                               "governance.selectors.plan_notice_stages does")
+    return cut
+
+
+def plan_notice_stages(plan: TransferPlan, *, now: datetime) -> NoticeStages:
+    """Who the plan's notice reached by ``now``, per stage (see `NoticeStages`)."""
+    inputs = plan_inputs(plan)
+    cut = _notice_cut(inputs.timing, now)
+    reached = SubjectNotice.objects.filter(lineage=plan.lineage)
+    return NoticeStages(
+        in_period={kind: _decided(inputs, kind, NO_ANSWER, Notified(now), now)
+                   for kind in inputs.rules_by_kind},
+        elapsed={kind: _decided(inputs, kind, NO_ANSWER, Notified(cut), now)
+                 for kind in inputs.rules_by_kind},
+        in_period_ids=_ascending_subject_ids(reached.filter(notified_at__gt=cut,
+                                                            notified_at__lte=now)),
+        elapsed_ids=_ascending_subject_ids(reached.filter(notified_at__lte=cut)))
+
+
+# Subject ids per packed query: a few megabytes at a time, never one buffer per plan.
+_IDS_PER_QUERY = 500_000
+
+
+def _ascending_subject_ids(notices: QuerySet[SubjectNotice]) -> array:
+    """The subject ids of ``notices``, ascending, as 8-byte integers. On PostgreSQL the
+    database sorts and packs them into a bytea (int8send: big-endian) per range of subject
+    ids: a row per id through a cursor, or a COPY parsed in Python, cost about a microsecond
+    of Python each."""
+    ids = array("q")
+    ordered = notices.order_by("subject_id").values_list("subject_id", flat=True)
+    if connection.vendor != "postgresql":
+        ids.extend(ordered.iterator(chunk_size=10_000))
+        return ids
+    first, last = ordered.first(), ordered.last()
+    if first is None:
+        return ids
+    for start in range(first, last + 1, _IDS_PER_QUERY):
+        sql, params = (notices.filter(subject_id__gte=start,
+                                      subject_id__lt=start + _IDS_PER_QUERY)
+                       .order_by().values_list("subject_id").query.sql_with_params())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT string_agg(int8send(n.subject_id), ''::bytea "  # noqa: S608
+                           f"ORDER BY n.subject_id) FROM ({sql}) n", params)
+            packed = cursor.fetchone()[0]
+        if packed:
+            part = array("q", bytes(packed))
+            if sys.byteorder == "little":
+                part.byteswap()
+            ids.extend(part)
+    return ids
 
 
 def _key_set(raw: str | None) -> frozenset[str]:

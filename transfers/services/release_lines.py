@@ -11,7 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from governance.models import TransferPlan
-from governance.selectors import plan_decisions, plan_default_decisions
+from governance.selectors import (
+    plan_decisions,
+    plan_default_decisions,
+    plan_notice_stages,
+)
 from transfers.blocks import block_lines
 from transfers.models import RecordBlock, Release
 from transfers.selectors import release_subjects
@@ -183,19 +187,26 @@ class _Previous:
         return carried
 
 
+def _line_subject_id(stored: bytes) -> int:
+    return int(stored[:stored.index(b"\t")])
+
+
 def release_lines(release: Release, tally: Tally
                    ) -> Iterator[tuple[list[bytes], list[tuple[int, Shape]]]]:
     """(NDJSON lines, their items) per block of records: for each subject this release carries,
     its line, and its subject id with the shape that says which fields it carries.
 
     The records come in subject order from their blocks (`transfers.blocks`), merged with the
-    decisions of the subjects who answered for the plan; every other subject gets the default
-    decisions of its kind. The allowed fields are picked fragment by fragment and joined, no
-    value is parsed or re-encoded; the decisions and counts are worked out once per shape
-    (decisions x stored keys) and the tallies added up per shape at the end."""
+    decisions of the subjects who answered for the plan; a subject whom the notice reached
+    and who answered nothing gets its kind's decisions for its notice stage (looked up per
+    block, `NoticeStages.between`), every other subject the default decisions of its
+    kind. The allowed fields are picked fragment by fragment and joined, no value is parsed
+    or re-encoded; the decisions and counts are worked out once per shape (decisions x
+    stored keys) and the tallies added up per shape at the end."""
     plan = release.plan
     defaults = {kind.encode(): decided for kind, decided
                 in plan_default_decisions(plan, now=release.as_of).items()}
+    notified = plan_notice_stages(plan, now=release.as_of)
     answered = _Answered(plan_decisions(plan, now=release.as_of, answered_only=True))
     previous = _Previous(_previously_released(plan, release))
     first_release = previous.next is None
@@ -214,6 +225,8 @@ def release_lines(release: Release, tally: Tally
         for kind, stored_lines in _plan_records(plan):
             default = defaults.get(kind)
             default_shapes = shapes.setdefault(id(default), {})
+            reached = notified.between(kind.decode(), _line_subject_id(stored_lines[0]),
+                                       _line_subject_id(stored_lines[-1]))
             out_lines: list[bytes] = []
             out_items: list[tuple[int, Shape]] = []
             for stored in stored_lines:
@@ -222,11 +235,17 @@ def release_lines(release: Release, tally: Tally
                 subject_id = int(head[0])
                 decided = (answered.advance_to(subject_id)
                            if subject_id >= answered.next_id else None)
+                shape = None
+                if decided is None and reached:
+                    decided = reached.get(subject_id)
+                    if decided is not None:  # most of a bulk move: one of two tables
+                        table = shapes.get(id(decided))
+                        shape = table.get(head[3]) if table is not None else None
                 if decided is None:
                     if default is None:
                         continue  # no rule for this kind: nothing released (deny by default)
                     shape = default_shapes.get(head[3]) or shape_for(kind, default, head[3])
-                else:
+                elif shape is None:
                     shape = shape_for(kind, decided, head[3])
                 carried = _NOTHING if first_release else previous.fields(subject_id)
                 if carried and shape.allowed_set <= carried:
