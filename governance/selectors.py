@@ -36,6 +36,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
+from governance.cursors import streamed
 from governance.models import (
     DataSubject,
     FieldRule,
@@ -220,18 +221,18 @@ def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_s
     kinds = list(kinds)
     if answered_only:
         subject_ids = _answered_subject_ids(plan)
-        # Few, large chunks: each chunk's query is one merge over its range of subjects.
+        # Few, large chunks, each streamed: one query per 50,000 answered subjects.
         chunk_size = max(chunk_size, 50_000)
     elif subject_ids is None:
-        yield from _rows_query(plan, kinds).iterator(chunk_size=chunk_size)
+        yield from streamed(_rows_query(plan, kinds), chunk_size)
         return
     else:
         subject_ids = sorted(set(subject_ids))
     # Ascending ids, a chunk at a time: each chunk's rows come in id order after the last's.
     ids = iter(subject_ids)
     while chunk := list(itertools.islice(ids, chunk_size)):
-        yield from _rows_query(plan, kinds, within=(chunk[0], chunk[-1])).filter(
-            id__in=_id_list(chunk)).iterator(chunk_size=5000)
+        yield from streamed(_rows_query(plan, kinds, within=(chunk[0], chunk[-1])).filter(
+            id__in=_id_list(chunk)), 5000)
 
 
 def _rows_query(plan: TransferPlan, kinds: list[str], within: tuple[int, int] | None = None):

@@ -23,7 +23,7 @@ after removing those subjects' fields from every ``records.ndjson`` under --out.
 For the outgoing operator, which told its users of the move itself (in its app, by post):
 
     python -m transfers.client --credentials var/operator-clients/KEPF.json \
-        --keys kepf-keys.json attest --file told.ndjson
+        --keys var/demo-operator-keys/KEPF.json attest --file told.ndjson
 
 reads one JSON object per line, ``{"external_id": ..., "channel": "in_app" | "post",
 "notified_at": "2026-12-01T09:00:00+09:00"}``, signs each batch (up to --batch lines) with
