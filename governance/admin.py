@@ -329,7 +329,9 @@ class TransferPlanAdmin(admin.ModelAdmin):
     actions = ["submit_plans", "approve_plans", "return_plans", "activate_plans",
                "new_version", "cancel_plans"]
     fieldsets = (
-        (None, {"fields": ("title", "from_operator", "to_operator", "rehearsal")}),
+        (None, {"fields": ("title", "rehearsal")}),
+        ("역할 (roles: PIPA Arts. 17, 26)", {
+            "fields": ("controller", "from_operator", "to_operator", "subcontractor")}),
         ("고지 내용 (Art. 17(2) / Art. 27 notice)", {
             "fields": ("purpose", "retention", "recipient_limits", "method")}),
         ("일정", {"fields": ("notice_starts_at", "notice_period_days", "cutover_at")}),

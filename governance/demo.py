@@ -28,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from governance.models import DataSubject, FieldOwnership, Operator, OperatorKey, TransferPlan
+from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
 from governance.seoul import (
     DISPUTED_FIELDS,
     PLAN_VALUES,
@@ -41,7 +41,6 @@ from governance.seoul import (
 from governance.services import (
     dispute_open,
     operator_key_register,
-    ownership_set,
     plan_approve,
     plan_create,
     plan_submit,
@@ -113,14 +112,9 @@ def _ensure_keys(operator: Operator) -> None:
 def _ensure_ownership(operators, fields) -> None:
     from governance.models import OwnershipDispute
 
+    # Each field's controller, with its reason, is the Seoul map's
+    # (governance.seoul.CONTROLLERS, recorded by seoul_catalogue_ensure).
     city, kepf = operators["SEOUL"], operators["KEPF"]
-    if not FieldOwnership.objects.exists():
-        since = dt.date(2019, 1, 1)
-        for field in fields.values():
-            ownership_set(field=field, operator=city, role=Operator.Role.CONTROLLER, by=SYSTEM,
-                          since=since, ground="서울사랑상품권 사업 주관 (programme owner)")
-            ownership_set(field=field, operator=kepf, role=Operator.Role.PROCESSOR, by=SYSTEM,
-                          since=since, ground="운영 대행 계약 (operating contract)")
     dispute = OwnershipDispute.objects.filter(title=DISPUTE_TITLE).first()
     if dispute is None:
         # Demo dates for the opening and the referral; the ruling date is the PIPC's.
@@ -148,7 +142,8 @@ def _ensure_plan(operators, fields) -> TransferPlan:
     officer = users.filter(username="officer").first()
     second = users.filter(username="officer2").first()
     now = timezone.now()
-    plan = plan_create(by=officer or SYSTEM, from_operator=operators["KEPF"],
+    plan = plan_create(by=officer or SYSTEM, controller=operators["SEOUL"],
+                       from_operator=operators["KEPF"],
                        to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
                        notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
                        **PLAN_VALUES)

@@ -8,6 +8,7 @@ Business rules live in `governance.services` (writes), `governance.selectors` (r
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 import uuid
@@ -60,6 +61,12 @@ class Operator(models.Model):
     # Art. 27 notices must name the recipient and how to reach it.
     address = models.CharField("주소 (address)", max_length=300, blank=True)
     phone = models.CharField("대표 전화 (phone)", max_length=40, blank=True)
+    # Receipts, notices and the privacy page (PIPA Art. 30) name whom a subject may ask.
+    # A role's public contact, not a private person's: the name may be a title.
+    privacy_officer_name = models.CharField("개인정보 보호책임자 (privacy officer)",
+                                            max_length=200, blank=True)
+    privacy_officer_contact = models.CharField("보호책임자 연락처 (privacy officer's contact)",
+                                               max_length=200, blank=True)
     created_at = models.DateTimeField("등록 시각", default=timezone.now, editable=False)
 
     class Meta:
@@ -293,10 +300,19 @@ class TransferPlan(models.Model):
     previous = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="next_versions", verbose_name="이전 버전")
     title = models.CharField("계획명", max_length=200)
+    # The roles (PIPA Arts. 17, 26): the controller on whose behalf the operators process the
+    # programme's data; the outgoing processor (`from_operator`) hands it to the incoming one
+    # (`to_operator`); the outgoing processor's subcontractor (재수탁자), if it has one.
+    controller = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                   null=True, blank=True,
+                                   verbose_name="개인정보처리자 (controller)")
     from_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
-                                      verbose_name="제공자 (from)")
+                                      verbose_name="이전 운영사 (outgoing)")
     to_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name="수령자 (to)")
+                                    verbose_name="새 운영사 (incoming)")
+    subcontractor = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                      null=True, blank=True,
+                                      verbose_name="이전 수탁자의 재수탁자 (subcontractor)")
     purpose = models.TextField("이용 목적 (고지문에 표시)")
     retention = models.CharField("보유·이용 기간 (고지문에 표시)", max_length=200)
     recipient_limits = models.TextField("수령자에 대한 제한", blank=True)
@@ -336,6 +352,14 @@ class TransferPlan(models.Model):
     @property
     def in_force(self) -> bool:
         return self.status in self.IN_FORCE
+
+    @property
+    def notice_period(self) -> dt.timedelta:
+        """The Art. 27 notice period, run per subject from its own evidence. A rehearsal plays
+        weeks in minutes: a day of a plan marked rehearsal lasts ``REHEARSAL_DAY_SECONDS``
+        (a day unless ``manage.py rehearse`` shortens it); a real plan's day is a day."""
+        day = settings.REHEARSAL_DAY_SECONDS if self.rehearsal else 86_400
+        return dt.timedelta(seconds=self.notice_period_days * day)
 
 
 class FieldRule(models.Model):

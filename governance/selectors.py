@@ -39,6 +39,7 @@ from django.db.models.functions import Cast
 from governance.cursors import streamed
 from governance.models import (
     DataSubject,
+    FieldOwnership,
     FieldRule,
     Operator,
     OperatorKey,
@@ -90,6 +91,65 @@ def plan_latest_version(plan: TransferPlan) -> TransferPlan:
 def plan_rules(plan: TransferPlan) -> list[FieldRule]:
     return list(plan.rules.select_related("field").order_by("field__subject_kind",
                                                               "field__position", "field__key"))
+
+
+@dataclass(frozen=True)
+class PlanRoles:
+    """Who is who in a plan (PIPA Arts. 17, 26): the ``controller`` on whose behalf the
+    operators process the programme's data (None while the plan names none), the
+    ``outgoing_processor`` (the plan's `from_operator`), the ``incoming_processor`` (its
+    `to_operator`) and the outgoing processor's ``subcontractor`` (None when it has none).
+
+    ``field_controllers``: field key -> the operator that controls that field of the plan
+    now, by the catalogue's ownership and rulings (absent: nobody recorded). A field the
+    outgoing operator controls itself (its own data) is provided to the incoming operator as
+    a third party; a field the plan's controller controls moves between its processors."""
+
+    controller: Operator | None
+    outgoing_processor: Operator
+    incoming_processor: Operator
+    subcontractor: Operator | None
+    field_controllers: Mapping[str, Operator]
+
+    @property
+    def processors(self) -> tuple[Operator, ...]:
+        """The parties acting on the controller's behalf, outgoing first."""
+        return tuple(p for p in (self.outgoing_processor, self.subcontractor,
+                                 self.incoming_processor) if p is not None)
+
+    def controls_itself(self, field_key: str) -> bool:
+        """Whether the outgoing operator controls ``field_key`` itself (its own data)."""
+        owner = self.field_controllers.get(field_key)
+        return owner is not None and owner.pk == self.outgoing_processor.pk
+
+
+def plan_roles(plan: TransferPlan) -> PlanRoles:
+    """The parties of ``plan`` and the controller of each of its fields (a few queries)."""
+    ids = {plan.controller_id, plan.from_operator_id, plan.to_operator_id,
+           plan.subcontractor_id} - {None}
+    owners = field_current_owners(plan.rules.values_list("field_id", flat=True))
+    ids |= {owner for owner, _ in owners.values() if owner is not None}
+    by_id = Operator.objects.in_bulk(ids)
+    keys = dict(plan.rules.values_list("field_id", "field__key"))
+    return PlanRoles(
+        controller=by_id.get(plan.controller_id),
+        outgoing_processor=by_id[plan.from_operator_id],
+        incoming_processor=by_id[plan.to_operator_id],
+        subcontractor=by_id.get(plan.subcontractor_id),
+        field_controllers=MappingProxyType({
+            keys[field_id]: by_id[owner] for field_id, (owner, _) in owners.items()
+            if owner is not None}))
+
+
+def field_current_owners(field_ids: Iterable[int]) -> dict[int, tuple[int | None, int | None]]:
+    """Field id -> (its controller's operator id, its processor's operator id) as the
+    catalogue's ownership (and the rulings it cites) records them now; None: not recorded."""
+    owners: dict[int, list[int | None]] = {pk: [None, None] for pk in field_ids}
+    rows = (FieldOwnership.objects.filter(field_id__in=list(owners), until__isnull=True)
+            .order_by("since", "id").values_list("field_id", "role", "operator_id"))
+    for field_id, role, operator_id in rows:
+        owners[field_id][0 if role == Operator.Role.CONTROLLER else 1] = operator_id
+    return {pk: (controller, processor) for pk, (controller, processor) in owners.items()}
 
 
 def plan_in_force_for(from_operator: Operator, to_operator: Operator) -> TransferPlan | None:
@@ -189,7 +249,7 @@ def plan_inputs(plan: TransferPlan) -> PlanInputs:
     return PlanInputs(
         plan_id=plan.pk,
         timing=Timing(plan_version=plan.version, plan_in_force=plan.in_force,
-                      notice_period=timedelta(days=plan.notice_period_days)),
+                      notice_period=plan.notice_period),
         rules_by_kind={k: tuple(v) for k, v in by_kind.items()},
     )
 

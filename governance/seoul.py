@@ -6,25 +6,77 @@ programme. Only public facts and synthetic values live here; no key, no personal
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 
 from governance.crypto import brn_check_digit
-from governance.models import Field, FieldRule, Operator
-from governance.services import catalogue_object_save
+from governance.models import Field, FieldOwnership, FieldRule, Operator
+from governance.services import catalogue_object_save, ownership_set
 
 B = FieldRule.Basis
 
 OPERATORS = {
-    # code: (name, English name, role, address, phone)
+    # code: (name, English name, role, address, phone, privacy officer, officer's contact).
+    # The privacy officers are named by their office, never as a person (demo values).
     "SEOUL": ("서울특별시", "Seoul Metropolitan Government", Operator.Role.CONTROLLER,
-              "서울특별시 중구 세종대로 110", "02-120"),
+              "서울특별시 중구 세종대로 110", "02-120",
+              "서울특별시 개인정보 보호책임자 (데모)", "02-120 (다산콜센터, 데모 연락처)"),
     "KEPF": ("한국간편결제진흥원", "Korea Easy Payment Foundation (KEPF)",
-             Operator.Role.PROCESSOR, "서울특별시 (데모 주소)", "02-0000-0001"),
+             Operator.Role.PROCESSOR, "서울특별시 (데모 주소)", "02-0000-0001",
+             "한국간편결제진흥원 개인정보 보호책임자 (데모)", "02-0000-0101 (데모 연락처)"),
     "SHINHAN": ("신한카드 컨소시엄", "Shinhan Card consortium", Operator.Role.PROCESSOR,
-                "서울특별시 (데모 주소)", "02-0000-0002"),
+                "서울특별시 (데모 주소)", "02-0000-0002",
+                "신한카드 컨소시엄 개인정보 보호책임자 (데모)", "02-0000-0102 (데모 연락처)"),
     "BIZPLAY": ("비즈플레이 컨소시엄", "Bizplay consortium", Operator.Role.PROCESSOR,
-                "서울특별시 (데모 주소)", "02-0000-0003"),
+                "서울특별시 (데모 주소)", "02-0000-0003",
+                "비즈플레이 컨소시엄 개인정보 보호책임자 (데모)", "02-0000-0103 (데모 연락처)"),
 }
+
+# Who controls each field, and why (PIPA Arts. 17, 26, 27). The programme's data is the
+# city's: it decides why and how it is processed, and the operator processes it on its
+# behalf (the PIPC's 2022 answer for the merchants' core data). What the operator collected
+# for its own service, under its own terms with the merchant or user, is its own: it may
+# provide it to a third party only with consent (Art. 17) or hand it over with its business
+# on notice (Art. 27).
+CITY = "SEOUL"
+OUTGOING = "KEPF"
+PROGRAMME = (CITY, "서울사랑상품권 사업을 위해 수집·생성된 정보: 서울시가 처리 목적과 "
+                   "방법을 정하고 운영사는 위탁받아 처리함 (programme data: the city decides, "
+                   "the operator processes it on the city's behalf)")
+RULED = (CITY, "개인정보보호위원회 2022-03-04 해석: 운영사는 가맹점 정보에 대해 서울시의 수탁자임 "
+               "(the PIPC's answer: the operator is the city's processor for merchant data)")
+OWN_MERCHANT = (OUTGOING, "운영사가 자체 가맹점 서비스의 약관에 따라 가맹점에게서 직접 받은 정보 "
+                          "(collected by the operator for its own merchant service)")
+OWN_USER = (OUTGOING, "이용자가 운영사의 결제 앱에 가입하며 운영사와 맺은 약관에 따라 운영사가 "
+                      "관리하는 정보: 운영사 변경 시 그 영업과 함께 이전 (제27조) (the user's "
+                      "account with the operator's app, handed over with that business)")
+OWN_ASSESSMENT = (OUTGOING, "운영사가 자체 목적으로 만든 정보 (made by the operator for its own "
+                            "purposes)")
+CONTROLLERS: dict[str, tuple[str, str]] = {
+    "merchant.business_registration_number": PROGRAMME,
+    "merchant.shop_name": PROGRAMME,
+    "merchant.representative_name": RULED,
+    "merchant.representative_phone": RULED,
+    "merchant.address": PROGRAMME,
+    "merchant.business_type": PROGRAMME,
+    "merchant.qr_merchant_id": PROGRAMME,
+    "merchant.fee_tier": PROGRAMME,
+    "merchant.settlement_history": PROGRAMME,
+    "merchant.settlement_bank_account": OWN_MERCHANT,
+    "merchant.email": OWN_MERCHANT,
+    "merchant.marketing_opt_in": OWN_MERCHANT,
+    "merchant.internal_risk_score": OWN_ASSESSMENT,
+    "user.phone": OWN_USER,
+    "user.name": OWN_USER,
+    "user.certificate_balance": OWN_USER,
+    "user.issuance_records": (CITY, "지역사랑상품권 발행·환불 기록: 서울시가 보존할 사업 기록 "
+                                    "(the programme's issuance records, kept for the city)"),
+    "user.purchase_history": OWN_USER,
+    "user.refund_account": OWN_USER,
+    "user.device_id": OWN_ASSESSMENT,
+}
+OWNERSHIP_SINCE = dt.date(2019, 1, 1)  # demo date: when the operating contract began
 
 # key, kind, Korean label, English label, category, personal, sensitivity, fides, data type,
 # and the basis the KEPF -> Shinhan plan gives it (with "required" for consent items).
@@ -89,12 +141,17 @@ PLAN_VALUES = {
 @transaction.atomic
 def seoul_operators_ensure(*, by=None) -> dict[str, Operator]:
     operators = {}
-    for code, (name, name_en, role, address, phone) in OPERATORS.items():
+    for code, (name, name_en, role, address, phone, officer, contact) in OPERATORS.items():
         operator = Operator.objects.filter(code=code).first()
         if operator is None:
             operator = catalogue_object_save(obj=Operator(
                 code=code, name=name, name_en=name_en, role=role, address=address,
-                phone=phone), by=by)
+                phone=phone, privacy_officer_name=officer, privacy_officer_contact=contact),
+                by=by)
+        elif not operator.privacy_officer_name and not operator.privacy_officer_contact:
+            # Registered before operators named their privacy officer.
+            operator.privacy_officer_name, operator.privacy_officer_contact = officer, contact
+            catalogue_object_save(obj=operator, by=by)
         operators[code] = operator
     return operators
 
@@ -111,7 +168,29 @@ def seoul_catalogue_ensure(*, by=None) -> dict[str, Field]:
                 personal=personal, sensitivity=sensitivity, fides_category=fides,
                 data_type=data_type, position=position), by=by)
         fields[key] = field
+    seoul_ownership_ensure(fields=fields, by=by)
     return fields
+
+
+@transaction.atomic
+def seoul_ownership_ensure(*, fields: dict[str, Field], by=None) -> None:
+    """Record each field's controller as the map says (and KEPF as the city's processor of
+    the city's fields), for the fields whose controller nobody has recorded yet: a ruling or
+    an officer's record is never overwritten."""
+    operators = seoul_operators_ensure(by=by)
+    recorded = set(FieldOwnership.objects.filter(
+        field__in=fields.values(), role=Operator.Role.CONTROLLER, until__isnull=True)
+        .values_list("field__key", flat=True))
+    for key, field in fields.items():
+        if key in recorded or key not in CONTROLLERS:
+            continue
+        code, reason = CONTROLLERS[key]
+        ownership_set(field=field, operator=operators[code], role=Operator.Role.CONTROLLER,
+                      ground=reason, since=OWNERSHIP_SINCE, by=by)
+        if code == CITY:
+            ownership_set(field=field, operator=operators[OUTGOING],
+                          role=Operator.Role.PROCESSOR, since=OWNERSHIP_SINCE, by=by,
+                          ground="서울사랑상품권 운영 위탁 계약 (operating contract with the city)")
 
 
 def seoul_plan_rules(fields: dict[str, Field]) -> list[tuple[Field, str, bool]]:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from governance.models import Field, FieldRule, TransferPlan
+from governance.models import Field, FieldOwnership, FieldRule, Operator, TransferPlan
 from governance.services.common import (
     Actor,
     GovernanceError,
@@ -33,8 +33,9 @@ from governance.services.common import (
 Status = TransferPlan.Status
 
 PLAN_EDITABLE_FIELDS = (
-    "title", "from_operator", "to_operator", "purpose", "retention", "recipient_limits",
-    "method", "notice_period_days", "notice_starts_at", "cutover_at", "rehearsal",
+    "title", "controller", "from_operator", "to_operator", "subcontractor", "purpose",
+    "retention", "recipient_limits", "method", "notice_period_days", "notice_starts_at",
+    "cutover_at", "rehearsal",
 )
 
 
@@ -45,15 +46,40 @@ def _require_editable(plan: TransferPlan) -> None:
             "만드세요. (Only a draft can change: create a new version.)")
 
 
+def _require_distinct_parties(plan: TransferPlan) -> None:
+    if plan.from_operator_id == plan.to_operator_id:
+        raise GovernanceError("제공자와 수령자가 같습니다. (from and to are the same operator)")
+    if plan.subcontractor_id is not None and plan.subcontractor_id in (
+            plan.from_operator_id, plan.to_operator_id, plan.controller_id):
+        raise GovernanceError("재수탁자는 이전·새 운영사나 개인정보처리자와 달라야 합니다. "
+                              "(the subcontractor must be another party)")
+
+
+def _controller_served_by(processor_id: int, fields: list[Field]) -> int | None:
+    """The one controller for whom ``processor`` now processes the plan's fields, by the
+    catalogue's ownership (None when it serves none or several): the plan's controller when
+    the officer names none."""
+    fields_processed = FieldOwnership.objects.filter(
+        field__in=fields, operator_id=processor_id, role=Operator.Role.PROCESSOR,
+        until__isnull=True).values("field_id")
+    controllers = set(FieldOwnership.objects.filter(
+        field_id__in=fields_processed, role=Operator.Role.CONTROLLER, until__isnull=True)
+        .values_list("operator_id", flat=True))
+    return controllers.pop() if len(controllers) == 1 else None
+
+
 @transaction.atomic
 def plan_create(*, by: Actor, rules: Iterable[tuple[Field, str, bool]] = (),
                 **values: Any) -> TransferPlan:
     unknown = set(values) - set(PLAN_EDITABLE_FIELDS)
     if unknown:
         raise GovernanceError(f"unknown plan attributes: {sorted(unknown)}")
+    rules = list(rules)
     plan = TransferPlan(created_by=user_of(by), **values)
-    if plan.from_operator_id == plan.to_operator_id:
-        raise GovernanceError("제공자와 수령자가 같습니다. (from and to are the same operator)")
+    if "controller" not in values:
+        plan.controller_id = _controller_served_by(plan.from_operator_id,
+                                                   [field for field, _, _ in rules])
+    _require_distinct_parties(plan)
     plan.save()
     for field, basis, required in rules:
         FieldRule.objects.create(plan=plan, field=field, basis=basis, required=required)
@@ -72,8 +98,7 @@ def plan_update(*, plan: TransferPlan, by: Actor, **changes: Any) -> TransferPla
     changed = sorted(k for k, v in changes.items() if getattr(plan, k) != v)
     for key, value in changes.items():
         setattr(plan, key, value)
-    if plan.from_operator_id == plan.to_operator_id:
-        raise GovernanceError("제공자와 수령자가 같습니다. (from and to are the same operator)")
+    _require_distinct_parties(plan)
     plan.save()
     record(by, "plan.updated", plan, {"version": plan.version, "changed": changed})
     return plan
