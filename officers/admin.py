@@ -64,13 +64,18 @@ class AccessReviewAdmin(admin.ModelAdmin):
             response["Content-Disposition"] = (
                 f'attachment; filename="access-review-{month:%Y-%m}.csv"')
             return response
-        _, end = month_bounds(month)
+        start, end = month_bounds(month)
+        finished = end <= timezone.now()
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta,
             "title": f"접근 기록 월간 점검 — {month:%Y-%m}", "review": review, "rule": RULE,
             "month": month, "month_text": f"{month:%Y-%m}",
-            "can_sign": self.can_sign(request) and review.signed is None
-            and end <= timezone.now(),
+            "finished": finished, "signable_from": end.date(),
+            "may_sign": self.can_sign(request),
+            "can_sign": self.can_sign(request) and review.signed is None and finished,
+            # The entries behind each row, in the audit log (exact account, this month).
+            "entries_query": urlencode({"created_at__gte": str(start),
+                                        "created_at__lt": str(end)}),
             "history": AccessReview.objects.select_related("signed_by")[:24],
         }
         return TemplateResponse(request, "officers/access_review.html", context)

@@ -27,6 +27,11 @@ LAST_ACTIVITY_KEY = "officers_last_activity"
 # The stored time moves on at most this often: an idle limit of N minutes ends a session
 # after N minutes without a request, give or take this.
 REFRESH_SECONDS = 60
+# How long the session row (and its cookie) outlives the idle limit. This middleware, not
+# the row's expiry, ends an idle session; a row that died with the limit would leave an
+# officer back from lunch at a bare login page, told nothing, and no staff.session_expired
+# entry recorded. Past this the row goes too, as a backstop.
+ROW_GRACE_SECONDS = 12 * 3600
 
 # Who is acting in this request (for permission-history events): an (actor_type, actor_id)
 # pair, or None outside a request (a shell, a command: recorded as system:console).
@@ -57,8 +62,8 @@ class StaffSessionMiddleware:
             return self._expired(request, user, idle_seconds=int(now - last))
         if last is None or now - last >= REFRESH_SECONDS:
             request.session[LAST_ACTIVITY_KEY] = now
-            # The session row itself expires then too, so a copied cookie dies with it.
-            request.session.set_expiry(idle_limit)
+            # A copied cookie is refused here like its owner's; the row itself goes later.
+            request.session.set_expiry(idle_limit + ROW_GRACE_SECONDS)
         with acting_as(officer_actor(user)):
             return self.get_response(request)
 

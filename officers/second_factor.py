@@ -8,10 +8,12 @@ it. Every enrolment, verification failure and verified login is an audit event.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -74,12 +76,48 @@ def recovery_codes_issue(*, user) -> list[str]:
     return codes
 
 
+def is_totp_code(code: str) -> bool:
+    """TOTP codes are 6 digits; recovery codes 8 letters and digits."""
+    code = _clean(code)
+    return code.isdigit() and len(code) <= 8
+
+
+def _clean(code: str) -> str:
+    return code.strip().replace(" ", "").lower()
+
+
+def second_factor_wait(*, user, code: str) -> int:
+    """Seconds before the device that would check ``code`` may check one again, or 0.
+
+    django-otp makes a device wait 1, 2, 4, 8 ... seconds after each wrong code and refuses
+    even the right one meanwhile; the page says so instead of calling a right code wrong,
+    and such a try is not counted as a failure (the code was never checked).
+    """
+    code = _clean(code)
+    if totp_confirmed(user) is None:
+        device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    elif is_totp_code(code):
+        device = totp_confirmed(user)
+    else:
+        device = StaticDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        return 0
+    allowed, data = device.verify_is_allowed()
+    if allowed or not data or "locked_until" not in data:
+        return 0
+    return max(1, math.ceil((data["locked_until"] - timezone.now()).total_seconds()))
+
+
+def recovery_codes_left(user) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
 def second_factor_verify(*, user, code: str, address: str):
     """The device that accepts ``code`` (a 6-digit TOTP code, or a recovery code, which is
     then used up), or None. Each outcome is an audit event."""
-    code = code.strip().replace(" ", "").lower()
+    code = _clean(code)
     with transaction.atomic():
-        if code.isdigit() and len(code) <= 8:  # TOTP codes are 6 digits; recovery codes 8 letters
+        if is_totp_code(code):
             device = TOTPDevice.objects.select_for_update().filter(
                 user=user, confirmed=True).order_by("id").first()
             kind = "totp"

@@ -12,7 +12,7 @@ import segno
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_lockout_response
 from axes.utils import reset as axes_reset
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponseRedirect
@@ -23,10 +23,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice
 
 from officers.access import client_address
 from officers.second_factor import (
+    is_totp_code,
+    recovery_codes_left,
     second_factor_verify,
+    second_factor_wait,
     totp_confirmed,
     totp_enrol,
     totp_pending,
@@ -81,9 +85,16 @@ class OfficerAdminSite(admin.AdminSite):
         enrolled = totp_confirmed(user) is not None
         code = request.POST.get("code", "") if request.method == "POST" else ""
         error = ""
-        if code and enrolled:
+        wait = second_factor_wait(user=user, code=code) if code else 0
+        if wait:
+            # Not a failure: the code was not checked (django-otp's wait after a wrong one).
+            error = (f"코드를 틀린 직후라 {wait}초 동안은 확인할 수 없습니다. {wait}초 뒤에 "
+                     "앱에 표시된 최신 코드를 다시 입력하세요.")
+        elif code and enrolled:
             device = second_factor_verify(user=user, code=code, address=address)
             if device is not None:
+                if isinstance(device, StaticDevice):
+                    self._recovery_code_used(request, user)
                 return self._verified(request, device, target)
         elif code:
             enrolment = totp_enrol(user=user, code=code, address=address)
@@ -92,13 +103,13 @@ class OfficerAdminSite(admin.AdminSite):
                 return TemplateResponse(request, "officers/recovery_codes.html", {
                     **self.each_context(request), "title": "복구 코드 (recovery codes)",
                     "codes": enrolment.recovery_codes, "next": target})
-        if request.method == "POST":
+        if request.method == "POST" and not wait:
             # A wrong code counts towards the account's lock-out like a wrong password.
             user_login_failed.send(sender=type(self), credentials=credentials, request=request)
             if AxesProxyHandler.is_locked(request, credentials):
                 logout(request)
                 return get_lockout_response(request, credentials=credentials)
-            error = "코드가 맞지 않습니다. 앱에 표시된 최신 6자리 코드를 입력하세요."
+            error = _wrong_code_message(code, enrolled=enrolled)
         context = {**self.each_context(request), "error": error, "next": target,
                    "title": "2단계 인증 (second factor)", "enrolled": enrolled}
         if not enrolled:
@@ -110,12 +121,24 @@ class OfficerAdminSite(admin.AdminSite):
         return TemplateResponse(request, "officers/second_factor.html", context,
                                 status=400 if error else 200)
 
+    def _recovery_code_used(self, request, user) -> None:
+        left = recovery_codes_left(user)
+        messages.warning(request, f"복구 코드로 로그인했습니다 (남은 복구 코드 {left}개). "
+                                  "휴대전화를 찾지 못했다면 시스템 관리자에게 인증 앱 재등록을 "
+                                  "요청하세요: 다음 로그인에서 새로 등록합니다.")
+
     def _verified(self, request, device, target: str):
         request.session.cycle_key()  # a new session id for the verified session
         otp_login(request, device)
         # The whole login succeeded: the failures counted against the account start again.
         axes_reset(username=request.user.get_username())
         return HttpResponseRedirect(target)
+
+
+def _wrong_code_message(code: str, *, enrolled: bool) -> str:
+    if enrolled and not is_totp_code(code):
+        return "복구 코드가 맞지 않거나 이미 쓴 코드입니다. 복구 코드는 한 번만 쓸 수 있습니다."
+    return "코드가 맞지 않습니다. 앱에 표시된 최신 6자리 코드를 입력하세요."
 
 
 def _password_done(request) -> bool:
