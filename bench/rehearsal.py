@@ -73,6 +73,8 @@ def main() -> None:
            "TWILIO_AUTH_TOKEN": token, "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
            "TWILIO_API_BASE": f"http://127.0.0.1:{STANDIN_PORT}",
            "PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}", "LOG_LEVEL": "WARNING",
+           # The rehearsal plan's one-day notice period, a day as `rehearse` counts it.
+           "REHEARSAL_DAY_SECONDS": "20",
            "SMS_SEND_RATE_PER_SECOND": "2000",
            # gunicorn stands behind a TLS proxy in production; here the simulated people's
            # X-Forwarded-For plays the proxy's part (one address per phone).

@@ -307,6 +307,10 @@ AUDIT_SEAL_INLINE = env_bool("AUDIT_SEAL_INLINE", default=CELERY_TASK_ALWAYS_EAG
 AUDIT_MAX_UNSEALED_SECONDS = env_int("AUDIT_MAX_UNSEALED_SECONDS", 300)
 
 
+# How long a day of a rehearsal plan's notice period lasts (plans marked rehearsal only: they
+# move nothing real and never reach a register). `manage.py rehearse --day-seconds` sets it in
+# its own process; a separately served rehearsal (--base-url) needs it in the server's env.
+REHEARSAL_DAY_SECONDS = env_int("REHEARSAL_DAY_SECONDS", 86_400)
 def _audit_witnesses(name: str) -> list[dict[str, str]]:
     """The witnesses asked to co-sign every checkpoint (docs/audit.md, "Witnesses").
 

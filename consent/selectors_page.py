@@ -8,7 +8,7 @@ are read only on the status page and by the early-request services, never by the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from governance.models import (
     DataSubject,
@@ -37,7 +37,7 @@ def subject_notice_reached(*, plan: TransferPlan, subject: DataSubject) -> Notic
         return None
     notified_at, channel = row
     return NoticeReached(at=notified_at, channel=channel,
-                         period_ends_at=notified_at + timedelta(days=plan.notice_period_days))
+                         period_ends_at=notified_at + plan.notice_period)
 
 
 def subject_state(*, plan: TransferPlan, subject: DataSubject) -> SubjectConsentState | None:

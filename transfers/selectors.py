@@ -114,12 +114,8 @@ def plan_reconciliation(plan: TransferPlan) -> list[ReconciliationRow]:
         manifest = json.loads(bytes(release.manifest))
         figures = _manifest_figures(manifest["counts"], manifest["control_totals"])
         _add(released, figures)
-        # A rehearsal release carries everything allowed every time: only the newest counts.
         first = manifest["counts"].get("first_time")
-        if release.rehearsal:
-            moved = dict(figures)
-        else:
-            _add(moved, _flatten(first) if first else figures)
+        _add(moved, _flatten(first) if first else figures)
         ack = release.acknowledgements.order_by("-received_at", "-id").first()
         if ack is not None:
             _add(released_acknowledged, figures)
@@ -288,8 +284,9 @@ def deletion_feed(plan: TransferPlan, *, after: int, limit: int) -> list[Deletio
 
 def plans_with_releases() -> list[TransferPlan]:
     """The newest decided version (not a draft or one awaiting approval) of each plan lineage
-    that has released data (not rehearsals): where deletions can be owed."""
-    lineages = set(Release.objects.filter(status=Release.Status.READY, rehearsal=False)
+    that has released data (rehearsals too: their recipient holds what they carried):
+    where deletions can be owed."""
+    lineages = set(Release.objects.filter(status=Release.Status.READY)
                    .values_list("plan__lineage", flat=True))
     newest: dict[Any, TransferPlan] = {}
     undecided = (TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED)
@@ -313,8 +310,7 @@ def deletion_searches_overdue(now=None) -> int:
     searched = dict(DeletionScan.objects.filter(lineage__in=lineages)
                     .values_list("lineage", "scanned_at"))
     first_released = dict(
-        Release.objects.filter(status=Release.Status.READY, rehearsal=False,
-                               plan__lineage__in=lineages)
+        Release.objects.filter(status=Release.Status.READY, plan__lineage__in=lineages)
         .values("plan__lineage").annotate(first=Min("completed_at"))
         .values_list("plan__lineage", "first"))
     quiet_since = {lineage: searched.get(lineage) or first_released.get(lineage)

@@ -7,22 +7,30 @@ pages, and the incoming operator (Shinhan) pulls, verifies, decrypts and acknowl
 reference client. The story, in order:
 
 1. scenario    the demo data; a fresh dispute over representative name and phone, referred to
-               the commission; an approved KEPF -> Shinhan plan using every legal basis
+               the commission; an approved KEPF -> Shinhan plan (marked a rehearsal) using
+               every legal basis
 2. upload      KEPF uploads every record (a few planted errors, then corrected)
-3. campaigns   merchants asked for consent, users sent the Art. 27 notice
-4. answers     merchants agree, agree to the required item only, decline, or never answer;
-               a few users object
-5. release 1   the early movers: what may move now (the disputed fields wait)
-6. ruling      the commission rules half way: the disputed fields follow the plan again
-7. changes     some merchants withdraw after their data moved; Shinhan confirms deletion
-8. release 2   the bulk release at cut-over: what became releasable since
-9. reconcile   declared, accepted, released and acknowledged totals side by side
-10. audit      the trail sealed, verified, exported and verified again by the bundle's own
+3. campaigns   merchants asked for consent by SMS
+4. answers     merchants agree, agree to the required item only, decline, or never answer
+5. notices     the Art. 27 notice: most users by an LMS that carries it (a share of handsets
+               cannot be reached: the stand-in answers `undelivered`), the rest told in
+               KEPF's app, which KEPF attests through the API with the reference client
+6. users       some users open the notice and ask to move now ("지금 이전하기"), a few
+               object; the unreached cannot do either
+7. release 1   what may move now: merchants' non-disputed fields, the early movers (users
+               whose notice period still runs stay back, the disputed fields wait)
+8. ruling      the commission rules half way: the disputed fields follow the plan again
+9. changes     some merchants withdraw after their data moved; Shinhan confirms deletion
+10. release 2  the bulk release at cut-over, once every reached user's notice period has run:
+               what became releasable since (never the unreached, never the objectors)
+11. reconcile  declared, accepted, released and acknowledged totals side by side
+12. audit      the trail sealed, verified, exported and verified again by the bundle's own
                standalone verifier
 
-The rehearsal's plan has a notice period of zero days, so that weeks fit into minutes: a
-user's Art. 27 items may move once evidence shows the notice reached that user (and never
-without it); objections recorded in the rehearsal still keep users back.
+The rehearsal plays weeks in minutes: its plan is marked a rehearsal (its releases are stamped
+so and never reach a register) with a notice period of one day, and a rehearsal day lasts
+``Options.day_seconds`` (``REHEARSAL_DAY_SECONDS``). Each user's period runs from that user's
+own evidence, as in a real plan.
 """
 
 from __future__ import annotations
@@ -60,7 +68,11 @@ class Options:
     base_url: str | None = None   # None: serve in this process on a free port
     standin_url: str | None = None  # with base_url: the SMS stand-in its workers send to
     http_answers: int = 3_000     # at most this many merchants answer over HTTP
-    sms_users: int | None = None  # users notified by SMS (None: all); the rest by the app
+    sms_users: int | None = None  # users notified by LMS (None: all but app_share of them)
+    app_share: float = 0.2        # users told in KEPF's app (attested), when sms_users is None
+    undelivered_share: float = 0.05  # of the users' LMS: handsets the stand-in cannot reach
+    early_share: float = 0.1      # of the users the LMS reached: ask to move now
+    day_seconds: int = 20         # how long a day of the rehearsal plan's notice period lasts
     workers: int = 8              # simulated people answering at the same time
     out: Path | None = None
     quiet: bool = False
@@ -70,7 +82,7 @@ class Options:
 PROFILES = (("agree_all", 0.45), ("required_only", 0.15), ("decline", 0.10),
             ("opened_only", 0.05), ("never", 0.25))
 WITHDRAW_SHARE = 0.10   # of the merchants who agreed to everything, after release 1
-OBJECT_SHARE = 0.03     # of the users
+OBJECT_SHARE = 0.03     # of the users notified by LMS
 
 
 @dataclass
@@ -79,7 +91,10 @@ class Cast:
 
     merchant_profile: dict[int, str] = field(default_factory=dict)  # merchant index -> profile
     withdrawing: set[int] = field(default_factory=set)
-    objecting_users: set[int] = field(default_factory=set)
+    lms_users: range = range(0)                          # user indices notified by LMS
+    app_users: range = range(0)                          # user indices told in KEPF's app
+    early_users: set[int] = field(default_factory=set)   # ask to move now (if reached)
+    objecting_users: set[int] = field(default_factory=set)  # object (if reached)
 
 
 @dataclass
@@ -131,10 +146,10 @@ def stage_scenario(ctx: Context) -> None:
             opened_on=today, referred_on=today)
         st.advance()
         now = timezone.now()
-        # The rehearsal plays weeks in minutes: its notice period is zero days, so a user's
-        # Art. 27 items may move as soon as evidence shows the notice reached that user (a
-        # real plan keeps its 30 days, counted per user from the same kind of evidence).
-        values = {**PLAN_VALUES, "notice_period_days": 0,
+        # The rehearsal plays weeks in minutes: its plan is a rehearsal with a notice period
+        # of one (rehearsal) day, counted per user from that user's evidence like a real one.
+        settings.REHEARSAL_DAY_SECONDS = ctx.options.day_seconds
+        values = {**PLAN_VALUES, "notice_period_days": 1, "rehearsal": True,
                   "title": f"[리허설 {now:%Y-%m-%d %H:%M}] {PLAN_VALUES['title']}"}
         plan = plan_create(by=ctx.officer, from_operator=operators["KEPF"],
                            to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
@@ -256,34 +271,35 @@ def sms_through_standin(ctx: Context, stack: ExitStack) -> None:
 
 
 def stage_campaigns(ctx: Context) -> None:
-    from consent.models import Campaign, SmsMessage
-    from consent.services.campaigns import campaign_create, campaign_launch
+    from consent.models import SmsMessage
 
     o = ctx.options
-    expires = timezone.now() + dt.timedelta(days=14)
-    campaigns = {}
-    sms_users = o.users if o.sms_users is None else min(o.users, o.sms_users)
-    with ctx.progress.stage("campaigns", "3. 동의 요청·이전 고지 발송 (SMS)",
-                            total=o.merchants + sms_users) as st:
-        for kind, count, name in (("merchant", o.merchants, "가맹점 개인정보 제공 동의 요청"),
-                                  ("user", sms_users, "이용자 영업양도 이전 고지")):
-            if not count:
-                continue
-            ids = [f"{'M' if kind == 'merchant' else 'U'}-{i:07d}" for i in range(1, count + 1)]
-            # Rehearsal SMS only reach the stand-in: no quiet hours, no reminders.
-            campaign = campaign_create(
-                plan=ctx.plan, name=f"[리허설] {name}", subject_kind=kind, expires_at=expires,
-                by=ctx.officer, audience=Campaign.Audience.LIST,
-                audience_filter={"external_ids": ids}, quiet_from_hour=0, quiet_until_hour=0,
-                send_rate_per_second=5_000, reminder_count=0)
-            campaign_launch(campaign=campaign, by=ctx.officer)
-            campaigns[kind] = campaign
-        _send_until_done(list(campaigns.values()), st)
-        sent = SmsMessage.objects.filter(request__campaign__in=campaigns.values(),
-                                         status__in=_SENT_STATES).count()
-        st.note(f"{sent:,} SMS accepted by the provider")
-    ctx.facts["campaigns"] = {k: c.pk for k, c in campaigns.items()}
-    ctx.facts["users_notified_by_app"] = o.users - sms_users
+    with ctx.progress.stage("campaigns", "3. 가맹점 동의 요청 발송 (SMS)",
+                            total=o.merchants) as st:
+        if o.merchants:
+            campaign = _campaign(ctx, "merchant", "가맹점 개인정보 제공 동의 요청",
+                                 [f"M-{i:07d}" for i in range(1, o.merchants + 1)])
+            ctx.facts.setdefault("campaigns", {})["merchant"] = campaign.pk
+            _send_until_done([campaign], st)
+            sent = SmsMessage.objects.filter(request__campaign=campaign,
+                                             status__in=_SENT_STATES).count()
+            st.note(f"{sent:,} SMS accepted by the provider")
+
+
+def _campaign(ctx: Context, kind: str, name: str, external_ids: list[str], items=None):
+    from consent.models import Campaign
+    from consent.services.campaigns import campaign_create, campaign_launch
+
+    # Rehearsal SMS only reach the stand-in: no quiet hours, no reminders (a message the
+    # stand-in cannot deliver leaves its subject unreached at once).
+    campaign = campaign_create(
+        plan=ctx.plan, name=f"[리허설] {name}", subject_kind=kind,
+        expires_at=timezone.now() + dt.timedelta(days=14), by=ctx.officer,
+        audience=Campaign.Audience.LIST, audience_filter={"external_ids": external_ids},
+        items=items, quiet_from_hour=0, quiet_until_hour=0, send_rate_per_second=5_000,
+        reminder_count=0)
+    campaign_launch(campaign=campaign, by=ctx.officer)
+    return campaign
 
 
 _SENT_STATES = ("submitted", "sent", "delivered")
@@ -343,9 +359,17 @@ def _cast(ctx: Context) -> Cast:
     cast.withdrawing = set(rng.sample(agreeing, max(1, int(len(agreeing) * WITHDRAW_SHARE)))
                            if agreeing else [])
     o = ctx.options
-    users = range(1, (o.users if o.sms_users is None else min(o.users, o.sms_users)) + 1)
-    cast.objecting_users = set(rng.sample(list(users), min(len(users), max(
-        1, int(len(users) * OBJECT_SHARE))))) if len(users) else set()
+    by_lms = (o.users - round(o.users * o.app_share) if o.sms_users is None
+              else min(o.users, o.sms_users))
+    cast.lms_users, cast.app_users = range(1, by_lms + 1), range(by_lms + 1, o.users + 1)
+    # Early movers and objectors among the users the LMS is sent to (those it cannot reach
+    # never see a link, and so cannot act): disjoint sets.
+    lms = list(cast.lms_users)
+    cast.objecting_users = set(rng.sample(lms, min(len(lms), max(
+        1, int(len(lms) * OBJECT_SHARE))))) if lms else set()
+    others = [i for i in lms if i not in cast.objecting_users]
+    cast.early_users = set(rng.sample(others, min(len(others), max(
+        1, int(len(lms) * o.early_share))))) if others else set()
     return cast
 
 
@@ -370,28 +394,16 @@ def _merchant_acts(ctx: Context, i: int, profile: str) -> str:
     return profile
 
 
-def _user_objects(ctx: Context, i: int) -> str:
-    from governance.seoul import synthetic_phone
-
-    visitor = Visitor(ctx.links[f"U-{i:07d}"], ctx.base_url, person=ctx.options.merchants + i)
-    visitor.verify(synthetic_phone(i)[-4:])
-    visitor.press("/object")
-    return "objected"
-
-
 def stage_answers(ctx: Context) -> None:
     _collect_links(ctx)
     ctx.cast = cast = _cast(ctx)
     acting = [(i, p) for i, p in cast.merchant_profile.items() if p != "never"]
     acting = acting[:ctx.options.http_answers]
-    objecting = sorted(cast.objecting_users)
     outcomes: Counter = Counter()
-    with ctx.progress.stage("answers", "4. 가맹점 응답·이용자 이의 (모바일 페이지, HTTP)",
-                            total=len(acting) + len(objecting)) as st:
+    with ctx.progress.stage("answers", "4. 가맹점 응답 (모바일 페이지, HTTP)",
+                            total=len(acting)) as st:
         with ThreadPoolExecutor(max_workers=ctx.options.workers) as pool:
-            jobs = [pool.submit(_merchant_acts, ctx, i, p) for i, p in acting]
-            jobs += [pool.submit(_user_objects, ctx, i) for i in objecting]
-            for job in jobs:
+            for job in [pool.submit(_merchant_acts, ctx, i, p) for i, p in acting]:
                 outcomes[job.result()] += 1
                 st.advance()
         st.note(", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
@@ -402,7 +414,107 @@ def stage_answers(ctx: Context) -> None:
     ctx.facts["answers"] = dict(outcomes)
 
 
-# --- 5/8. releases ------------------------------------------------------------------------
+# --- 5/6. the users' Art. 27 notice, early moves and objections --------------------------
+
+
+def stage_notices(ctx: Context) -> None:
+    """The notice itself by LMS (its delivery report is the evidence), a share of handsets
+    out of reach; the users told in KEPF's app attested by KEPF, signed, through the API."""
+    from consent.models import SmsMessage
+    from governance.models import FieldRule
+
+    cast, o = ctx.cast, ctx.options
+    with ctx.progress.stage("notices", "5. 이용자 이전 고지 (LMS·운영사 앱 공지 확인서)",
+                            total=len(cast.lms_users) + len(cast.app_users)) as st:
+        if cast.lms_users:
+            notice_items = list(ctx.plan.rules.filter(
+                basis=FieldRule.Basis.NOTICE_OPT_OUT, field__subject_kind="user")
+                .order_by("field__position").values_list("field__key", flat=True))
+            _standin_undelivered(ctx, o.undelivered_share)
+            try:
+                campaign = _campaign(ctx, "user", "이용자 영업양도 이전 고지",
+                                     [f"U-{i:07d}" for i in cast.lms_users], items=notice_items)
+                ctx.facts.setdefault("campaigns", {})["user"] = campaign.pk
+                _send_until_done([campaign], st)
+                _wait_for_delivery_reports(campaign)
+            finally:
+                _standin_undelivered(ctx, 0.0)
+            statuses = Counter(SmsMessage.objects.filter(request__campaign=campaign)
+                               .values_list("status", flat=True))
+            st.note(f"LMS: {statuses.get('delivered', 0):,} delivered, "
+                    f"{statuses.get('undelivered', 0) + statuses.get('failed', 0):,} not")
+        if cast.app_users:
+            attested = _kepf_attests(ctx, [f"U-{i:07d}" for i in cast.app_users])
+            st.advance(len(cast.app_users))
+            st.note(f"KEPF attested {attested:,} users told in its app")
+    _collect_links(ctx)
+
+
+def _standin_undelivered(ctx: Context, share: float) -> None:
+    """Only the users' LMS meet dead handsets (the merchants' story is about consent). An
+    external stand-in keeps the share it was started with (--undelivered-share)."""
+    state = getattr(ctx.standin, "state", None)
+    if state is not None:
+        state.undelivered_share = share
+
+
+def _wait_for_delivery_reports(campaign, timeout: float = 600) -> None:
+    """The stand-in posts `delivered` or `undelivered` shortly after `sent`: the notice
+    evidence is those reports, so wait until no message is left in between."""
+    from consent.models import SmsMessage
+
+    deadline = time.monotonic() + timeout
+    while SmsMessage.objects.filter(request__campaign=campaign,
+                                    status__in=("submitted", "sent")).exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the provider's delivery reports did not arrive in time")
+        time.sleep(0.3)
+
+
+def _kepf_attests(ctx: Context, external_ids: list[str]) -> int:
+    """KEPF told these users in its app a moment ago; it signs and posts that, per user."""
+    from governance.demo import demo_keys_dir
+    from transfers.client import Api, attest
+
+    api = Api(ctx.base_url, *ctx.kepf_client, scope="upload")
+    api.authenticate()
+    keys = json.loads((demo_keys_dir() / "KEPF.json").read_text())
+    told_at = (timezone.now() - dt.timedelta(seconds=1)).isoformat()
+    lines = ({"external_id": e, "channel": "in_app", "notified_at": told_at}
+             for e in external_ids)
+    return attest(api, keys, lines, plan_id=ctx.plan.pk, log=lambda *_: None)["subjects"]
+
+
+def _user_acts(ctx: Context, i: int, action: str) -> str:
+    """A user opens the notice (readable without the identity check), verifies with the last
+    four digits of their phone, and asks to move now or objects."""
+    from governance.seoul import synthetic_phone
+
+    link = ctx.links.get(f"U-{i:07d}")
+    if link is None:
+        return "unreached"  # the LMS never reached the handset: no link to open
+    visitor = Visitor(link, ctx.base_url, person=ctx.options.merchants + i)
+    visitor.verify(synthetic_phone(i)[-4:])
+    visitor.press("/early" if action == "early" else "/object")
+    return "moved_early" if action == "early" else "objected"
+
+
+def stage_users(ctx: Context) -> None:
+    cast = ctx.cast
+    acting = [(i, "early") for i in sorted(cast.early_users)]
+    acting += [(i, "object") for i in sorted(cast.objecting_users)]
+    outcomes: Counter = Counter()
+    with ctx.progress.stage("users", "6. 이용자: 지금 이전하기·이전 거부 (모바일 페이지)",
+                            total=len(acting)) as st:
+        with ThreadPoolExecutor(max_workers=ctx.options.workers) as pool:
+            for job in [pool.submit(_user_acts, ctx, i, a) for i, a in acting]:
+                outcomes[job.result()] += 1
+                st.advance()
+        st.note(", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    ctx.facts["user_actions"] = dict(outcomes)
+
+
+# --- 7/10. releases -----------------------------------------------------------------------
 
 
 def _pull(ctx: Context, key: str, label: str) -> dict:
@@ -420,21 +532,36 @@ def _pull(ctx: Context, key: str, label: str) -> dict:
 
 
 def stage_release_early(ctx: Context) -> None:
-    _pull(ctx, "release1", "5. 1차 제공 (먼저 이전할 수 있는 정보)")
+    _pull(ctx, "release1", "7. 1차 제공 (먼저 이전할 수 있는 정보·지금 이전 요청자)")
 
 
 def stage_release_bulk(ctx: Context) -> None:
-    _pull(ctx, "release2", "8. 전환 시점 일괄 제공 (cut-over)")
+    _wait_for_notice_periods(ctx)
+    _pull(ctx, "release2", "10. 전환 시점 일괄 제공 (cut-over)")
 
 
-# --- 6. ruling ----------------------------------------------------------------------------
+def _wait_for_notice_periods(ctx: Context) -> None:
+    """The cut-over comes once the newest evidence's notice period has run (a rehearsal day
+    is seconds long): waited for in real time, never pretended."""
+    from django.db.models import Max
+
+    from governance.models import SubjectNotice
+
+    newest = SubjectNotice.objects.filter(lineage=ctx.plan.lineage).aggregate(
+        t=Max("notified_at"))["t"]
+    if newest is not None:
+        pause = (newest + ctx.plan.notice_period - timezone.now()).total_seconds()
+        time.sleep(max(0.0, pause) + 0.5)
+
+
+# --- 8. ruling ----------------------------------------------------------------------------
 
 
 def stage_ruling(ctx: Context) -> None:
     from governance.models import Operator
     from governance.services import ruling_record
 
-    with ctx.progress.stage("ruling", "6. 개인정보보호위원회 결정", total=1) as st:
+    with ctx.progress.stage("ruling", "8. 개인정보보호위원회 결정", total=1) as st:
         ruling_record(
             dispute=ctx.dispute, authority="개인정보보호위원회 (PIPC)",
             decided_on=timezone.localdate(), controller=Operator.objects.get(code="SEOUL"),
@@ -444,7 +571,7 @@ def stage_ruling(ctx: Context) -> None:
         st.advance()
 
 
-# --- 7. changes of mind after release 1 ---------------------------------------------------
+# --- 9. changes of mind after release 1 ---------------------------------------------------
 
 
 def _merchant_withdraws(ctx: Context, i: int) -> None:
@@ -459,7 +586,7 @@ def stage_changes(ctx: Context) -> None:
     from transfers.client import Api, deletions
 
     withdrawing = sorted(ctx.cast.withdrawing)
-    with ctx.progress.stage("changes", "7. 이전 후 동의 철회·삭제 확인",
+    with ctx.progress.stage("changes", "9. 이전 후 동의 철회·삭제 확인",
                             total=len(withdrawing) + 1) as st:
         with ThreadPoolExecutor(max_workers=ctx.options.workers) as pool:
             for job in [pool.submit(_merchant_withdraws, ctx, i) for i in withdrawing]:
@@ -474,13 +601,13 @@ def stage_changes(ctx: Context) -> None:
     ctx.facts["deletions_confirmed"] = len(confirmed)
 
 
-# --- 9/10. reconciliation and audit -------------------------------------------------------
+# --- 11/12. reconciliation and audit -------------------------------------------------------
 
 
 def stage_reconcile(ctx: Context) -> None:
     from transfers.selectors import plan_reconciliation
 
-    with ctx.progress.stage("reconcile", "9. 합계 대사", total=1) as st:
+    with ctx.progress.stage("reconcile", "11. 합계 대사", total=1) as st:
         rows = plan_reconciliation(ctx.plan)
         st.advance()
         problems = [r for r in rows if not r.ok]
@@ -495,7 +622,7 @@ def stage_audit(ctx: Context) -> None:
     from audit.verification import AuditLogCorrupt, audit_log_verify
 
     bundle = ctx.out / "audit-bundle"
-    with ctx.progress.stage("audit", "10. 감사 기록 봉인·검증·내보내기", total=3) as st:
+    with ctx.progress.stage("audit", "12. 감사 기록 봉인·검증·내보내기", total=3) as st:
         audit_log_seal(force_checkpoint=True)
         try:
             report, problem = audit_log_verify(), ""
@@ -518,6 +645,6 @@ def stage_audit(ctx: Context) -> None:
                           "bundle_output": (checked.stdout + checked.stderr)[-2000:]}
 
 
-STAGES = (stage_scenario, stage_upload, stage_campaigns, stage_answers, stage_release_early,
-          stage_ruling, stage_changes, stage_release_bulk, stage_reconcile, stage_audit)
-
+STAGES = (stage_scenario, stage_upload, stage_campaigns, stage_answers, stage_notices,
+          stage_users, stage_release_early, stage_ruling, stage_changes, stage_release_bulk,
+          stage_reconcile, stage_audit)

@@ -20,6 +20,7 @@ from consent.services.campaigns import FUNNEL_LABELS, FUNNEL_STEPS, campaign_fun
 from governance.models import FieldRule
 from governance.policy import EXPLANATIONS, Reason
 from governance.selectors import plan_decisions
+from operations.rehearsal.notice_summary import notice_section
 from transfers.models import Record
 
 PROFILE_LABELS = {
@@ -39,6 +40,7 @@ def build(ctx, stages: list[dict]) -> dict:
     reconciliation = _reconciliation(ctx.facts.get("reconciliation", []))
     audit = dict(ctx.facts.get("audit", {}))
     audit["by_stage"] = _audit_by_stage(stages)
+    notice = notice_section(ctx)
     summary = {
         "parameters": {"merchants": o.merchants, "users": o.users, "seed": o.seed,
                        "http_answers": o.http_answers, "plan_id": plan.pk},
@@ -48,13 +50,14 @@ def build(ctx, stages: list[dict]) -> dict:
         "timeline": _timeline(campaigns),
         "fields": _fields(plan),
         "reconciliation": reconciliation,
+        "notice": notice,
         "audit": audit,
         "releases": [{k: r[k] for k in ("release", "number", "records", "chunks",
                                         "acknowledged")} for r in ctx.releases],
     }
     summary["passed"] = bool(
         reconciliation and all(r["match"] for r in reconciliation)
-        and audit.get("verified") and audit.get("bundle_verified")
+        and audit.get("verified") and audit.get("bundle_verified") and notice["passed"]
         and all(r["acknowledged"] for r in ctx.releases))
     return summary
 
@@ -64,11 +67,11 @@ def _outcomes(ctx, campaigns) -> list[dict]:
     profiles = Counter(ctx.cast.merchant_profile.values())
     rows = [("업로드 접수 레코드", upload.get("accepted", 0)),
             ("오류로 반려 후 정정된 행", upload.get("rejected_then_corrected", 0))]
-    for kind, label in (("merchant", "가맹점 동의 요청"), ("user", "이용자 이전 고지")):
+    for kind, label in (("merchant", "가맹점 동의 요청"), ("user", "이용자 이전 고지 (LMS)")):
         rows.append((label, ConsentRequest.objects.filter(campaign__in=campaigns,
                                                           campaign__subject_kind=kind).count()))
-    if ctx.facts.get("users_notified_by_app"):
-        rows.append(("이용자 이전 고지 (앱 공지, SMS 없이)", ctx.facts["users_notified_by_app"]))
+    rows.append(("이용자 이전 고지 (운영사 앱 공지, 확인서)", len(ctx.cast.app_users)))
+    rows.append(("이용자: 지금 이전하기", ctx.facts.get("user_actions", {}).get("moved_early", 0)))
     rows += [(PROFILE_LABELS[p], profiles.get(p, 0)) for p in PROFILE_LABELS]
     rows.append(("가맹점: 이전 후 동의 철회", ConsentRecord.objects.filter(
         request__campaign__in=campaigns, action=ConsentRecord.Action.WITHDRAW).count()))

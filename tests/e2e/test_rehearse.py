@@ -18,6 +18,9 @@ from tests.staff import login_verified
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MERCHANTS, USERS, SEED = 30, 40, 7
+# A quarter of the users' LMS undeliverable, so that some are surely never reached; a rehearsal
+# day long enough that release 1 comes before the LMS users' period has run, on a loaded machine.
+UNDELIVERED, DAY_SECONDS = 0.25, 45
 CONSENT_FIELDS = ("merchant.settlement_bank_account", "merchant.email",
                   "merchant.marketing_opt_in")
 DISPUTED = ("merchant.representative_name", "merchant.representative_phone")
@@ -29,12 +32,14 @@ def _rehearse(tmp_path):
 
     try:
         call_command("rehearse", merchants=MERCHANTS, users=USERS, seed=SEED, out=tmp_path,
-                     verbosity=0)
+                     undelivered_share=UNDELIVERED, day_seconds=DAY_SECONDS, verbosity=0)
     except CommandError:
         pass  # the checks below say what failed
     run = RehearsalRun.objects.get()
     releases = sorted((json.loads((d / "manifest.json").read_text())["release"]["number"], d)
                       for d in (tmp_path / "shinhan").iterdir())
+    run.as_of = [json.loads((d / "manifest.json").read_text())["release"]["as_of"]
+                 for _, d in releases]
     records = [{r["external_id"]: r for r in map(json.loads, (d / "records.ndjson")
                                                  .read_text().splitlines())}
                for _, d in releases]
@@ -107,6 +112,45 @@ def objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal):
             assert "user.device_id" not in record["fields"]
 
 
+def users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal):
+    """From the database and Shinhan's files, independently of the report's own checks."""
+    from datetime import datetime
+
+    from governance.models import SubjectConsentState, SubjectNotice, TransferPlan
+
+    run, releases, cast = rehearsal
+    plan = TransferPlan.objects.get(pk=run.summary["parameters"]["plan_id"])
+    notified = dict(SubjectNotice.objects.filter(lineage=plan.lineage).values_list(
+        "subject__external_id", "notified_at"))
+    states = SubjectConsentState.objects.filter(plan=plan, subject__kind="user")
+    early = set(states.exclude(early_requested_at=None).values_list("subject__external_id",
+                                                                    flat=True))
+    users = [f"U-{i:07d}" for i in range(1, USERS + 1)]
+    unreached = [u for u in users if u not in notified and u not in early]
+
+    def carried(release, u):
+        return any(k in release.get(u, {"fields": {}})["fields"] for k in USER_NOTICE_FIELDS)
+
+    assert plan.rehearsal and unreached and early
+    assert all(f"U-{i:07d}" in notified for i in cast.app_users)  # attested by KEPF
+    assert not any(carried(r, u) for r in releases for u in unreached)
+    assert all(carried(releases[0], u) for u in early)
+    first_as_of = datetime.fromisoformat(run.as_of[0].replace("Z", "+00:00"))
+    for u in set(users) - early:
+        if carried(releases[0], u):
+            assert notified[u] + plan.notice_period <= first_as_of
+    waiting = [u for u in notified if u.startswith("U-") and u not in early
+               and notified[u] + plan.notice_period > first_as_of]
+    assert waiting, "release 1 came after every period had run: the early story is not told"
+    objecting = {f"U-{i:07d}" for i in cast.objecting_users}
+    assert all(carried(releases[-1], u) for u in waiting if u not in objecting)
+    notice = run.summary["notice"]
+    channels = {c["channel"]: c["count"] for c in notice["reached_by_channel"]}
+    assert channels.get("operator") == len(cast.app_users) and channels.get("lms")
+    assert notice["unreached"] == len(unreached) and notice["early_requested"] == len(early)
+    assert notice["passed"], [c for c in notice["checks"] if not c["ok"]]
+
+
 def the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer):
     run, _records, _cast = rehearsal
     login_verified(client, officer)
@@ -129,4 +173,5 @@ def test_the_seoul_rehearsal_tells_the_whole_story(tmp_path, client, officer):
     consent_items_move_only_for_merchants_who_agreed(rehearsal)
     a_merchant_who_withdrew_is_deleted_at_shinhan_and_not_sent_again(rehearsal)
     objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal)
+    users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal)
     the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer)

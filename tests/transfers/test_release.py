@@ -135,7 +135,7 @@ def test_asking_again_while_a_release_is_being_built_answers_the_same_release(
     assert len(list(release_subjects(first.pk))) == 20
 
 
-def test_a_rehearsal_produces_every_artefact_stamped_and_moves_nothing(
+def test_a_rehearsal_is_stamped_incremental_like_a_real_plan_and_never_registered(
         officer, second_officer, outgoing_operator, incoming_operator, field_catalogue):
 
     from django.utils import timezone
@@ -161,8 +161,10 @@ def test_a_rehearsal_produces_every_artefact_stamped_and_moves_nothing(
     assert all(b"REHEARSAL" in base64.b64decode(c["info"]) for c in manifest["chunks"])
     assert len(records) == 4
     assert ProvisionRecord.objects.count() == 0
+    assert manifest["release"]["incremental"] is True
     again = _release(plan)
-    assert again.record_count == 4  # a rehearsal counts nothing as moved: full every time
+    # It rehearses the real thing: what release 1 carried is not sent again.
+    assert again.record_count == 0 and ProvisionRecord.objects.count() == 0
 
 
 def test_a_release_line_is_the_json_of_the_allowed_stored_values(

@@ -40,7 +40,7 @@ def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
     now = now or timezone.now()
     scanned_at = timezone.now()  # the clock, even when a test decides "now" for policy
     released_at = dict(Release.objects.filter(plan__lineage=plan.lineage,
-                                              status=Release.Status.READY, rehearsal=False)
+                                              status=Release.Status.READY)
                        .values_list("pk", "as_of"))
     if not released_at:
         return []
@@ -103,7 +103,7 @@ def _changes_since(plan: TransferPlan, scanned_at: dt.datetime) -> dt.datetime:
         return EVER
     previous = scan.scanned_at - RESCAN_MARGIN
     new_releases = Release.objects.filter(plan__lineage=plan.lineage,
-                                          status=Release.Status.READY, rehearsal=False,
+                                          status=Release.Status.READY,
                                           completed_at__gt=previous)
     first_new = new_releases.order_by("as_of").values_list("as_of", flat=True).first()
     scan.scanned_at = scanned_at

@@ -44,10 +44,9 @@ class Tally:
 def _previously_released(plan: TransferPlan, release: Release
                          ) -> Iterator[tuple[int, list[str]]]:
     """(subject id, field keys) carried by the plan's earlier releases, in subject order."""
-    if release.rehearsal:
-        return iter(())
-    earlier = (Release.objects.filter(plan__lineage=plan.lineage, status=Release.Status.READY,
-                                      rehearsal=False)
+    # A rehearsal's releases are incremental like the real ones (it rehearses the real thing);
+    # they only never reach a register.
+    earlier = (Release.objects.filter(plan__lineage=plan.lineage, status=Release.Status.READY)
                .exclude(pk=release.pk).order_by("pk").values_list("pk", flat=True))
     return heapq.merge(*(release_subjects(pk) for pk in earlier), key=operator.itemgetter(0))
 

@@ -213,7 +213,7 @@ def _manifest(release: Release, tally: Tally, chunks: list[dict]) -> dict[str, A
     manifest: dict[str, Any] = {
         "format": fmt.FORMAT,
         "release": {"id": str(release.public_id), "number": release.number,
-                    "as_of": _iso(release.as_of), "incremental": not release.rehearsal},
+                    "as_of": _iso(release.as_of), "incremental": True},
         "rehearsal": release.rehearsal,
         "plan": {"id": plan.pk, "lineage": str(plan.lineage), "version": plan.version,
                  "title": plan.title, "from": plan.from_operator.code,

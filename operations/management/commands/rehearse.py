@@ -19,8 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2024)
         parser.add_argument("--http-answers", type=int, default=3000,
                             help="at most this many merchants answer over HTTP")
-        parser.add_argument("--sms-users", type=int, help="notify only this many users by "
-                            "SMS (default: all); the rest are counted as told in the app")
+        parser.add_argument("--sms-users", type=int, help="send the Art. 27 notice by LMS to "
+                            "this many users; KEPF attests the rest as told in its app "
+                            "(default: all but --app-share of them)")
+        parser.add_argument("--app-share", type=float, default=0.2, help="share of users "
+                            "told in KEPF's app instead of by LMS (default 0.2)")
+        parser.add_argument("--undelivered-share", type=float, default=0.05, help="share of "
+                            "the users' LMS the stand-in cannot deliver (default 0.05)")
+        parser.add_argument("--early-share", type=float, default=0.1, help="share of the LMS "
+                            "users who ask to move now (default 0.1)")
+        parser.add_argument("--day-seconds", type=int, default=20, help="how long a day of "
+                            "the rehearsal plan's one-day notice period lasts (default 20)")
         parser.add_argument("--base-url", help="a running server to use (default: serve "
                             "in this process on a free loopback port)")
         parser.add_argument("--standin-url", help="with --base-url: the SMS stand-in its "
@@ -31,6 +40,8 @@ class Command(BaseCommand):
     def handle(self, *args, **o) -> None:
         options = Options(merchants=o["merchants"], users=o["users"], seed=o["seed"],
                           http_answers=o["http_answers"], sms_users=o["sms_users"],
+                          app_share=o["app_share"], undelivered_share=o["undelivered_share"],
+                          early_share=o["early_share"], day_seconds=o["day_seconds"],
                           base_url=o["base_url"],
                           standin_url=o["standin_url"], out=o["out"],
                           quiet=o["verbosity"] == 0)
