@@ -21,8 +21,9 @@ COMMISSION_REVIEWER = "commission reviewer"
 # Deny by default: staff accounts, OAuth applications and tokens, the periodic-task schedule
 # (which runs the audit sealer and the deletion search), login lock-outs and second-factor
 # devices are the site administrator's (a superuser), not an officer's.
-OFFICER_APPS = ("governance", "consent", "transfers", "officers")
-VIEWABLE_APPS = ("audit", "officers", "governance", "consent", "transfers", "operations")
+OFFICER_APPS = ("governance", "consent", "transfers", "settlement", "officers")
+VIEWABLE_APPS = ("audit", "officers", "governance", "consent", "transfers", "settlement",
+                 "operations")
 
 
 def ensure_role_groups() -> None:

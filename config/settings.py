@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "governance",
     "consent",
     "transfers",
+    "settlement",  # refunds and the disposition of every won (reads transfers)
     "operations",  # the top layer: dashboard, rehearsal and its report
 ]
 

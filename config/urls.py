@@ -28,7 +28,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # The operator API (transfers) and the merchants' pages and webhooks (consent).
     path("api/", include("transfers.urls")),
+    path("api/", include("settlement.urls")),
     # Anything else under /api/ is a JSON 404, like every other refusal of the API.
     re_path(r"^api/", api_not_found, name="api-not-found"),
+    # The user's refund page (/c/<token>/refund), before the consent page's catch-all.
+    path("", include("settlement.page_urls")),
     path("", include("consent.urls")),
 ]

@@ -29,6 +29,13 @@ reads one JSON object per line, ``{"external_id": ..., "channel": "in_app" | "po
 "notified_at": "2026-12-01T09:00:00+09:00"}``, signs each batch (up to --batch lines) with
 our Ed25519 key (``signing_private_key`` in --keys) and posts it as a notice attestation;
 each batch is accepted whole or refused whole. It prints the counts.
+
+    python -m transfers.client ... refunds [--confirm refunded.ndjson]
+
+lists the refund cases we owe (users who objected and asked for their balance back) as NDJSON
+on stdout; with --confirm, reads one object per line, ``{"case": ..., "amount": won,
+"refunded_at": "2026-12-01T09:00:00+09:00", "reference": "our own reference"}``, and signs and
+posts each as the refund's confirmation (a different amount is refused). It prints the counts.
 """
 
 from __future__ import annotations
@@ -326,6 +333,40 @@ def attest(api: Api, keys: dict, attestations, *, plan_id: int | None = None,
     return summary
 
 
+def refunds(api: Api, keys: dict | None, confirmations=None, *, plan_id: int | None = None,
+            log=print) -> dict:
+    """List our open refund cases (NDJSON on ``log``), or sign and post ``confirmations``
+    (dicts of case, amount, refunded_at, reference), one signed confirmation each. Stops at
+    the first refused (those before it stay confirmed)."""
+    plan_id = _source_plan(api, plan_id)
+    if confirmations is None:
+        after, listed = 0, 0
+        while after is not None:
+            page = api.json("GET", f"/api/plans/{plan_id}/refunds?status=requested"
+                                   f"&after={after}")
+            for case in page["refunds"]:
+                log(json.dumps(case, ensure_ascii=False))
+                listed += 1
+            after = page["next_after"]
+        return {"plan": plan_id, "open": listed}
+    signing_key = Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode(keys["signing_private_key"]))
+    summary = {"plan": plan_id, "confirmed": 0, "won": 0}
+    for line in confirmations:
+        payload = json.dumps({
+            "plan": plan_id, "case": line["case"], "amount": line["amount"],
+            "refunded_at": line["refunded_at"], "reference": line["reference"],
+            "nonce": secrets.token_urlsafe(24),
+            "signed_at": dt.datetime.now(dt.UTC).isoformat()}, sort_keys=True).encode()
+        answer = api.json("POST", f"/api/plans/{plan_id}/refunds/{line['case']}/confirmation",
+                          {"payload": base64.b64encode(payload).decode(),
+                           "signature": base64.b64encode(signing_key.sign(payload)).decode()})
+        summary["confirmed"] += 1
+        summary["won"] += answer["amount"]
+    log(json.dumps(summary, ensure_ascii=False, indent=2))
+    return summary
+
+
 def _delete_locally(path: Path, notices: list[dict]) -> None:
     if not path.exists():
         return
@@ -367,9 +408,14 @@ def main(argv: list[str] | None = None) -> int:
                             help="NDJSON: external_id, channel (in_app|post), notified_at")
     attest_cmd.add_argument("--batch", type=int, default=ATTEST_BATCH,
                             help=f"lines per signed attestation (default {ATTEST_BATCH})")
+    refunds_cmd = commands.add_parser("refunds", help="list the refunds we owe (and confirm "
+                                      "them, signed)")
+    refunds_cmd.add_argument("--confirm", metavar="FILE", default=None,
+                             help="NDJSON: case, amount, refunded_at, reference")
     args = parser.parse_args(argv)
     credentials = load_json(args.credentials)
-    scope = "upload" if args.command == "attest" else "release:read release:ack"
+    scope = ("upload" if args.command in ("attest", "refunds")
+             else "release:read release:ack")
     api = Api(args.base_url or credentials.get("base_url", "http://127.0.0.1:8000"),
               credentials["client_id"], credentials["client_secret"], scope=scope)
     try:
@@ -377,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "attest":
             attest(api, load_json(args.keys), read_ndjson(Path(args.file)),
                    plan_id=args.plan, batch_size=args.batch)
+            return 0
+        if args.command == "refunds":
+            refunds(api, load_json(args.keys) if args.confirm else None,
+                    read_ndjson(Path(args.confirm)) if args.confirm else None, plan_id=args.plan)
             return 0
         if args.command == "pull":
             summary = pull(api, load_json(args.keys), Path(args.out), plan_id=args.plan,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from governance.models import TransferPlan
@@ -49,6 +49,19 @@ def _previously_released(plan: TransferPlan, release: Release
     earlier = (Release.objects.filter(plan__lineage=plan.lineage, status=Release.Status.READY)
                .exclude(pk=release.pk).order_by("pk").values_list("pk", flat=True))
     return heapq.merge(*(release_subjects(pk) for pk in earlier), key=operator.itemgetter(0))
+
+
+# Subjects that never move whatever the policy says of their fields (a user refunded
+# instead: settlement registers its selector here from its AppConfig.ready, so transfers
+# imports nothing above it). Each hook takes the plan and returns a set of subject ids.
+RELEASE_WITHHOLD: list[Callable[[TransferPlan], set[int]]] = []
+
+
+def _withheld(plan: TransferPlan) -> set[int]:
+    withheld: set[int] = set()
+    for hook in RELEASE_WITHHOLD:
+        withheld |= hook(plan)
+    return withheld
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -209,6 +222,7 @@ def release_lines(release: Release, tally: Tally
     answered = _Answered(plan_decisions(plan, now=release.as_of, answered_only=True))
     previous = _Previous(_previously_released(plan, release))
     first_release = previous.next is None
+    withheld = _withheld(plan)
     shapes: dict[int, dict[bytes, Shape]] = {}  # id(decisions) -> stored keys -> shape
 
     def shape_for(kind: bytes, decided, stored_keys: bytes) -> Shape:
@@ -232,6 +246,8 @@ def release_lines(release: Release, tally: Tally
                 # subject id, public id, external id, keys, then the fragments (if any)
                 head = stored.split(b"\t")
                 subject_id = int(head[0])
+                if withheld and subject_id in withheld:
+                    continue
                 decided = (answered.advance_to(subject_id)
                            if subject_id >= answered.next_id else None)
                 shape = None

@@ -1,0 +1,16 @@
+"""The settlement endpoints of the operator API (under /api/, before its JSON 404)."""
+
+from django.urls import path
+
+from settlement import apis
+from transfers import urls as transfers_urls  # noqa: F401 - registers the dbid converter
+
+app_name = "settlement_api"
+
+urlpatterns = [
+    path("plans/<dbid:plan_id>/refunds", apis.RefundListApi.as_view(), name="refunds"),
+    path("plans/<dbid:plan_id>/refunds/<uuid:case_id>/confirmation",
+         apis.RefundConfirmationApi.as_view(), name="refund-confirmation"),
+    path("plans/<dbid:plan_id>/reconciliation", apis.ReconciliationApi.as_view(),
+         name="reconciliation"),
+]
