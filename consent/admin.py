@@ -46,7 +46,8 @@ from consent.services.errors import ConsentError
 from consent.services.sending import sms_resend_failed
 from governance.models import FieldRule, NoticeChannel, SubjectNotice, TransferPlan
 from governance.services import Evidence, GovernanceError, notice_evidence_record
-from officers.access import access_record, client_address
+from officers.access import AccessAction, access_record, client_address
+from officers.access_admin import AccessLoggedAdmin
 
 # --- campaigns ------------------------------------------------------------------------------
 
@@ -303,7 +304,10 @@ def unreached_csv(rows, *, with_phone: bool) -> bytes:
 
 
 @admin.register(ConsentRequest)
-class ConsentRequestAdmin(NoEditAdmin):
+class ConsentRequestAdmin(AccessLoggedAdmin, NoEditAdmin):
+    """Every page view and search is an access entry (officers.access_admin): a request is
+    one subject's contact history."""
+
     list_display = ("public_id", "campaign", "status", "first_sent_at", "delivered_at",
                     "opened_at", "answered_at", "expires_at", "reminders_sent")
     list_filter = ("status", NoticeReachFilter, "campaign")
@@ -313,8 +317,16 @@ class ConsentRequestAdmin(NoEditAdmin):
               "expires_at", "reminders_sent", "next_reminder_at", "verify_failures",
               "locked_until", "phone_notice_link")
     readonly_fields = ("notice_state", "phone_notice_link")
-    list_select_related = ("campaign",)
+    list_select_related = ("campaign", "subject")
     change_list_template = "admin/consent/consentrequest/change_list.html"
+    access_target_type = "consent_request"
+    access_fields = ("consent_request.status", "consent_request.timeline", "notice.reached")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.subject.public_id]
+
+    def access_target_id(self, obj) -> str:
+        return str(obj.public_id)
 
     @admin.display(description="제27조 고지 도달")
     def notice_state(self, obj: ConsentRequest) -> str:
@@ -370,8 +382,17 @@ class ConsentRequestAdmin(NoEditAdmin):
             except GovernanceError as exc:
                 form.add_error(None, str(exc))
             else:
+                self._access(request, action=AccessAction.INPUT,
+                             subjects=[consent_request.subject.public_id],
+                             target_id=str(consent_request.public_id),
+                             extra={"page": "phone_notice"})
                 self.message_user(request, "전화 고지를 기록했습니다.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
+        if request.method == "GET":
+            self._access(request, action=AccessAction.VIEW,
+                         subjects=[consent_request.subject.public_id],
+                         target_id=str(consent_request.public_id),
+                         extra={"page": "phone_notice"})
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                    "title": "전화로 고지함 (Art. 27 notice given by phone)", "form": form,
                    "consent_request": consent_request}
@@ -424,7 +445,7 @@ class ConsentRequestAdmin(NoEditAdmin):
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(NoEditAdmin):
+class SmsMessageAdmin(AccessLoggedAdmin, NoEditAdmin):
     list_display = ("id", "request_ref", "purpose", "sequence", "status", "provider",
                     "attempts", "error_code", "submitted_at", "status_at")
     list_filter = ("status", "purpose", "provider")
@@ -433,7 +454,12 @@ class SmsMessageAdmin(NoEditAdmin):
     fields = ("request_ref", "purpose", "sequence", "status", "body_redacted", "provider",
               "provider_sid", "attempts", "error_code", "claimed_by", "claimed_at",
               "not_before", "submitted_at", "status_at", "created_at")
-    list_select_related = ("request",)
+    list_select_related = ("request__subject",)
+    access_target_type = "sms_message"
+    access_fields = ("sms.body_redacted", "sms.status")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.request.subject.public_id]
 
     @admin.display(description="동의 요청")
     def request_ref(self, obj: SmsMessage) -> str:
@@ -476,7 +502,7 @@ class PhoneRecordForm(forms.Form):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(NoEditAdmin):
+class ConsentRecordAdmin(AccessLoggedAdmin, NoEditAdmin):
     list_display = ("receipt_id", "action", "channel", "subject", "plan", "officer",
                     "created_at")
     list_filter = ("action", "channel")
@@ -485,6 +511,16 @@ class ConsentRecordAdmin(NoEditAdmin):
               "items_agreed", "items_declined", "channel", "identity_factor", "officer",
               "reason", "created_at")
     change_list_template = "admin/consent/consentrecord/change_list.html"
+    list_select_related = ("subject", "plan", "officer")
+    access_target_type = "consent_record"
+    access_fields = ("consent.items_agreed", "consent.items_declined", "consent.channel",
+                     "consent.reason")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.subject.public_id]
+
+    def access_target_id(self, obj) -> str:
+        return str(obj.receipt_id)
 
     def get_urls(self):
         return [path("phone/", self.admin_site.admin_view(self.phone_view),
@@ -516,6 +552,9 @@ class ConsentRecordAdmin(NoEditAdmin):
             except ConsentError as exc:
                 form.add_error(None, exc.message)
             else:
+                self._access(request, action=AccessAction.INPUT,
+                             subjects=[record.subject.public_id],
+                             target_id=str(record.receipt_id), extra={"page": "phone"})
                 self.message_user(
                     request, f"전화 응답을 기록했습니다 (영수증 {record.receipt_id}).",
                     messages.SUCCESS)
@@ -546,14 +585,20 @@ class ResolveForm(forms.Form):
 
 
 @admin.register(InboundSms)
-class InboundSmsAdmin(NoEditAdmin):
+class InboundSmsAdmin(AccessLoggedAdmin, NoEditAdmin):
     list_display = ("received_at", "outcome", "review_reason", "request", "resolved_by",
                     "resolve_link")
     list_filter = ("outcome",)
     # Never the number (from_phone, from_phone_index); the text is shown to settle a review.
     fields = ("provider_sid", "received_at", "body", "outcome", "review_reason", "request",
               "record", "resolved_by", "resolved_at")
-    list_select_related = ("request", "resolved_by")
+    list_select_related = ("request__subject", "resolved_by")
+    access_target_type = "inbound_sms"
+    access_fields = ("sms_reply.body",)
+
+    def access_subjects_of(self, obj) -> list[str]:
+        # A reply matched to no request names nobody we know (its number is never shown).
+        return [obj.request.subject.public_id] if obj.request_id else []
 
     @admin.display(description="검토")
     def resolve_link(self, obj: InboundSms):
@@ -587,9 +632,21 @@ class InboundSmsAdmin(NoEditAdmin):
             except ConsentError as exc:
                 form.add_error(None, exc.message)
             else:
+                chosen = form.cleaned_data.get("request")
+                self._access(request, action=AccessAction.CHANGE,
+                             subjects=[chosen.subject.public_id] if chosen else [],
+                             target_id=str(inbound.pk),
+                             extra={"page": "resolve", "decision": decision})
                 self.message_user(request, "회신을 처리했습니다.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:consent_inboundsms_changelist")
                                             + "?outcome__exact=needs_review")
+        if request.method == "GET":
+            # The reply's text and every request its number matched are on this page.
+            self._access(request, action=AccessAction.VIEW,
+                         subjects=sorted({c.subject.public_id
+                                          for c in candidates.select_related("subject")}
+                                         | set(self.access_subjects_of(inbound))),
+                         target_id=str(inbound.pk), extra={"page": "resolve"})
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                    "title": "문자 회신 검토 (review an SMS reply)", "inbound": inbound,
                    "form": form, "candidates": candidates}

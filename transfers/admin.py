@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import NoEditAdmin
 from audit.services import officer_actor
 from governance.models import TransferPlan
+from officers.access_admin import AccessLoggedAdmin
 from transfers.models import (
     Acknowledgement,
     DeletionNotice,
@@ -260,7 +261,7 @@ class UnconfirmedFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeletionNotice)
-class DeletionNoticeAdmin(NoEditAdmin):
+class DeletionNoticeAdmin(AccessLoggedAdmin, NoEditAdmin):
     # What an officer acts on first (is it confirmed, since when, why, what) before whose.
     list_display = ("pk", "confirmation", "reason", "subject_public_id", "field_list",
                     "created_at", "recipient", "plan")
@@ -268,6 +269,12 @@ class DeletionNoticeAdmin(NoEditAdmin):
     fields = ("plan", "recipient", "subject_public_id", "reason", "fields", "state_updated_at",
               "created_at", "webhook_sent_at", "confirmed_at")
     readonly_fields = fields
+    # Whose released data must be deleted, and which fields: an access entry per page view.
+    access_target_type = "deletion_notice"
+    access_fields = ("deletion.fields", "deletion.reason")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.subject.public_id]
 
     @admin.display(description="정보주체 (가명 ID)")
     def subject_public_id(self, obj: DeletionNotice):
