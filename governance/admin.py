@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,7 +32,12 @@ from governance.models import (
     TransferPlan,
 )
 from governance.policy import EXPLANATIONS, Reason
-from governance.selectors import plan_decision_summary
+from governance.selectors import (
+    plan_consent_carry,
+    plan_decision_summary,
+    plan_role_checks,
+    plan_roles,
+)
 from governance.services import (
     GovernanceError,
     catalogue_object_delete,
@@ -319,6 +325,11 @@ class FieldRuleInline(admin.TabularInline):
             super().has_delete_permission(request, obj)
 
 
+def plan_review_context(plan: TransferPlan) -> dict:
+    return {"plan": plan, "roles": plan_roles(plan), "role_checks": plan_role_checks(plan),
+            "consent_carry": plan_consent_carry(plan)}
+
+
 @admin.register(TransferPlan)
 class TransferPlanAdmin(admin.ModelAdmin):
     list_display = ("title", "version", "from_operator", "to_operator", "status", "rehearsal",
@@ -335,12 +346,21 @@ class TransferPlanAdmin(admin.ModelAdmin):
         ("고지 내용 (Art. 17(2) / Art. 27 notice)", {
             "fields": ("purpose", "retention", "recipient_limits", "method")}),
         ("일정", {"fields": ("notice_starts_at", "notice_period_days", "cutover_at")}),
+        ("승인 전 검토 (review before approval)", {"fields": ("review",)}),
         ("승인 (two-person rule)", {
             "fields": ("status", "version", "previous", "created_by", "submitted_by",
                        "submitted_at", "approved_by", "approved_at", "summary_link")}),
     )
-    readonly_fields = ("status", "version", "previous", "created_by", "submitted_by",
-                       "submitted_at", "approved_by", "approved_at", "summary_link")
+    readonly_fields = ("review", "status", "version", "previous", "created_by",
+                       "submitted_by", "submitted_at", "approved_by", "approved_at",
+                       "summary_link")
+
+    @admin.display(description="역할과 동의 유지 (roles; consents kept or void)")
+    def review(self, obj: TransferPlan):
+        if obj.pk is None:
+            return "-"
+        return render_to_string("admin/governance/transferplan/review.html",
+                                plan_review_context(obj))
 
     def has_change_permission(self, request, obj=None):
         # A plan past draft is frozen: its page is read-only (changes make a new version).
@@ -376,6 +396,7 @@ class TransferPlanAdmin(admin.ModelAdmin):
                       "reasons": [(EXPLANATIONS[reason], n) for reason, n in
                                   r.waiting_by_reason()]} for r in rows],
             "reasons": [(r.value, EXPLANATIONS[r]) for r in Reason],
+            **plan_review_context(plan),
         }
         return TemplateResponse(request, "admin/governance/transferplan/summary.html", context)
 

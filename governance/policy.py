@@ -42,6 +42,7 @@ class Reason(StrEnum):
     DENIED_NOTICE_PERIOD = "denied_notice_period"
     DENIED_NOT_NOTIFIED = "denied_not_notified"
     DENIED_PLAN_NOT_ACTIVE = "denied_plan_not_active"
+    DENIED_ROLE_MISMATCH = "denied_role_mismatch"
 
     @property
     def allowed(self) -> bool:
@@ -69,6 +70,8 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.DENIED_NOTICE_PERIOD: "고지 기간 진행 중 (notice period not ended)",
     Reason.DENIED_NOT_NOTIFIED: "고지 도달 증거 없음 (no evidence the notice reached them)",
     Reason.DENIED_PLAN_NOT_ACTIVE: "계획이 승인·시행 상태가 아님 (plan not in force)",
+    Reason.DENIED_ROLE_MISMATCH: "이전 근거가 당사자의 역할과 맞지 않음 (the basis does not fit "
+                                 "who controls the field)",
 }
 
 
@@ -80,13 +83,95 @@ class Rule:
     personal: bool
     basis: str | None  # None or an unknown value: no basis, denied
     required: bool = False
+    # Older plan versions whose consent still counts for this field: their notice said the
+    # same of it as this version's does (`consent_terms_kept`).
+    consent_kept_from: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
-    """Whether the field's control is under an unsettled dispute (no ruling yet)."""
+    """Who controls the field (operator ids, from the catalogue's ownership and rulings;
+    None: nobody recorded), who processes it for that controller now, and whether its
+    control is under an unsettled dispute (no ruling yet)."""
 
     disputed: bool = False
+    controller: int | None = None
+    processor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """The plan's parties (operator ids): the controller it names (None: none), the outgoing
+    operator and the incoming one."""
+
+    controller: int | None
+    outgoing: int
+    incoming: int
+
+
+class Standing(StrEnum):
+    """Where the plan's operators stand towards a field's controller."""
+
+    OWN = "own"  # the outgoing operator controls the field itself
+    RETURN_TO_CONTROLLER = "return_to_controller"  # its processor hands it back
+    TO_NEXT_PROCESSOR = "to_next_processor"  # its processor hands it to its next processor
+    MISMATCH = "mismatch"  # anything else, or nothing recorded
+
+
+def standing(ownership: Ownership, parties: Parties | None) -> Standing:
+    """A processor works for its controller (Art. 26): it may hand the controller's data
+    back, or on to the processor the controller appointed next, which is the plan's incoming
+    operator when the plan names that controller. Only a controller may provide its own
+    data to a third party (Art. 17) or pass it on with its business (Art. 27)."""
+    if parties is None or ownership.controller is None:
+        return Standing.MISMATCH
+    if parties.outgoing == ownership.controller:
+        return Standing.OWN
+    if ownership.processor != parties.outgoing or parties.controller != ownership.controller:
+        return Standing.MISMATCH
+    if parties.incoming == ownership.controller:
+        return Standing.RETURN_TO_CONTROLLER
+    return Standing.TO_NEXT_PROCESSOR
+
+
+# The standings under which each basis may carry a field; the other bases (not personal,
+# legal obligation, prohibited) do not depend on who controls the field.
+BASIS_STANDINGS: dict[str, frozenset[Standing]] = {
+    Basis.ENTRUSTMENT_RETURN: frozenset({Standing.RETURN_TO_CONTROLLER,
+                                         Standing.TO_NEXT_PROCESSOR}),
+    Basis.CONSENT: frozenset({Standing.OWN}),
+    Basis.NOTICE_OPT_OUT: frozenset({Standing.OWN}),
+}
+
+
+def role_fits(basis: str | None, ownership: Ownership, parties: Parties | None) -> bool:
+    """Whether ``basis`` fits who controls the field under these parties."""
+    allowed = BASIS_STANDINGS.get(basis)
+    return allowed is None or standing(ownership, parties) in allowed
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentTerms:
+    """What a consent notice (Art. 17(2)) tells a subject about one field: who provides it
+    (and for which controller) and to whom, why, for how long, whether it is an item at
+    all, and what refusing it costs (a required item's refusal costs the service that needs
+    it, an optional item's nothing). The cut-over date is not a term: postponing it changes
+    when the data moves, not what moves, to whom or why."""
+
+    provider: int
+    controller: int | None
+    recipient: int
+    purpose: str
+    retention: str
+    basis: str | None
+    required: bool
+
+
+def consent_terms_kept(old: ConsentTerms | None, new: ConsentTerms | None) -> bool:
+    """Whether consent given on ``old`` terms still counts under ``new`` ones: both ask
+    consent for the field and say the same of it. Anything changed needs fresh consent."""
+    return (old is not None and new is not None and old.basis == Basis.CONSENT
+            and old == new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +233,9 @@ class Timing:
     plan_in_force: bool
     # How long after its notice reached a subject its Art. 27 items may move (the plan's).
     notice_period: timedelta = timedelta(days=30)
+    # Who the plan's controller, outgoing and incoming operators are (None: not named, and
+    # no basis that depends on roles fits).
+    parties: Parties | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +259,8 @@ def consent_reason(rule: Rule, consent: Consent, timing: Timing, now: datetime) 
     """Whether the subject's consent covers this field for this plan version now."""
     if consent.plan_version is None:
         return Reason.DENIED_CONSENT_PENDING
-    if consent.plan_version != timing.plan_version:
+    if (consent.plan_version != timing.plan_version
+            and consent.plan_version not in rule.consent_kept_from):
         return Reason.DENIED_CONSENT_STALE_VERSION
     if consent.withdrawn:
         return Reason.DENIED_CONSENT_WITHDRAWN
@@ -221,6 +310,8 @@ def _reason(rule: Rule, ownership: Ownership, consent: Consent, notified: Notifi
                 consent_reason(rule, consent, timing, now) is Reason.ALLOWED_CONSENT):
             return Reason.ALLOWED_CONSENT
         return Reason.DENIED_DISPUTED
+    if not role_fits(basis, ownership, timing.parties):
+        return Reason.DENIED_ROLE_MISMATCH
     if basis == Basis.NOT_PERSONAL:
         return Reason.DENIED_NO_BASIS if rule.personal else Reason.ALLOWED_NOT_PERSONAL
     if basis == Basis.ENTRUSTMENT_RETURN:

@@ -35,10 +35,12 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from governance.cursors import streamed
 from governance.models import (
     DataSubject,
+    Field,
     FieldOwnership,
     FieldRule,
     Operator,
@@ -52,15 +54,19 @@ from governance.policy import (
     NO_ANSWER,
     NOT_NOTIFIED,
     Consent,
+    ConsentTerms,
     Decision,
     NoticeStage,
     Notified,
     Ownership,
+    Parties,
     Reason,
     Rule,
     Timing,
+    consent_terms_kept,
     decide,
     notice_stage,
+    role_fits,
 )
 
 # --- Operators ----------------------------------------------------------------------------
@@ -69,8 +75,6 @@ from governance.policy import (
 def operator_current_key(operator: Operator, purpose: str, at: datetime | None = None
                          ) -> OperatorKey | None:
     """The operator's key for ``purpose`` valid at ``at`` (now by default), newest first."""
-    from django.utils import timezone
-
     at = at or timezone.now()
     return (OperatorKey.objects.filter(operator=operator, purpose=purpose, valid_from__lte=at)
             .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
@@ -236,36 +240,183 @@ class PlanInputs:
     rules_by_kind: Mapping[str, tuple[tuple[Rule, Ownership], ...]]
 
 
+def plan_parties(plan: TransferPlan) -> Parties:
+    """The plan's controller, outgoing and incoming operators, as the policy reads them."""
+    return Parties(controller=plan.controller_id, outgoing=plan.from_operator_id,
+                   incoming=plan.to_operator_id)
+
+
 def plan_inputs(plan: TransferPlan) -> PlanInputs:
     """The parts of the policy input that are the same for every subject of the plan."""
     disputed = field_disputed_ids()
+    rules = plan_rules(plan)
+    owners = field_current_owners(r.field_id for r in rules)
+    kept = plan_consent_kept(plan)
     by_kind: dict[str, list[tuple[Rule, Ownership]]] = defaultdict(list)
-    for rule in plan_rules(plan):
+    for rule in rules:
+        controller, processor = owners[rule.field_id]
         by_kind[rule.field.subject_kind].append((
             Rule(field_key=rule.field.key, personal=rule.field.personal, basis=rule.basis,
-                 required=rule.required),
-            Ownership(disputed=rule.field_id in disputed),
+                 required=rule.required,
+                 consent_kept_from=kept.get(rule.field.key, frozenset())),
+            Ownership(disputed=rule.field_id in disputed, controller=controller,
+                      processor=processor),
         ))
     return PlanInputs(
         plan_id=plan.pk,
         timing=Timing(plan_version=plan.version, plan_in_force=plan.in_force,
-                      notice_period=plan.notice_period),
+                      notice_period=plan.notice_period, parties=plan_parties(plan)),
         rules_by_kind={k: tuple(v) for k, v in by_kind.items()},
     )
 
 
-def _older_answers(plan: TransferPlan) -> dict[int, tuple[int, bool]]:
-    """subject id -> (newest older version answered, objected to any older version)."""
-    answers: dict[int, tuple[int, bool]] = {}
+# --- Consent across plan versions ---------------------------------------------------------
+
+
+def consent_terms(plan: TransferPlan, rule: FieldRule | None) -> ConsentTerms | None:
+    """What ``plan``'s consent notice says of ``rule``'s field (None: the field is not in
+    the plan)."""
+    if rule is None:
+        return None
+    return ConsentTerms(
+        provider=plan.from_operator_id, controller=plan.controller_id,
+        recipient=plan.to_operator_id, purpose=plan.purpose, retention=plan.retention,
+        basis=rule.basis, required=rule.required and rule.basis == FieldRule.Basis.CONSENT)
+
+
+def _lineage_terms(plan: TransferPlan) -> dict[int, dict[str, ConsentTerms]]:
+    """Version -> field key -> its consent terms, for ``plan`` and every older version."""
+    versions = {p.pk: p for p in TransferPlan.objects.filter(lineage=plan.lineage,
+                                                             version__lte=plan.version)}
+    terms: dict[int, dict[str, ConsentTerms]] = {p.version: {} for p in versions.values()}
+    for rule in (FieldRule.objects.filter(plan_id__in=list(versions))
+                 .select_related("field").only("plan_id", "basis", "required", "field__key")):
+        version = versions[rule.plan_id]
+        terms[version.version][rule.field.key] = consent_terms(version, rule)
+    return terms
+
+
+def plan_consent_kept(plan: TransferPlan) -> dict[str, frozenset[int]]:
+    """Field key -> the older versions of the plan whose consent still counts for that field
+    under ``plan``: their notice said the same of it (`policy.consent_terms_kept`)."""
+    if plan.previous_id is None:
+        return {}
+    terms = _lineage_terms(plan)
+    kept: dict[str, frozenset[int]] = {}
+    for key, new in terms.get(plan.version, {}).items():
+        versions = frozenset(v for v, old in terms.items()
+                             if v < plan.version and consent_terms_kept(old.get(key), new))
+        if versions:
+            kept[key] = versions
+    return kept
+
+
+@dataclass(frozen=True)
+class ConsentCarry:
+    """Whether consent given to a plan's previous version still counts for one field."""
+
+    field_key: str
+    label: str
+    kept: bool
+    changed: tuple[str, ...]  # the terms that differ (names of `ConsentTerms` attributes)
+
+    @property
+    def changed_labels(self) -> list[str]:
+        return [TERM_LABELS.get(name, name) for name in self.changed]
+
+
+TERM_LABELS = {
+    "provider": "제공하는 자", "controller": "개인정보처리자", "recipient": "제공받는 자",
+    "purpose": "이용 목적", "retention": "보유·이용 기간", "basis": "동의 항목 여부",
+    "required": "필수·선택 (거부 시 불이익)",
+}
+
+
+def plan_consent_carry(plan: TransferPlan) -> list[ConsentCarry]:
+    """For each consent field of ``plan`` or of its previous version: whether consent given
+    to the previous version keeps counting under ``plan`` (nothing its notice said of the
+    field changed) or is void, and which terms changed. Empty for a first version."""
+    previous = plan.previous
+    if previous is None:
+        return []
+    terms = _lineage_terms(plan)
+    old_terms, new_terms = terms.get(previous.version, {}), terms.get(plan.version, {})
+    labels = dict(Field.objects.filter(key__in=set(old_terms) | set(new_terms))
+                  .values_list("key", "label_ko"))
+    rows = []
+    for key in sorted(set(old_terms) | set(new_terms)):
+        old, new = old_terms.get(key), new_terms.get(key)
+        if all(t is None or t.basis != FieldRule.Basis.CONSENT for t in (old, new)):
+            continue
+        if old is None or new is None:
+            changed: tuple[str, ...] = ("basis",)
+        else:
+            changed = tuple(name for name in TERM_LABELS
+                            if getattr(old, name) != getattr(new, name))
+        rows.append(ConsentCarry(key, labels.get(key, key), consent_terms_kept(old, new),
+                                 changed))
+    return rows
+
+
+# --- Role fit, per field, before approval --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    field_key: str
+    label: str
+    basis: str
+    controller: str  # the field's controller as the catalogue records it ("" if none)
+    fits: bool
+
+
+def plan_role_checks(plan: TransferPlan) -> list[RoleCheck]:
+    """Per field of the plan: whether its basis fits who controls the field
+    (`policy.role_fits`); a misfit is refused with `denied_role_mismatch`."""
+    rules = plan_rules(plan)
+    owners = field_current_owners(r.field_id for r in rules)
+    names = dict(Operator.objects.filter(
+        pk__in={c for c, _ in owners.values() if c is not None}).values_list("pk", "name"))
+    parties = plan_parties(plan)
+    checks = []
+    for rule in rules:
+        controller, processor = owners[rule.field_id]
+        ownership = Ownership(controller=controller, processor=processor)
+        checks.append(RoleCheck(rule.field.key, rule.field.label_ko, rule.basis,
+                                names.get(controller, ""),
+                                role_fits(rule.basis, ownership, parties)))
+    return checks
+
+
+class OlderAnswer(NamedTuple):
+    """A subject's answer to the newest older version of the plan it answered."""
+
+    version: int
+    objected: bool  # to any older version
+    granted_json: str | None
+    declined_json: str | None
+    withdrawn_at: datetime | None
+    expires_at: datetime | None
+
+
+def _older_answers(plan: TransferPlan, *, whole: bool) -> dict[int, OlderAnswer]:
+    """subject id -> its answer to the newest older version it answered, and whether it
+    objected to any older version. ``whole``: with what that answer granted and declined and
+    when it was withdrawn or expires (read only when some field keeps older consents)."""
+    answers: dict[int, OlderAnswer] = {}
+    columns = ["subject_id", "plan__version", "objected"]
     rows = (SubjectConsentState.objects
             .filter(plan__lineage=plan.lineage, plan__version__lt=plan.version)
-            .values_list("subject_id", "plan__version", "objected"))
-    for subject_id, version, objected in rows.iterator(chunk_size=10_000):
+            .order_by("plan__version"))
+    if whole:
+        rows = rows.annotate(granted_json=Cast("fields_granted", TextField()),
+                             declined_json=Cast("fields_declined", TextField()))
+        columns += ["granted_json", "declined_json", "withdrawn_at", "expires_at"]
+    for subject_id, version, objected, *state in rows.values_list(*columns).iterator(
+            chunk_size=10_000):
         seen = answers.get(subject_id)
-        if seen is None:
-            answers[subject_id] = (version, objected)
-        else:
-            answers[subject_id] = (max(seen[0], version), seen[1] or objected)
+        objected = bool(objected) or (seen is not None and seen.objected)
+        answers[subject_id] = OlderAnswer(version, objected, *(state or (None,) * 4))
     return answers
 
 
@@ -352,25 +503,31 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
     inputs = plan_inputs(plan)
     if not inputs.rules_by_kind:
         return
-    older = _older_answers(plan)
+    # Older answers are read whole only where some field keeps the consent given to an
+    # older version (nothing its notice said of the field changed).
+    keeps = any(rule.consent_kept_from for rules in inputs.rules_by_kind.values()
+                for rule, _ in rules)
+    older = _older_answers(plan, whole=keeps)
     cache: dict[tuple, Mapping[str, Decision]] = {}
     timing = inputs.timing
     for (sid, public_id, kind, external_id, cs_id, granted, declined, objected, withdrawn_at,
          expires_at, early_at, notified_at) in _subject_rows(
             plan, inputs.rules_by_kind, subject_ids, chunk_size, answered_only):
         old = older.get(sid)
-        old_objected = old[1] if old else False
+        early = False
         if cs_id is not None:
             version = timing.plan_version
-            is_objected = bool(objected) or old_objected
-            withdrawn = withdrawn_at is not None and withdrawn_at <= now
-            expired = expires_at is not None and now >= expires_at
+            is_objected = bool(objected) or (old is not None and old.objected)
             early = early_at is not None and early_at <= now
+        elif old is not None:
+            version, is_objected = old.version, old.objected
+            granted, declined = old.granted_json, old.declined_json
+            withdrawn_at, expires_at = old.withdrawn_at, old.expires_at
         else:
-            version = old[0] if old else None
-            granted = declined = None
-            is_objected = old_objected
-            withdrawn = expired = early = False
+            version, is_objected = None, False
+            granted = declined = withdrawn_at = expires_at = None
+        withdrawn = withdrawn_at is not None and withdrawn_at <= now
+        expired = expires_at is not None and now >= expires_at
         notified = Notified(notified_at) if notified_at is not None else NOT_NOTIFIED
         # The policy reads `notified` only through its stage (policy.notice_stage).
         key = (kind, version, granted, declined, is_objected, withdrawn, expired, early,

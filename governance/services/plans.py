@@ -76,7 +76,8 @@ def plan_create(*, by: Actor, rules: Iterable[tuple[Field, str, bool]] = (),
         raise GovernanceError(f"unknown plan attributes: {sorted(unknown)}")
     rules = list(rules)
     plan = TransferPlan(created_by=user_of(by), **values)
-    if "controller" not in values:
+    if values.get("controller") is None:
+        # Not named: the controller whom the outgoing operator serves, by the catalogue.
         plan.controller_id = _controller_served_by(plan.from_operator_id,
                                                    [field for field, _, _ in rules])
     _require_distinct_parties(plan)

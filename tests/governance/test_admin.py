@@ -179,3 +179,27 @@ def test_the_field_list_marks_disputed_fields(client, officer, city, outgoing_op
     assert len(rows) == 1
     assert '<td class="field-is_disputed"><img src="/static/admin/img/icon-yes.svg" alt="True">' \
         in rows[0]
+
+
+def test_the_plan_page_shows_roles_misfits_and_kept_consents_before_approval(
+        client, officer, approved_plan, field_catalogue):
+    from governance.services import plan_new_version, plan_rule_set, plan_update
+
+    v2 = plan_new_version(plan=approved_plan, by=officer)
+    plan_update(plan=v2, by=officer, cutover_at=approved_plan.cutover_at + dt.timedelta(days=7))
+    plan_rule_set(plan=v2, field=field_catalogue["merchant.email"], basis="consent",
+                  required=True, by=officer)
+    plan_rule_set(plan=v2, field=field_catalogue["merchant.representative_name"],
+                  basis="consent", by=officer)
+    login_verified(client, officer)
+    html = client.get(reverse("admin:governance_transferplan_change", args=[v2.pk])
+                      ).content.decode()
+    assert "개인정보처리자 (controller): <strong>서울특별시</strong>" in html
+    misfit = html.split('data-role-field="merchant.representative_name"')[1].split("</tr>")[0]
+    assert "denied_role_mismatch" in misfit and "서울특별시" in misfit
+    fits = html.split('data-role-field="merchant.email"')[1].split("</tr>")[0]
+    assert "적합" in fits and "denied_role_mismatch" not in fits
+    kept = html.split('data-consent-field="merchant.settlement_bank_account"')[1].split("</tr>")[0]
+    assert "동의 유지 (kept)" in kept
+    voided = html.split('data-consent-field="merchant.email"')[1].split("</tr>")[0]
+    assert "동의 무효" in voided and "필수·선택" in voided

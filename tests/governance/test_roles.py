@@ -35,3 +35,33 @@ def test_a_plan_made_without_naming_its_controller_gets_the_one_its_processor_se
         approved_plan, city):
     # approved_plan is made by plan_create without a controller (as older callers do).
     assert approved_plan.controller == city
+
+
+def test_a_basis_that_does_not_fit_the_roles_is_refused_and_shown_before_approval(
+        officer, second_officer, outgoing_operator, incoming_operator, unrelated_operator,
+        field_catalogue, merchant):
+    from governance.policy import Reason
+    from governance.selectors import plan_decisions, plan_role_checks
+    from governance.seoul import PLAN_VALUES
+    from governance.services import plan_approve, plan_create, plan_submit
+
+    # The city's fields on consent, its processor's own e-mail on entrustment, and a plan
+    # that names Bizplay (not the city) as controller.
+    rules = [(field_catalogue["merchant.representative_name"], "consent", False),
+             (field_catalogue["merchant.email"], "entrustment_return", False),
+             (field_catalogue["merchant.business_registration_number"],
+              "entrustment_return", False),
+             (field_catalogue["merchant.settlement_bank_account"], "consent", True)]
+    plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
+                       to_operator=incoming_operator.operator,
+                       controller=unrelated_operator.operator, rules=rules, **PLAN_VALUES)
+    fits = {check.field_key: check.fits for check in plan_role_checks(plan)}
+    assert fits == {"merchant.representative_name": False, "merchant.email": False,
+                    "merchant.business_registration_number": False,
+                    "merchant.settlement_bank_account": True}
+    plan_submit(plan=plan, by=officer)
+    plan = plan_approve(plan=plan, by=second_officer)
+    [(_, decisions)] = plan_decisions(plan, now=plan.approved_at, subject_ids=[merchant.pk])
+    assert {k for k, d in decisions.items() if d.reason == Reason.DENIED_ROLE_MISMATCH} == {
+        "merchant.representative_name", "merchant.email",
+        "merchant.business_registration_number"}

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from audit.signing import service_public_key_bytes
 from governance.models import DataSubject, FieldRule
-from governance.policy import NOT_NOTIFIED, Consent, Notified, Ownership, Rule, Timing, decide
+from governance.policy import NOT_NOTIFIED, Consent, Notified, Rule, Timing, decide
+from governance.selectors import plan_inputs
 from governance.services import (
     Evidence,
     notice_evidence_record,
@@ -111,13 +112,18 @@ def _check(plan, rules, incoming_operator, states):
     _, records = read_release_dir(release_path(release), incoming_operator.hpke_private_key,
                                   service_public_key_bytes())
     received = {r["external_id"]: set(r["fields"]) for r in records}
+    # The roles and ownership of each field as the plan has them (governance.selectors).
+    inputs = plan_inputs(plan)
+    ownership = {rule.field_key: own for pairs in inputs.rules_by_kind.values()
+                 for rule, own in pairs}
     timing = Timing(plan_version=plan.version, plan_in_force=True,
-                    notice_period=dt.timedelta(days=plan.notice_period_days))
+                    notice_period=dt.timedelta(days=plan.notice_period_days),
+                    parties=inputs.timing.parties)
     for kind, i in SUBJECTS:
         row = synthetic.merchant_row(i) if kind == "merchant" else synthetic.user_row(i)
         allowed = {
             key for key in row if "." in key and decide(
                 Rule(key, rules[key].field.personal, rules[key].basis, rules[key].required),
-                Ownership(), consents[row["external_id"]], notified[row["external_id"]], timing,
+                ownership[key], consents[row["external_id"]], notified[row["external_id"]], timing,
                 release.as_of).allowed}
         assert received.get(row["external_id"], set()) == allowed, (row["external_id"])
