@@ -19,7 +19,6 @@ Creates and drops the database `bench_upload` on 127.0.0.1:5432.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -63,7 +62,7 @@ def approved_plan():
     lee = users.create_superuser("bench-lee", password=None)
     now = timezone.now()
     plan = plan_create(by=kim, from_operator=operators["KEPF"], to_operator=operators["SHINHAN"],
-                       rules=seoul_plan_rules(fields), notice_starts_at=now - dt.timedelta(days=31),
+                       rules=seoul_plan_rules(fields), notice_starts_at=now,
                        **PLAN_VALUES)
     plan_submit(plan=plan, by=kim)
     return plan_approve(plan=plan, by=lee)
