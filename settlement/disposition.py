@@ -210,7 +210,8 @@ class _BalanceReasons:
     @staticmethod
     def _reason(decisions) -> str:
         decision = decisions.get(BALANCE_FIELD)
-        return held_reason(decision.reason if decision else Reason.DENIED_NO_BASIS)
+        # A Decision is falsy when denied: test for None.
+        return held_reason(decision.reason if decision is not None else Reason.DENIED_NO_BASIS)
 
     def of(self, subject_id: int) -> str:
         found = self.answered.get(subject_id)
