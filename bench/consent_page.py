@@ -124,7 +124,7 @@ def _populate(links: int, sessions: int) -> tuple[list[str], list[tuple[str, str
     lee = users.create_superuser("bench-lee", password=None)
     now = timezone.now()
     plan = plan_create(by=kim, from_operator=operators["KEPF"], to_operator=operators["SHINHAN"],
-                       rules=seoul_plan_rules(fields), cutover_at=now + dt.timedelta(days=7),
+                       rules=seoul_plan_rules(fields), cutover_at=now + dt.timedelta(days=31),
                        notice_starts_at=now, **PLAN_VALUES)
     plan_submit(plan=plan, by=kim)
     plan = plan_approve(plan=plan, by=lee)

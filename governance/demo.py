@@ -145,7 +145,7 @@ def _ensure_plan(operators, fields) -> TransferPlan:
     plan = plan_create(by=officer or SYSTEM, controller=operators["SEOUL"],
                        from_operator=operators["KEPF"],
                        to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
-                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
+                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=31),
                        **PLAN_VALUES)
     if officer is None or second is None:
         return plan  # no demo staff: leave it as a draft for someone to submit

@@ -236,7 +236,7 @@ def approved_plan(db, officer, second_officer, outgoing_operator, incoming_opera
     plan = plan_create(
         by=officer, from_operator=outgoing_operator.operator,
         to_operator=incoming_operator.operator, rules=seoul_plan_rules(field_catalogue),
-        notice_starts_at=now, cutover_at=now + dt.timedelta(days=7), **PLAN_VALUES)
+        notice_starts_at=now, cutover_at=now + dt.timedelta(days=31), **PLAN_VALUES)
     plan_submit(plan=plan, by=officer)
     return plan_approve(plan=plan, by=second_officer)
 

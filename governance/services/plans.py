@@ -206,7 +206,9 @@ def _require_honest_notice_schedule(plan: TransferPlan, now) -> None:
     """Each subject's notice period runs from its own evidence, but the plan's schedule must
     not pretend either: a notice start in the past (unless the approved previous version
     already had it) would claim notices that were never sent, and a shorter period than the
-    version subjects were told about would move them sooner than they were promised."""
+    version subjects were told about would move them sooner than they were promised. Nor may
+    the cut-over come before the period could have run for anyone told on the first day: the
+    notice promises the move at the cut-over."""
     previous = plan.previous
     if previous is not None and plan.notice_period_days < previous.notice_period_days:
         raise GovernanceError(
@@ -218,6 +220,11 @@ def _require_honest_notice_schedule(plan: TransferPlan, now) -> None:
         raise GovernanceError(
             "고지 시작 일시가 승인 시각보다 과거입니다. 실제로 고지를 시작할 일시를 입력하세요. "
             "(the notice start cannot be back-dated at approval)")
+    if (plan.cutover_at is not None and plan.notice_starts_at is not None
+            and plan.cutover_at < plan.notice_starts_at + plan.notice_period):
+        raise GovernanceError(
+            "전환 일시가 고지 기간이 끝나기 전입니다: 고지 시작 후 고지 기간이 지난 뒤로 정하세요. "
+            "(the cut-over cannot come before the notice period can have run for anyone)")
 
 
 @transaction.atomic

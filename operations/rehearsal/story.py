@@ -154,7 +154,8 @@ def stage_scenario(ctx: Context) -> None:
         plan = plan_create(by=ctx.officer, from_operator=operators["KEPF"],
                            to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
                            notice_starts_at=now,
-                           cutover_at=now + dt.timedelta(hours=1), **values)
+                           cutover_at=now + dt.timedelta(seconds=ctx.options.day_seconds,
+                                                         hours=1), **values)
         plan_submit(plan=plan, by=ctx.officer)
         ctx.plan = plan_approve(plan=plan, by=ctx.second_officer)
         st.advance()

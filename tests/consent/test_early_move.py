@@ -258,7 +258,7 @@ def test_a_merchant_moves_its_art27_items_early(client, officer, second_officer,
     now = timezone.now()
     plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
                        to_operator=incoming_operator.operator, rules=rules,
-                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
+                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=31),
                        **PLAN_VALUES)
     plan_submit(plan=plan, by=officer)
     plan = plan_approve(plan=plan, by=second_officer)

@@ -39,7 +39,7 @@ def merchant_notice_plan(officer, second_officer, outgoing_operator, incoming_op
     now = timezone.now()
     plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
                        to_operator=incoming_operator.operator, rules=rules,
-                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
+                       notice_starts_at=now, cutover_at=now + dt.timedelta(days=31),
                        **PLAN_VALUES)
     plan_submit(plan=plan, by=officer)
     return plan_approve(plan=plan, by=second_officer)

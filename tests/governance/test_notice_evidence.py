@@ -116,6 +116,26 @@ def test_a_back_dated_notice_start_is_refused_at_approval(
     assert plan.status == "submitted"
 
 
+def test_a_cut_over_before_the_notice_period_can_have_run_is_refused_at_approval(
+        officer, second_officer, outgoing_operator, incoming_operator, field_catalogue):
+    from governance.seoul import PLAN_VALUES, seoul_plan_rules
+    from governance.models import TransferPlan
+    from governance.services import plan_create
+
+    now = timezone.now()
+    plan = plan_create(by=officer, from_operator=outgoing_operator.operator,
+                       to_operator=incoming_operator.operator,
+                       rules=seoul_plan_rules(field_catalogue), notice_starts_at=now,
+                       cutover_at=now + dt.timedelta(days=7), **PLAN_VALUES)
+    plan_submit(plan=plan, by=officer)
+    with pytest.raises(GovernanceError, match="cut-over cannot come before"):
+        plan_approve(plan=plan, by=second_officer)
+    plan.refresh_from_db()
+    assert plan.status == "submitted"
+    TransferPlan.objects.filter(pk=plan.pk).update(cutover_at=now + dt.timedelta(days=30))
+    assert plan_approve(plan=plan, by=second_officer).status == "approved"
+
+
 def test_a_new_version_keeps_its_notice_start_but_may_not_shorten_the_period(
         approved_plan, officer, second_officer):
     from governance.models import TransferPlan
@@ -128,7 +148,8 @@ def test_a_new_version_keeps_its_notice_start_but_may_not_shorten_the_period(
     with pytest.raises(GovernanceError, match="shorten"):
         plan_approve(plan=shorter, by=second_officer)
     longer = TransferPlan.objects.get(pk=shorter.pk)
-    TransferPlan.objects.filter(pk=longer.pk).update(status="draft", notice_period_days=45)
+    TransferPlan.objects.filter(pk=longer.pk).update(status="draft", notice_period_days=45,
+                                                     cutover_at=_ago(days=-60))
     longer.refresh_from_db()
     plan_submit(plan=longer, by=officer)
     assert plan_approve(plan=longer, by=second_officer).status == "approved"

@@ -101,7 +101,7 @@ def _approved_plan():
     plan = plan_create(
         by=kim, from_operator=source.operator, to_operator=recipient.operator,
         rules=seoul_plan_rules(seoul_catalogue_ensure()),
-        notice_starts_at=now, cutover_at=now + dt.timedelta(days=7),
+        notice_starts_at=now, cutover_at=now + dt.timedelta(days=31),
         **PLAN_VALUES)
     plan_submit(plan=plan, by=kim)
     return plan_approve(plan=plan, by=lee), {"source": source, "recipient": recipient,
