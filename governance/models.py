@@ -426,7 +426,10 @@ class SubjectConsentState(models.Model):
 
 
 class ProvisionRecord(models.Model):
-    """Decree Art. 15 register: one row per provision of personal data to a third party."""
+    """Decree Art. 15 register: one row per provision of personal data to a third party
+    (PIPA Art. 17): the outgoing operator's own data, on consent, on notice with its
+    business (Art. 27) or by law. A move between a controller's processors is not a
+    provision: it is an `EntrustmentRecord`."""
 
     plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="provisions",
                              verbose_name="계획 버전")
@@ -436,6 +439,8 @@ class ProvisionRecord(models.Model):
     purpose = models.TextField("제공 목적")
     statutory_ground = models.TextField("법적 근거")
     items = models.JSONField("제공 항목", default=list)
+    # Field key -> the statutory ground of that item (the grounds above, item by item).
+    item_grounds = models.JSONField("항목별 법적 근거", default=dict, blank=True)
     subject_count = models.PositiveIntegerField("정보주체 수", default=0)
     provided_from = models.DateTimeField("제공 일시 (시작)")
     provided_until = models.DateTimeField("제공 일시 (종료)", null=True, blank=True)
@@ -452,6 +457,40 @@ class ProvisionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} → {self.recipient.code}"
+
+
+class EntrustmentRecord(models.Model):
+    """One change of entrustment (PIPA Art. 26): a controller's data handed by its processor
+    back to it or on to the processor it appointed next, under the controller's plan. Kept
+    apart from the provision register: nobody provided the data to a third party."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT,
+                             related_name="entrustments", verbose_name="계획 버전")
+    controller = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="위탁자 (controller)")
+    from_processor = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                       verbose_name="종전 수탁자 (outgoing processor)")
+    to_processor = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name="새 수탁자 또는 위탁자 (incoming)")
+    file_name = models.CharField("개인정보파일 명칭", max_length=200)
+    entrusted_work = models.TextField("위탁 업무 (entrusted work)")
+    items = models.JSONField("이전 항목", default=list)
+    item_grounds = models.JSONField("항목별 근거", default=dict, blank=True)
+    subject_count = models.PositiveIntegerField("정보주체 수", default=0)
+    started_at = models.DateTimeField("이전 일시 (시작)")
+    ended_at = models.DateTimeField("이전 일시 (종료)", null=True, blank=True)
+    method = models.CharField("이전 방법", max_length=200)
+    reference = models.CharField("참조 (release id 등)", max_length=100, blank=True,
+                                 db_index=True)
+    created_at = models.DateTimeField("기록 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "위탁 변경 기록 (entrustment change)"
+        verbose_name_plural = "위탁 변경 기록 (PIPA Art. 26 entrustment changes)"
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name}: {self.from_processor.code} → {self.to_processor.code}"
 
 
 class NoticeChannel(models.TextChoices):

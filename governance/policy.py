@@ -323,3 +323,30 @@ def _reason(rule: Rule, ownership: Ownership, consent: Consent, notified: Notifi
     if basis == Basis.CONSENT:
         return consent_reason(rule, consent, timing, now)
     return Reason.DENIED_NO_BASIS
+
+
+class Register(StrEnum):
+    """Which register a moved item belongs in."""
+
+    PROVISION = "provision"  # Art. 17 (with Art. 27, or a law): the Decree Art. 15 register
+    ENTRUSTMENT = "entrustment"  # Art. 26: a change of the controller's processor
+    NONE = "none"  # not personal data: no register
+
+
+def register_for(rule: Rule, ownership: Ownership, parties: Parties | None) -> Register:
+    """Where an item that moved under ``rule`` is recorded: a move between a controller's
+    processors (or back to the controller) is an entrustment change, whatever the basis
+    that let it move; anything else personal is a provision. ``ValueError`` for an item
+    that cannot have moved (prohibited, or a basis that does not fit the roles)."""
+    if ownership.disputed and rule.basis == Basis.CONSENT:
+        return Register.PROVISION  # on the subject's consent, whoever controls it
+    known = rule.basis in Basis.__members__.values() and rule.basis != Basis.PROHIBITED
+    if (not known or ownership.disputed or (rule.personal and rule.basis == Basis.NOT_PERSONAL)
+            or not role_fits(rule.basis, ownership, parties)):
+        raise ValueError(f"{rule.field_key} cannot have moved under this plan")
+    if not rule.personal:
+        return Register.NONE
+    if standing(ownership, parties) in (Standing.RETURN_TO_CONTROLLER,
+                                        Standing.TO_NEXT_PROCESSOR):
+        return Register.ENTRUSTMENT
+    return Register.PROVISION

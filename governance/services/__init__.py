@@ -37,7 +37,11 @@ from governance.services.plans import (
     plan_submit,
     plan_update,
 )
-from governance.services.register import provision_record
+from governance.services.register import (
+    ReleaseRegistered,
+    provision_record,
+    release_register,
+)
 from governance.services.subjects import (
     SubjectsUpsertResult,
     subject_consent_state_set,
@@ -51,6 +55,7 @@ __all__ = [
     "dispute_open", "dispute_refer", "dispute_withdraw", "operator_key_register",
     "ownership_set", "plan_activate", "plan_approve", "plan_cancel", "plan_complete",
     "plan_create", "plan_new_version", "plan_reject", "plan_rule_remove", "plan_rule_set",
-    "plan_submit", "plan_update", "provision_record", "ruling_record",
+    "plan_submit", "plan_update", "provision_record", "release_register",
+    "ReleaseRegistered", "ruling_record",
     "subject_consent_state_set", "subjects_upsert",
 ]

@@ -118,8 +118,8 @@ def test_a_back_dated_notice_start_is_refused_at_approval(
 
 def test_a_cut_over_before_the_notice_period_can_have_run_is_refused_at_approval(
         officer, second_officer, outgoing_operator, incoming_operator, field_catalogue):
-    from governance.seoul import PLAN_VALUES, seoul_plan_rules
     from governance.models import TransferPlan
+    from governance.seoul import PLAN_VALUES, seoul_plan_rules
     from governance.services import plan_create
 
     now = timezone.now()

@@ -6,7 +6,8 @@ from governance.services.export import register_export
 
 
 class Command(BaseCommand):
-    help = "Write the Decree Art. 15 register (every provision to a third party) to a CSV file."
+    help = ("Write the Decree Art. 15 register (every provision to a third party; entrustment "
+            "changes are in export_entrustments) to a CSV file.")
 
     def add_arguments(self, parser):
         parser.add_argument("--out", required=True, help="the CSV file to write")
