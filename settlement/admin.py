@@ -3,10 +3,13 @@ report of every won of a plan, linked from the reconciliation report."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,11 +18,18 @@ from django.utils.html import format_html
 
 from audit.admin import NoEditAdmin
 from audit.services import officer_actor
-from governance.models import DataSubject, TransferPlan
+from governance.models import DataSubject, Operator, TransferPlan
 from officers.access import access_record, client_address
 from settlement.disposition import held_label, plan_disposition
-from settlement.models import RefundCase
-from settlement.services import RefundError, refund_case_request
+from settlement.models import BalanceList, PartyDeclaration, PartyRole, RefundCase
+from settlement.selectors import balance_lists_of, declarations_side_by_side
+from settlement.services import (
+    RefundError,
+    declaration_receive,
+    plan_parties,
+    refund_case_request,
+)
+from transfers.services import TransferError
 
 
 class PhoneRefundForm(forms.Form):
@@ -163,3 +173,159 @@ def disposition_chart(d) -> dict:
 def disposition_link(plan_id: int) -> str:
     url = reverse("admin:settlement_disposition", args=[plan_id])
     return format_html('<a href="{}">잔액 처리 내역 (every won)</a>', url)
+
+
+class SignedDeclarationForm(forms.Form):
+    plan = forms.ModelChoiceField(label="이전 계획", queryset=TransferPlan.objects.exclude(
+        status__in=(TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED)))
+    role = forms.ChoiceField(label="신고 기관의 역할", choices=PartyRole.choices,
+                             initial=PartyRole.CITY)
+    payload = forms.CharField(label="서명된 본문 (base64)", widget=forms.Textarea)
+    signature = forms.CharField(label="서명 (base64, Ed25519)", max_length=100)
+
+
+@admin.register(PartyDeclaration)
+class PartyDeclarationAdmin(NoEditAdmin):
+    """Each party's signed totals. The city (which uses the admin, not the operator API)
+    hands its signed declaration to an officer, who enters it here: it is verified against
+    the city's registered key exactly as an operator's would be."""
+
+    list_display = ("plan", "role", "operator", "as_of", "balance_won", "fee_won",
+                    "received_at")
+    list_filter = ("role", "plan")
+    fields = ("plan", "role", "operator", "as_of", "subjects", "balance_sum", "fee_sum",
+              "key", "nonce", "received_at")
+    readonly_fields = fields
+    change_list_template = "admin/settlement/partydeclaration/change_list.html"
+
+    @admin.display(description="잔액 합계 (원)")
+    def balance_won(self, obj):
+        return f"{obj.balance_sum:,}"
+
+    @admin.display(description="발행 수수료 합계 (원)")
+    def fee_won(self, obj):
+        return f"{obj.fee_sum:,}"
+
+    def get_urls(self):
+        return [
+            path("signed/", self.admin_site.admin_view(self.signed_view),
+                 name="settlement_partydeclaration_signed"),
+            path("report/<int:plan_id>/", self.admin_site.admin_view(self.report_view),
+                 name="settlement_declarations_report"),
+            *super().get_urls()]
+
+    def signed_view(self, request: HttpRequest):
+        if not request.user.has_perm("settlement.add_partydeclaration"):
+            raise PermissionDenied
+        form = SignedDeclarationForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            plan = data["plan"]
+            operator_id = plan_parties(plan).get(data["role"])
+            if operator_id is None:
+                form.add_error("role", "이 계획에는 그 역할의 기관이 없습니다.")
+            else:
+                try:
+                    declaration = declaration_receive(
+                        plan=plan, operator=Operator.objects.get(pk=operator_id),
+                        payload_b64=data["payload"].strip(),
+                        signature_b64=data["signature"].strip(),
+                        by=officer_actor(request.user))
+                except TransferError as exc:
+                    form.add_error(None, f"{exc.code}: {exc.message}")
+                else:
+                    self.message_user(request, f"{declaration} 신고를 받았습니다.",
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:settlement_declarations_report",
+                                                        args=[plan.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": "서명된 신고 합계 등록 (a party's signed declaration)",
+                   "form": form}
+        return TemplateResponse(request, "admin/settlement/partydeclaration/signed.html",
+                                context)
+
+    def report_view(self, request: HttpRequest, plan_id: int):
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        plan = get_object_or_404(TransferPlan, pk=plan_id)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"기관별 합계 — {plan}", "plan": plan,
+                   "report": declarations_side_by_side(plan),
+                   "lists": balance_lists_of(plan),
+                   "reconciliation_url": reverse("admin:transfers_release_reconciliation",
+                                                 args=[plan.pk])}
+        return TemplateResponse(request, "admin/settlement/declarations.html", context)
+
+
+class DownloadReasonForm(forms.Form):
+    reason = forms.CharField(label="내려받는 사유", max_length=500)
+
+
+@admin.register(BalanceList)
+class BalanceListAdmin(NoEditAdmin):
+    list_display = ("short_id", "plan", "role", "operator", "as_of", "line_count", "status",
+                    "differing", "compared_at")
+    list_filter = ("status", "role", "plan")
+    fields = ("public_id", "plan", "role", "operator", "as_of", "line_count", "body_sha256",
+              "status", "summary", "key", "nonce", "received_at", "compared_at")
+    readonly_fields = fields
+
+    @admin.display(description="목록")
+    def short_id(self, obj):
+        return str(obj.public_id)[:8]
+
+    @admin.display(description="차이 (다름 / 수락에만 / 목록에만)")
+    def differing(self, obj):
+        s = obj.summary or {}
+        return f"{s.get('differing', 0)} / {s.get('only_accepted', 0)} / {s.get('only_listed', 0)}"
+
+    def get_urls(self):
+        return [path("<int:list_id>/report/", self.admin_site.admin_view(self.report_view),
+                     name="settlement_balancelist_report"), *super().get_urls()]
+
+    def report_view(self, request: HttpRequest, list_id: int):
+        """The subjects that differ, as CSV; a download of external ids, so it asks why and
+        writes the access log (officers.access), like every export."""
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        balance_list = get_object_or_404(BalanceList, pk=list_id)
+        form = DownloadReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            rows = list(balance_list.differences.select_related("subject").order_by("id"))
+            access_record(by=request.user, address=client_address(request), action="download",
+                          reason=form.cleaned_data["reason"],
+                          subjects=[r.subject.public_id for r in rows if r.subject_id],
+                          fields=["subject.external_id", "user.certificate_balance"],
+                          target_type="settlement.balancelist",
+                          target_id=str(balance_list.public_id),
+                          extra={"export": "balance_differences", "rows": len(rows)})
+            response = HttpResponse(differences_csv(balance_list, rows),
+                                    content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="balance-differences-{str(balance_list.public_id)[:8]}'
+                '.csv"')
+            response["Cache-Control"] = "no-store"
+            return response
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"잔액 차이 보고서 내려받기 — {balance_list}", "form": form,
+                   "summary": balance_list.summary}
+        return TemplateResponse(request, "admin/settlement/balancelist/report.html", context)
+
+
+def differences_csv(balance_list: BalanceList, rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    summary = balance_list.summary or {}
+    writer.writerow(["# plan", balance_list.plan_id, "role", balance_list.role, "as_of",
+                     balance_list.as_of.isoformat(), "difference_sum",
+                     summary.get("difference_sum", 0)])
+    writer.writerow(["kind", "external_id", "subject", "accepted_balance", "listed_balance",
+                     "listed_fee", "difference"])
+    for r in rows:
+        difference = ("" if r.accepted_balance is None or r.listed_balance is None
+                      else r.listed_balance - r.accepted_balance)
+        writer.writerow([r.kind, r.external_id, r.subject.public_id if r.subject_id else "",
+                         "" if r.accepted_balance is None else r.accepted_balance,
+                         "" if r.listed_balance is None else r.listed_balance,
+                         "" if r.listed_fee is None else r.listed_fee, difference])
+    return out.getvalue()

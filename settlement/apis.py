@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -13,20 +14,38 @@ from rest_framework.response import Response
 
 from governance.models import TransferPlan
 from settlement.disposition import plan_disposition
-from settlement.models import RefundCase
-from settlement.selectors import refund_cases_page
+from settlement.models import BalanceList, RefundCase
+from settlement.selectors import (
+    balance_differences_page,
+    balance_lists_of,
+    declarations_side_by_side,
+    refund_cases_page,
+)
 from settlement.serializers import (
+    BalanceListSerializer,
+    BalanceListsSerializer,
+    DeclarationOutputSerializer,
+    DeclarationsSerializer,
+    DifferencesPageSerializer,
     DispositionSerializer,
     RefundCaseSerializer,
     RefundPageSerializer,
     SignedInputSerializer,
 )
-from settlement.services import refund_case_confirm
+from settlement.services import (
+    balance_list_announce,
+    balance_list_body_receive,
+    declaration_receive,
+    plans_declarable_by,
+    refund_case_confirm,
+    roles_of,
+)
 from transfers.apis import OperatorApi
-from transfers.permissions import SCOPE_RELEASE_READ, SCOPE_UPLOAD
+from transfers.permissions import SCOPE_RELEASE_ACK, SCOPE_RELEASE_READ, SCOPE_UPLOAD
 from transfers.selectors import plans_visible_to
 from transfers.serializers import ErrorSerializer
-from transfers.services import TransferError
+from transfers.services import PayloadTooLarge, TransferError
+from transfers.services.common import UnsupportedMediaType
 
 E400 = OpenApiResponse(ErrorSerializer, description="malformed: `error` names what")
 E401 = OpenApiResponse(ErrorSerializer, description="no or expired token")
@@ -150,3 +169,155 @@ class ReconciliationApi(OperatorApi):
             SCOPE_RELEASE_READ)
         if not request.auth.allow_scopes([needed]):
             raise PermissionDenied(f"this token lacks the {needed} scope")
+
+
+# --- Totals from every party; per-subject balance lists -------------------------------------
+
+# The scope a role's signed submissions need: the recipient acknowledges, the others upload.
+WRITE_SCOPE = {"source": SCOPE_UPLOAD, "subcontractor": SCOPE_UPLOAD, "city": SCOPE_UPLOAD,
+               "recipient": SCOPE_RELEASE_ACK}
+
+
+class PartyApi(OperatorApi):
+    """Any declaring party of the plan (source, its subcontractor, the city, the recipient)
+    may read; each writes only what it signs itself, with the scope its role needs."""
+
+    required_scopes: list[str] = []
+
+    def plan_as_party(self, plan_id: int) -> TransferPlan:
+        plan = plans_declarable_by(self.operator).filter(pk=plan_id).first()
+        if plan is None:
+            raise NotFound("no such plan for this operator")
+        return plan
+
+    def check_write_scope(self, request, plan: TransferPlan) -> None:
+        from rest_framework.exceptions import PermissionDenied
+
+        scopes = {WRITE_SCOPE[role] for role in roles_of(plan, self.operator)}
+        if not any(request.auth.allow_scopes([scope]) for scope in scopes):
+            raise PermissionDenied("this token lacks the scope this party's role needs "
+                                   "(upload; the recipient: release:ack)")
+
+
+class DeclarationsApi(PartyApi):
+    @extend_schema(
+        operation_id="plans_declarations_list",
+        summary="Every party's newest totals side by side, with the differences",
+        responses={200: DeclarationsSerializer, 401: E401, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        return Response(DeclarationsSerializer(declarations_side_by_side(plan)).data)
+
+    @extend_schema(
+        operation_id="plans_declarations_create",
+        summary="Declare your totals for the plan, signed",
+        description=(
+            "`payload`: base64 of the exact JSON bytes signed with your registered Ed25519 "
+            "key: `{plan, nonce, signed_at, role (source | subcontractor | city | recipient: "
+            "one you play on the plan), as_of (YYYY-MM-DD), totals: {subjects: {merchant, "
+            "user}, certificate_balance_sum, issuance_fee_sum}}`. Refused, nothing stored: "
+            "400 wrong_role, invalid_declaration, bad_signature, wrong_plan, "
+            "stale_declaration; 409 replayed. Scope `upload` (the recipient: `release:ack`)."),
+        request=SignedInputSerializer,
+        responses={201: DeclarationOutputSerializer, 400: E400, 401: E401, 403: E403,
+                   404: E404, 409: OpenApiResponse(ErrorSerializer, description="replayed"),
+                   415: OpenApiResponse(ErrorSerializer, description="the body is not JSON")})
+    def post(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        self.check_write_scope(request, plan)
+        data = self.valid_input(request, SignedInputSerializer)
+        declaration = declaration_receive(plan=plan, operator=self.operator,
+                                          payload_b64=data["payload"],
+                                          signature_b64=data["signature"], by=self.actor)
+        return Response(DeclarationOutputSerializer(declaration).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class BalanceListsApi(PartyApi):
+    @extend_schema(operation_id="plans_balance_lists_list",
+                   summary="The per-subject balance lists of the plan, with their comparison",
+                   responses={200: BalanceListsSerializer, 401: E401, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        return Response(BalanceListsSerializer(
+            {"plan": plan.pk, "lists": balance_lists_of(plan)}).data)
+
+    @extend_schema(
+        operation_id="plans_balance_lists_announce",
+        summary="Announce a per-subject balance list, signed (then PUT its body)",
+        description=(
+            "`payload`: `{plan, nonce, signed_at, role, as_of, lines (data lines), sha256 "
+            "(hex of the exact CSV body)}` signed as for declarations. Then PUT the body, "
+            "`text/csv`: the header `external_id,balance,fee` and one line per user, to "
+            "`balance-lists/{list}/body`; it is compared with the accepted records."),
+        request=SignedInputSerializer,
+        responses={201: BalanceListSerializer, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ErrorSerializer, description="replayed")})
+    def post(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        self.check_write_scope(request, plan)
+        data = self.valid_input(request, SignedInputSerializer)
+        balance_list = balance_list_announce(plan=plan, operator=self.operator,
+                                             payload_b64=data["payload"],
+                                             signature_b64=data["signature"], by=self.actor)
+        return Response(BalanceListSerializer(balance_list).data,
+                        status=status.HTTP_201_CREATED)
+
+
+MAX_LIST_BYTES = 256 * 1024 * 1024
+
+
+class BalanceListBodyApi(PartyApi):
+    parser_classes: list = []  # the body is read raw
+
+    @extend_schema(
+        operation_id="plans_balance_lists_body",
+        summary="Send the announced list's CSV body; it is compared with the accepted records",
+        request={"text/csv": OpenApiTypes.BINARY},
+        responses={200: BalanceListSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="body_mismatch (SHA-256 "
+                                        "or line count not as signed), invalid_body, "
+                                        "duplicate_external_id, invalid_content_length"),
+                   401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ErrorSerializer, description="already_received"),
+                   413: OpenApiResponse(ErrorSerializer, description="body too large"),
+                   415: OpenApiResponse(ErrorSerializer, description="not text/csv")})
+    def put(self, request, plan_id: int, list_id):
+        plan = self.plan_as_party(plan_id)
+        balance_list = BalanceList.objects.filter(public_id=list_id, plan=plan,
+                                                  operator=self.operator).first()
+        if balance_list is None:
+            raise NotFound("no such balance list of this operator")
+        self.check_write_scope(request, plan)
+        if (request.content_type or "").split(";")[0].strip().lower() != "text/csv":
+            raise UnsupportedMediaType("send the list as text/csv")
+        raw = request.META.get("CONTENT_LENGTH") or ""
+        if not re.fullmatch(r"[0-9]{1,18}", raw):
+            raise TransferError("send the list whole, with its Content-Length",
+                                code="invalid_content_length")
+        if int(raw) > MAX_LIST_BYTES:
+            raise PayloadTooLarge(f"a list is at most {MAX_LIST_BYTES} bytes")
+        body = request._request.read(int(raw))
+        balance_list = balance_list_body_receive(balance_list=balance_list, body=body,
+                                                 by=self.actor)
+        return Response(BalanceListSerializer(balance_list).data)
+
+
+class BalanceDifferencesApi(PartyApi):
+    @extend_schema(
+        operation_id="plans_balance_lists_differences",
+        summary="The subjects on which a list and the accepted records differ (paged)",
+        parameters=[AFTER, LIMIT],
+        responses={200: DifferencesPageSerializer, 400: E400, 401: E401, 404: E404})
+    def get(self, request, plan_id: int, list_id):
+        plan = self.plan_as_party(plan_id)
+        balance_list = BalanceList.objects.filter(public_id=list_id, plan=plan).first()
+        if balance_list is None:
+            raise NotFound("no such balance list for this plan")
+        after, limit = _int_param(request, "after", 0), _int_param(request, "limit", 500)
+        if not 1 <= limit <= 1000:
+            raise TransferError("limit: 1-1000", code="invalid_limit")
+        page, next_after = balance_differences_page(balance_list, after=after, limit=limit)
+        return Response(DifferencesPageSerializer(
+            {"list": balance_list.public_id, "differences": page,
+             "next_after": next_after}).data)

@@ -69,3 +69,132 @@ class RefundCase(models.Model):
 
     def __str__(self) -> str:
         return f"환불 {str(self.public_id)[:8]} ({self.get_status_display()})"
+
+
+class PartyRole(models.TextChoices):
+    """Who may declare figures for a plan (governance names them on the plan)."""
+
+    SOURCE = "source", "이전 운영사 (source)"
+    SUBCONTRACTOR = "subcontractor", "이전 운영사의 재수탁자 (subcontractor)"
+    CITY = "city", "서울시 발행 원장 (the city's issuance ledger)"
+    RECIPIENT = "recipient", "신규 운영사 (recipient)"
+
+
+class PartyDeclaration(models.Model):
+    """A declaring party's own totals for a plan, as of a date, signed with its registered
+    key and kept whole: counts per kind, the balance sum and the issuance-fee sum."""
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="신고 기관")
+    role = models.CharField("역할", max_length=16, choices=PartyRole.choices)
+    as_of = models.DateField("기준일")
+    subjects = models.JSONField("유형별 건수", default=dict)
+    balance_sum = models.BigIntegerField("상품권 잔액 합계 (원)")
+    fee_sum = models.BigIntegerField("발행 수수료 합계 (원)")
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "기관별 신고 합계 (party declaration)"
+        verbose_name_plural = "기관별 신고 합계 (party declarations)"
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} {self.as_of} ({self.operator.code})"
+
+
+class BalanceList(models.Model):
+    """A declaring party's per-subject balance list for a plan: a signed manifest (line count
+    and the SHA-256 of the body), then the body (CSV: external_id,balance,fee), compared with
+    the accepted records once it has arrived."""
+
+    class Status(models.TextChoices):
+        AWAITING_BODY = "awaiting_body", "본문 대기 (awaiting body)"
+        COMPARED = "compared", "비교 완료 (compared)"
+
+    public_id = models.UUIDField("목록 ID", default=uuid.uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="제출 기관")
+    role = models.CharField("역할", max_length=16, choices=PartyRole.choices)
+    as_of = models.DateField("기준일")
+    line_count = models.PositiveIntegerField("행 수")
+    body_sha256 = models.CharField("본문 SHA-256", max_length=64)
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.AWAITING_BODY)
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+    compared_at = models.DateTimeField("비교 시각", null=True, blank=True)
+    # What the comparison found: {"matching": n, "differing": n, "only_accepted": n,
+    # "only_listed": n, "difference_sum": won (listed - accepted, over differing subjects),
+    # "listed_balance_sum": won, "listed_fee_sum": won}.
+    summary = models.JSONField("비교 결과 요약", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "정보주체별 잔액 목록 (balance list)"
+        verbose_name_plural = "정보주체별 잔액 목록 (balance lists)"
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} 잔액 목록 {self.as_of} ({str(self.public_id)[:8]})"
+
+
+class BalanceListLine(models.Model):
+    """One line of a balance list as the party sent it (loaded in bulk: settlement.bulk)."""
+
+    balance_list = models.ForeignKey(BalanceList, on_delete=models.CASCADE, related_name="+",
+                                     db_index=False, db_constraint=False)
+    external_id = models.CharField(max_length=64)
+    balance = models.BigIntegerField()
+    fee = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "잔액 목록 행"
+        verbose_name_plural = "잔액 목록 행"
+        constraints = [
+            models.UniqueConstraint(fields=["balance_list", "external_id"],
+                                    name="settlement_balance_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.balance}"
+
+
+class BalanceDifference(models.Model):
+    """A subject on which a balance list and the accepted records disagree, or that only one
+    of them has (written by the comparison, settlement.bulk.balance_list_compare)."""
+
+    class Kind(models.TextChoices):
+        DIFFERS = "differs", "금액 다름 (amounts differ)"
+        ONLY_ACCEPTED = "only_accepted", "수락 레코드에만 있음 (only in the accepted records)"
+        ONLY_LISTED = "only_listed", "목록에만 있음 (only in the list)"
+
+    balance_list = models.ForeignKey(BalanceList, on_delete=models.CASCADE,
+                                     related_name="differences", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    external_id = models.CharField(max_length=64)
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, null=True,
+                                related_name="+", db_constraint=False, db_index=False)
+    accepted_balance = models.BigIntegerField(null=True)
+    listed_balance = models.BigIntegerField(null=True)
+    listed_fee = models.BigIntegerField(null=True)
+
+    class Meta:
+        verbose_name = "잔액 차이 (balance difference)"
+        verbose_name_plural = "잔액 차이 (balance differences)"
+        indexes = [models.Index(fields=["balance_list", "id"],
+                                name="settlement_difference_page")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.external_id}"

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.models import DataSubject, SubjectConsentState, TransferPlan
-from settlement.models import RefundCase
+from settlement.models import PartyDeclaration, RefundCase
 from transfers.models import Record, Release
 from transfers.selectors import releases_carried
 from transfers.validation import BALANCE_FIELD
@@ -89,3 +89,76 @@ def balance_moved(plan: TransferPlan, subject: DataSubject) -> bool:
                        .values_list("pk", flat=True))
     carried = releases_carried(release_ids, {subject.pk})
     return any(BALANCE_FIELD in fields.get(subject.pk, ()) for fields in carried.values())
+
+
+# --- Totals from every party, and where they differ -----------------------------------------
+
+ROLE_ORDER = ("source", "subcontractor", "city", "recipient")
+METRICS = ("subjects.merchant", "subjects.user", "certificate_balance_sum", "issuance_fee_sum")
+
+
+def latest_declarations(plan: TransferPlan) -> dict[str, PartyDeclaration]:
+    """Role -> the newest declaration that role made for ``plan``."""
+
+    newest: dict[str, PartyDeclaration] = {}
+    for declaration in (PartyDeclaration.objects.filter(plan=plan).select_related("operator")
+                        .order_by("received_at", "id")):
+        newest[declaration.role] = declaration
+    return newest
+
+
+def _declared_value(declaration, metric: str) -> int | None:
+    if metric.startswith("subjects."):
+        return (declaration.subjects or {}).get(metric.split(".", 1)[1])
+    return declaration.balance_sum if metric == "certificate_balance_sum" else (
+        declaration.fee_sum)
+
+
+def declarations_side_by_side(plan: TransferPlan) -> dict:
+    """Every party's newest totals next to what the service accepted, per metric, with each
+    party's difference from the accepted figure (fees are not in the records: there the
+    source's declared fee is the reference)."""
+    from transfers.models import UploadBatch
+    from transfers.selectors import balance_sum_of
+
+    batches = UploadBatch.objects.filter(upload__plan=plan)
+    kinds: dict[str, int] = {}
+    for counts in batches.values_list("kind_counts", flat=True):
+        for kind, n in (counts or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    accepted = {"subjects.merchant": kinds.get("merchant", 0),
+                "subjects.user": kinds.get("user", 0),
+                "certificate_balance_sum": balance_sum_of(batches), "issuance_fee_sum": None}
+    newest = latest_declarations(plan)
+    roles = [role for role in ROLE_ORDER if role in newest]
+    rows = []
+    for metric in METRICS:
+        values = {role: _declared_value(newest[role], metric) for role in roles}
+        reference = accepted[metric]
+        if reference is None and "source" in values:
+            reference = values["source"]
+        differences = {role: (None if v is None or reference is None else v - reference)
+                       for role, v in values.items()}
+        rows.append({"metric": metric, "accepted": accepted[metric], "values": values,
+                     "differences": differences,
+                     "agree": all(d in (0, None) for d in differences.values())})
+    return {"plan": plan.pk, "parties": [
+        {"role": role, "operator": newest[role].operator.code, "as_of": newest[role].as_of,
+         "received_at": newest[role].received_at, "key_id": newest[role].key.key_id}
+        for role in roles], "rows": rows, "agree": all(r["agree"] for r in rows)}
+
+
+def balance_lists_of(plan: TransferPlan):
+    from settlement.models import BalanceList
+
+    return BalanceList.objects.filter(plan=plan).select_related("operator").order_by("id")
+
+
+def balance_differences_page(balance_list, *, after: int, limit: int):
+    """A page of the list's differences in id order, and the cursor of the next page."""
+    from settlement.models import BalanceDifference
+
+    rows = list(BalanceDifference.objects.filter(balance_list=balance_list, id__gt=after)
+                .select_related("subject").order_by("id")[:limit + 1])
+    page = rows[:limit]
+    return page, (page[-1].pk if len(rows) > limit else None)

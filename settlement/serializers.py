@@ -92,3 +92,75 @@ class DispositionSerializer(serializers.Serializer):
     @extend_schema_field(BalanceSerializer)
     def get_balance(self, obj) -> dict:
         return BalanceSerializer(obj.balance_json()).data
+
+
+class PartySerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["source", "subcontractor", "city", "recipient"])
+    operator = serializers.CharField(help_text="the declaring operator's code")
+    as_of = serializers.DateField()
+    received_at = serializers.DateTimeField()
+    key_id = serializers.CharField(help_text="the key that signed it")
+
+
+class DeclarationRowSerializer(serializers.Serializer):
+    metric = serializers.CharField(help_text="subjects.merchant, subjects.user, "
+                                             "certificate_balance_sum, issuance_fee_sum")
+    accepted = serializers.IntegerField(allow_null=True, help_text=(
+        "what the service accepted (null for fees: the records hold none)"))
+    values = serializers.DictField(child=serializers.IntegerField(allow_null=True),
+                                   help_text="role -> declared")
+    differences = serializers.DictField(child=serializers.IntegerField(allow_null=True),
+                                        help_text="role -> declared minus accepted (fees: "
+                                                  "minus the source's)")
+    agree = serializers.BooleanField()
+
+
+class DeclarationsSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    parties = PartySerializer(many=True)
+    rows = DeclarationRowSerializer(many=True)
+    agree = serializers.BooleanField(help_text="every party agrees on every metric")
+
+
+class DeclarationOutputSerializer(serializers.Serializer):
+    declaration = serializers.IntegerField(source="pk")
+    role = serializers.CharField()
+    as_of = serializers.DateField()
+    subjects = serializers.DictField(child=serializers.IntegerField())
+    certificate_balance_sum = serializers.IntegerField(source="balance_sum")
+    issuance_fee_sum = serializers.IntegerField(source="fee_sum")
+
+
+class BalanceListSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    role = serializers.CharField()
+    operator = serializers.CharField(source="operator.code")
+    as_of = serializers.DateField()
+    lines = serializers.IntegerField(source="line_count")
+    sha256 = serializers.CharField(source="body_sha256")
+    status = serializers.ChoiceField(choices=["awaiting_body", "compared"])
+    compared_at = serializers.DateTimeField(allow_null=True)
+    summary = serializers.DictField(child=serializers.IntegerField(), help_text=(
+        "matching, differing, only_accepted, only_listed, difference_sum (listed - accepted "
+        "over the differing), listed_lines, listed_balance_sum, listed_fee_sum"))
+
+
+class BalanceListsSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    lists = BalanceListSerializer(many=True)
+
+
+class DifferenceSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["differs", "only_accepted", "only_listed"])
+    external_id = serializers.CharField()
+    subject = serializers.CharField(source="subject.public_id", allow_null=True,
+                                    default=None, help_text="null: only in the list")
+    accepted_balance = serializers.IntegerField(allow_null=True)
+    listed_balance = serializers.IntegerField(allow_null=True)
+    listed_fee = serializers.IntegerField(allow_null=True)
+
+
+class DifferencesPageSerializer(serializers.Serializer):
+    list = serializers.UUIDField()
+    differences = DifferenceSerializer(many=True)
+    next_after = serializers.IntegerField(allow_null=True)

@@ -68,3 +68,48 @@ def release_now(plan):
 
     release = release_request(plan=plan, by=SHINHAN)
     return release_export(release_id=release.pk)
+
+
+def party(code: str, name: str = ""):
+    """A registered operator with freshly generated keys (tests.conftest._party), made first
+    if the Seoul register has no such code (the subcontractor)."""
+    from governance.models import Operator
+    from tests.conftest import _party
+
+    if code not in ("SEOUL", "KEPF", "SHINHAN", "BIZPLAY"):
+        Operator.objects.get_or_create(code=code, defaults={
+            "name": name or code, "role": Operator.Role.PROCESSOR})
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        from governance.models import OperatorKey
+        from governance.services import operator_key_register
+        from tests.conftest import OperatorParty
+
+        operator = Operator.objects.get(code=code)
+        hpke, signing = X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        raw = (Encoding.Raw, PublicFormat.Raw)
+        operator_key_register(operator=operator, purpose=OperatorKey.Purpose.SIGNATURE,
+                              public_key=signing.public_key().public_bytes(*raw), by=None)
+        return OperatorParty(operator, hpke, signing)
+    return _party(code)
+
+
+@pytest.fixture
+def subcontractor(approved_plan):
+    """KEPF's subcontractor (재수탁자), named on the plan as if drafted with it."""
+    from governance.models import TransferPlan
+
+    sub = party("KEPFSUB", "KEPF 재수탁 정산사")
+    TransferPlan.objects.filter(pk=approved_plan.pk).update(subcontractor=sub.operator)
+    approved_plan.refresh_from_db()
+    return sub
+
+
+@pytest.fixture
+def city_party(approved_plan):
+    """The city, the plan's controller, with a signing key of its own."""
+    seoul = party("SEOUL")
+    assert approved_plan.controller_id == seoul.operator.pk
+    return seoul
