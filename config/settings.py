@@ -291,7 +291,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "transfers.schema.raw_bodies_required"],
+                             "transfers.schema.raw_bodies_required",
+                             "transfers.schema.servers_declared"],
 }
 
 # --- Audit trail ------------------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""The operator API (OAuth2 client credentials). Views speak HTTP only: they check the
-caller may see the plan (else 404), call one service or selector, and shape the answer.
-Every authenticated call is recorded as an audit event (actor ``operator:<CODE>``)."""
+"""The operator API (OAuth2 client credentials). Views speak HTTP only: they find what the
+caller may see with a selector (`…_get_for(operator=…)`, else 404), call one service or
+selector, and shape the answer with a serializer (transfers.serializers), so the OpenAPI
+schema types every body. Refusals become JSON in one place (transfers.errors). GETs write
+nothing but the audit and access logs. Every authenticated call is recorded as an audit event
+(actor ``operator:<CODE>``)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -18,10 +21,9 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import UnsupportedMediaType as DrfUnsupportedMediaType
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -31,11 +33,11 @@ from audit.services import audit_record, looks_personal
 from audit.signing import service_key_id, service_public_key_b64
 from governance.models import TransferPlan
 from governance.selectors import plan_rules
-from governance.services import GovernanceError
 from officers.access import access_record, client_address
 from transfers import format as fmt
 from transfers.authentication import OperatorOAuth2Authentication
-from transfers.models import DeletionNotice, Release, Upload, UploadBatch
+from transfers.errors import operator_api_exception_handler
+from transfers.models import Release, Upload, UploadBatch
 from transfers.parsers import BoundedJSONParser
 from transfers.permissions import (
     SCOPE_RELEASE_ACK,
@@ -46,19 +48,37 @@ from transfers.permissions import (
     operator_of_request,
 )
 from transfers.selectors import (
+    batch_get_for,
     deletion_feed,
+    deletion_notice_get_for,
     latest_acknowledgement,
     notices_unreached,
+    plan_get_for,
     plans_visible_to,
+    release_get_for,
     release_records_page,
+    releases_of,
+    upload_get_for,
     upload_totals,
 )
 from transfers.serializers import (
     AcknowledgementInputSerializer,
+    AcknowledgementOutputSerializer,
+    BatchReportSerializer,
+    DeletionConfirmedSerializer,
+    DeletionFeedSerializer,
     ErrorSerializer,
+    ManifestSerializer,
     NoticeAttestationInputSerializer,
     NoticeAttestationOutputSerializer,
+    PlanListSerializer,
+    PlanSerializer,
+    ReleaseListSerializer,
+    ReleaseRecordsPageSerializer,
+    ReleaseSerializer,
+    ServiceKeySerializer,
     UnreachedPageSerializer,
+    UploadSerializer,
     UploadTotalsInputSerializer,
 )
 from transfers.services import (
@@ -68,7 +88,6 @@ from transfers.services import (
     acknowledgement_receive,
     batch_id_check,
     deletion_confirm,
-    deletions_detect,
     notice_attestation_receive,
     operator_actor,
     release_path,
@@ -85,6 +104,7 @@ E401 = OpenApiResponse(ERROR, description="no or expired token")
 E403 = OpenApiResponse(ERROR, description="the token lacks the scope this endpoint needs")
 E404 = OpenApiResponse(ERROR, description="no such plan/upload/release for this operator "
                                           "(another operator's plans answer 404 too)")
+E415 = OpenApiResponse(ERROR, description="the body is not JSON (send application/json)")
 
 
 def _max_batch_bytes() -> int:
@@ -104,13 +124,16 @@ BATCH_ID_PARAMETER = OpenApiParameter(
     "batch_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
     OpenApiParameter.PATH, description="the operator's name for the batch (a sequence number; "
     "one that looks like a phone, business or resident number is refused)")
+CHUNK_PARAMETER = OpenApiParameter(
+    "n", {"type": "integer", "minimum": 1, "maximum": 999_999}, OpenApiParameter.PATH,
+    description="the chunk's 1-based position (the manifest's `chunks[n-1]`)")
 
 
 class OperatorApi(APIView):
     """Needs an OAuth2 bearer token (client credentials) of an active operator client, with
     the scope listed under security. A plan, upload or release of another operator answers
     404, exactly like one that does not exist. Every call is recorded in the audit trail.
-    Errors are JSON: `{"error": code, "detail": message}`."""
+    Errors are JSON: `{"error": code, "detail": message}` (transfers.errors)."""
 
     authentication_classes = [OperatorOAuth2Authentication]
     permission_classes = [IsOperatorClient, OperatorTokenHasScope]
@@ -123,23 +146,8 @@ class OperatorApi(APIView):
         self.operator = operator_of_request(request)
         self.actor = operator_actor(self.operator)
 
-    def handle_exception(self, exc):
-        """The one place where refusals become HTTP: always `{"error", "detail"}` JSON."""
-        if isinstance(exc, TransferError):
-            return Response({"error": exc.code, "detail": exc.message}, status=exc.status)
-        if isinstance(exc, GovernanceError):
-            return Response({"error": "refused", "detail": str(exc)},
-                            status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, ValidationError):
-            return Response(_validation_error_body(exc.detail),
-                            status=status.HTTP_400_BAD_REQUEST)
-        if isinstance(exc, Http404):
-            exc = NotFound()
-        response = super().handle_exception(exc)
-        if isinstance(exc, APIException) and isinstance(response.data, dict):
-            response.data.setdefault("error", exc.get_codes() if isinstance(
-                exc.get_codes(), str) else "invalid")
-        return response
+    def get_exception_handler(self):
+        return operator_api_exception_handler
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -169,59 +177,33 @@ class OperatorApi(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    # --- what this operator may see --------------------------------------------------------
+    # --- what this operator may see (selectors; 404 otherwise) ------------------------------
 
     def plan_as_source(self, plan_id: int) -> TransferPlan:
-        plan = plans_visible_to(self.operator).filter(pk=plan_id,
-                                                      from_operator=self.operator).first()
-        if plan is None:
-            raise NotFound("no such plan for this operator")
-        return plan
+        return _found(plan_get_for(operator=self.operator, plan_id=plan_id, role="source"),
+                      "plan")
 
     def plan_as_recipient(self, plan_id: int) -> TransferPlan:
-        plan = plans_visible_to(self.operator).filter(pk=plan_id,
-                                                      to_operator=self.operator).first()
-        if plan is None:
-            raise NotFound("no such plan for this operator")
-        return plan
+        return _found(plan_get_for(operator=self.operator, plan_id=plan_id, role="recipient"),
+                      "plan")
 
     def upload_of(self, upload_id) -> Upload:
-        upload = Upload.objects.filter(public_id=upload_id, operator=self.operator,
-                                       plan__from_operator=self.operator).first()
-        if upload is None:
-            raise NotFound("no such upload for this operator")
-        return upload
+        return _found(upload_get_for(operator=self.operator, upload_id=upload_id), "upload")
 
     def release_of(self, release_id) -> Release:
-        release = (Release.objects.filter(public_id=release_id, recipient=self.operator,
-                                          plan__to_operator=self.operator)
-                   .select_related("plan", "recipient_key").first())
-        if release is None:
-            raise NotFound("no such release for this operator")
+        return _found(release_get_for(operator=self.operator, release_id=release_id), "release")
+
+    def ready_release_of(self, release_id) -> Release:
+        release = self.release_of(release_id)
+        if release.status != Release.Status.READY:
+            raise NotFound("the release is not ready")
         return release
 
 
-def _validation_error_body(detail) -> dict:
-    """A serializer's errors as `{"error": "invalid_request", "detail": one line, "fields":
-    {path: [messages]}}`; a body that is not an object at all has the path "body"."""
-    fields: dict[str, list[str]] = {}
-
-    def walk(node, path: str) -> None:
-        if isinstance(node, dict):
-            for key, child in node.items():
-                name = "body" if key == "non_field_errors" and not path else key
-                walk(child, f"{path}.{name}" if path else name)
-        elif isinstance(node, list) and node and not isinstance(node[0], dict | list):
-            fields.setdefault(path or "body", []).extend(str(m) for m in node)
-        elif isinstance(node, list):
-            for i, child in enumerate(node):
-                walk(child, f"{path}[{i}]")
-        else:
-            fields.setdefault(path or "body", []).append(str(node))
-
-    walk(detail, "")
-    summary = "; ".join(f"{path}: {' '.join(messages)}" for path, messages in fields.items())
-    return {"error": "invalid_request", "detail": summary, "fields": fields}
+def _found(obj, what: str):
+    if obj is None:
+        raise NotFound(f"no such {what} for this operator")
+    return obj
 
 
 def _audit_args(kwargs: dict) -> dict:
@@ -244,6 +226,27 @@ def _declared_length(request) -> int:
     return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else 0
 
 
+def _int_param(request, name: str, default: int) -> int:
+    """A whole-number query parameter in 0..2**63-1 (what the database's ids can hold);
+    otherwise 400 `invalid_<name>`."""
+    if len(request.query_params.getlist(name)) > 1:
+        raise TransferError(f"{name} given more than once", code=f"invalid_{name}")
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise TransferError(f"{name} must be a whole number from 0 to 18 digits",
+                            code=f"invalid_{name}")
+    return int(raw)
+
+
+def _limit(request) -> int:
+    limit = _int_param(request, "limit", 500)
+    if not 1 <= limit <= 1000:
+        raise TransferError("limit: 1-1000", code="invalid_limit")
+    return limit
+
+
 # --- Public key, plans -------------------------------------------------------------------------
 
 
@@ -252,108 +255,156 @@ class ServiceKeyApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    OutputSerializer = ServiceKeySerializer
+
+    def get_exception_handler(self):
+        return operator_api_exception_handler
 
     @extend_schema(
+        operation_id="service_key",
         summary="The service's manifest-signing public key (no token needed)",
-        responses={200: inline_serializer("ServiceKey", {
-            "algorithm": serializers.CharField(), "key_id": serializers.CharField(),
-            "public_key": serializers.CharField(help_text="raw 32-byte Ed25519, base64")})})
+        description="Pin it: compare it with the key the city gave you out of band before "
+                    "trusting a manifest signature.",
+        responses={200: OutputSerializer},
+        examples=[OpenApiExample("key", response_only=True, value={
+            "algorithm": "Ed25519", "key_id": "9c1e4b2a7d3f8e60",
+            "public_key": "MCowBQYDK2VwAyEA1111111111111111111111111111111111111111="})])
     def get(self, request):
-        return Response({"algorithm": "Ed25519", "key_id": service_key_id(),
-                         "public_key": service_public_key_b64()})
+        return Response(self.OutputSerializer({
+            "algorithm": "Ed25519", "key_id": service_key_id(),
+            "public_key": service_public_key_b64()}).data)
 
 
-def _plan_json(plan: TransferPlan, operator) -> dict:
-    fields: dict[str, list] = {}
+def _plan_data(plan: TransferPlan, operator) -> dict:
+    fields: dict[str, list] = {"merchant": [], "user": []}
     for rule in plan_rules(plan):
         fields.setdefault(rule.field.subject_kind, []).append(
             {"key": rule.field.key, "label": rule.field.label_ko,
              "data_type": rule.field.data_type, "basis": rule.basis})
-    return {"id": plan.pk, "lineage": str(plan.lineage), "version": plan.version,
+    return {"id": plan.pk, "lineage": plan.lineage, "version": plan.version,
             "title": plan.title, "status": plan.status, "rehearsal": plan.rehearsal,
             "from": plan.from_operator.code, "to": plan.to_operator.code,
             "role": "source" if plan.from_operator_id == operator.pk else "recipient",
             "cutover_at": plan.cutover_at, "fields": fields}
 
 
+PLAN_EXAMPLE = {
+    "id": 7, "lineage": "2f1d6c9e-8a41-4a51-9f0e-2b7f5b1c3d4e", "version": 1,
+    "title": "서울사랑상품권 운영대행사 변경", "status": "approved", "rehearsal": False,
+    "from": "KEPF", "to": "SHINHAN", "role": "recipient", "cutover_at": None,
+    "fields": {"merchant": [{"key": "merchant.shop_name", "label": "상호",
+                             "data_type": "string", "basis": "contract"}], "user": []}}
+
+
 class PlanListApi(OperatorApi):
-    @extend_schema(operation_id="plans_list",
-                   summary="Plans where this operator is the source or the recipient",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401})
+    OutputSerializer = PlanListSerializer
+
+    @extend_schema(
+        operation_id="plans_list",
+        summary="Plans where this operator is the source or the recipient",
+        description="Any live token. Drafts and plans awaiting approval are not listed; "
+                    "`role` says which side the caller is on. Errors: 401.",
+        responses={200: OutputSerializer, 401: E401},
+        examples=[OpenApiExample("plans", response_only=True, value={"plans": [PLAN_EXAMPLE]})])
     def get(self, request):
-        return Response({"plans": [_plan_json(p, self.operator)
-                                   for p in plans_visible_to(self.operator)]})
+        plans = [_plan_data(p, self.operator) for p in plans_visible_to(self.operator)]
+        return Response(self.OutputSerializer({"plans": plans}).data)
 
 
 class PlanDetailApi(OperatorApi):
-    @extend_schema(summary="One plan with its fields per subject kind (the upload schema)",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 404: E404})
+    OutputSerializer = PlanSerializer
+
+    @extend_schema(
+        operation_id="plans_retrieve",
+        summary="One plan with its fields per subject kind (the upload schema)",
+        description="Any live token of the plan's source or recipient. Errors: 401, 404.",
+        responses={200: OutputSerializer, 401: E401, 404: E404},
+        examples=[OpenApiExample("plan", response_only=True, value=PLAN_EXAMPLE)])
     def get(self, request, plan_id: int):
-        plan = plans_visible_to(self.operator).filter(pk=plan_id).first()
-        if plan is None:
-            raise NotFound("no such plan for this operator")
-        return Response(_plan_json(plan, self.operator))
+        plan = _found(plan_get_for(operator=self.operator, plan_id=plan_id), "plan")
+        return Response(self.OutputSerializer(_plan_data(plan, self.operator)).data)
 
 
 # --- Upload ---------------------------------------------------------------------------------
 
-def _upload_json(upload: Upload) -> dict:
+def _upload_data(upload: Upload) -> dict:
     totals = upload_totals(upload)
-    return {"id": str(upload.public_id), "plan": upload.plan_id, "status": upload.status,
+    return {"id": upload.public_id, "plan": upload.plan_id, "status": upload.status,
             "accepted": upload.accepted_count, "rejected": upload.rejected_count,
             "declared_totals": totals["declared"], "accepted_totals": totals["accepted"],
             "totals_match": totals["matches"], "mismatches": totals["mismatches"],
             "batches": list(upload.batches.values_list("batch_id", flat=True))}
 
 
-def _batch_json(batch: UploadBatch, replayed: bool = False) -> dict:
+def _batch_data(batch: UploadBatch, replayed: bool = False) -> dict:
     return {"batch_id": batch.batch_id, "sha256": batch.content_sha256,
             "lines": batch.line_count, "accepted": batch.accepted_count,
             "rejected": batch.rejected_count, "rejections": batch.rejections,
-            "replayed": replayed}
+            "corrected": batch.corrected_count, "replayed": replayed}
 
 
 class UploadCreateApi(OperatorApi):
     required_scopes = [SCOPE_UPLOAD]
+    InputSerializer = UploadTotalsInputSerializer
+    OutputSerializer = UploadSerializer
 
     @extend_schema(
+        operation_id="uploads_create",
         summary="Start an upload for a plan where this operator is the source",
-        request=UploadTotalsInputSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
-                   409: OpenApiResponse(ERROR, description="the plan is not approved"),
-                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
+        description="Scope `upload`, the plan's source only. `declared_totals` (optional "
+                    "here, or at completion) are the source's own control totals. Errors: "
+                    "400 invalid_request, 409 plan_not_in_force, 415.",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="plan_not_in_force: the plan is "
+                                                           "not approved"),
+                   415: E415},
+        examples=[OpenApiExample("declared", request_only=True, value={"declared_totals": {
+            "subjects": {"merchant": 270000, "user": 2060000},
+            "certificate_balance_sum": 342800000000}})])
     def post(self, request, plan_id: int):
         plan = self.plan_as_source(plan_id)
-        data = self.valid_input(request, UploadTotalsInputSerializer)
+        data = self.valid_input(request, self.InputSerializer)
         upload = upload_create(plan=plan, by=self.actor,
                                declared_totals=data.get("declared_totals"))
-        return Response(_upload_json(upload), status=status.HTTP_201_CREATED)
+        return Response(self.OutputSerializer(_upload_data(upload)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class UploadDetailApi(OperatorApi):
     required_scopes = [SCOPE_UPLOAD]
+    OutputSerializer = UploadSerializer
 
-    @extend_schema(summary="An upload's status and its declared vs accepted totals",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    @extend_schema(operation_id="uploads_retrieve",
+                   summary="An upload's status and its declared vs accepted totals",
+                   description="Scope `upload`, the source that made it. Errors: 401, 403, "
+                               "404.",
+                   responses={200: OutputSerializer, 401: E401, 403: E403, 404: E404})
     def get(self, request, upload_id):
-        return Response(_upload_json(self.upload_of(upload_id)))
+        return Response(self.OutputSerializer(_upload_data(self.upload_of(upload_id))).data)
 
 
 class UploadCompleteApi(OperatorApi):
     required_scopes = [SCOPE_UPLOAD]
+    InputSerializer = UploadTotalsInputSerializer
+    OutputSerializer = UploadSerializer
 
     @extend_schema(
+        operation_id="uploads_complete",
         summary="Close an upload, optionally declaring the control totals now",
-        request=UploadTotalsInputSerializer,
-        responses={200: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
-                   409: ERROR,
-                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
+        description="Scope `upload`. Completing twice is harmless; with other declared "
+                    "totals than the first time: 409. Errors: 400, 409 conflict, 415.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="already complete with other "
+                                                           "declared totals"),
+                   415: E415})
     def post(self, request, upload_id):
         upload = self.upload_of(upload_id)
-        data = self.valid_input(request, UploadTotalsInputSerializer)
+        data = self.valid_input(request, self.InputSerializer)
         upload = upload_complete(upload=upload, by=self.actor,
                                  declared_totals=data.get("declared_totals"))
-        return Response(_upload_json(upload))
+        return Response(self.OutputSerializer(_upload_data(upload)).data)
 
 
 class BatchApi(OperatorApi):
@@ -361,31 +412,38 @@ class BatchApi(OperatorApi):
 
     required_scopes = [SCOPE_UPLOAD]
     parser_classes: list = []  # the body is read raw, never parsed by DRF
+    OutputSerializer = BatchReportSerializer
 
     @extend_schema(
+        operation_id="batches_send",
         summary="Send one batch of records (idempotent per batch id)",
         description=(
-            "Body: `application/x-ndjson` (one flat JSON object per line: `kind`, "
-            "`external_id` and the plan's field keys) or `text/csv` (header: the same names)."
-            " Every row is validated; the answer names every rejected row (line, field, "
-            "code, message). Re-sending the same batch id with the same body returns the "
-            "same report and changes nothing; with another body: 409."),
+            "Scope `upload`. Body: `application/x-ndjson` (one flat JSON object per line: "
+            "`kind`, `external_id` and the plan's field keys) or `text/csv` (header: the same "
+            "names), sent whole with a Content-Length. Generated clients cannot type this "
+            "raw body: send it with the generated client's HTTP client (docs/api.md, \"The "
+            "raw upload body\"). Every row is validated; the answer names every rejected row "
+            "(line, field, code, message; never the value). A QR merchant id another subject "
+            "of this operator already holds is refused (qr_id_taken). A row for a subject "
+            "with an open correction request (`GET /api/plans/{plan}/corrections`) replaces "
+            "its record and is counted in `corrected`. Re-sending the same batch id with the "
+            "same body returns the same report and changes nothing; with another body: 409."),
         request={"application/x-ndjson": OpenApiTypes.BINARY, "text/csv": OpenApiTypes.BINARY},
-        responses={201: OpenApiResponse(OpenApiTypes.OBJECT, description="the report"),
-                   200: OpenApiResponse(OpenApiTypes.OBJECT,
+        responses={201: OpenApiResponse(OutputSerializer, description="the report"),
+                   200: OpenApiResponse(OutputSerializer,
                                         description="replayed: the first report"),
                    400: OpenApiResponse(ERROR, description=(
                        "invalid_batch_id (the shape, or it looks like a phone, business or "
                        "resident number), invalid_content_length, empty_batch")),
                    401: E401, 403: E403, 404: E404,
-                   409: OpenApiResponse(ERROR, description="batch id reused for other "
-                                        "content, or upload complete"),
+                   409: OpenApiResponse(ERROR, description="batch_id_reused for other "
+                                        "content, or upload_complete"),
                    411: OpenApiResponse(ERROR, description="a chunked body without "
                                         "Content-Length: send the batch whole"),
                    413: OpenApiResponse(ERROR, description="body too large"),
                    415: OpenApiResponse(ERROR, description="not NDJSON or CSV")},
         parameters=[BATCH_ID_PARAMETER],
-        examples=[OpenApiExample("NDJSON row", value={
+        examples=[OpenApiExample("NDJSON row", request_only=True, value={
             "kind": "user", "external_id": "U-000001", "user.phone": "010-0000-0001",
             "user.certificate_balance": 50000})])
     def put(self, request, upload_id, batch_id: str):
@@ -394,21 +452,21 @@ class BatchApi(OperatorApi):
         body = _read_body(request, _max_batch_bytes())
         result = upload_batch_receive(upload=upload, batch_id=batch_id, body=body,
                                       content_type=request.content_type, by=self.actor)
-        return Response(_batch_json(result.batch, result.replayed),
+        return Response(self.OutputSerializer(_batch_data(result.batch, result.replayed)).data,
                         status=status.HTTP_200_OK if result.replayed else
                         status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The report of a batch", parameters=[BATCH_ID_PARAMETER],
-                   responses={200: OpenApiTypes.OBJECT,
+    @extend_schema(operation_id="batches_retrieve", summary="The report of a batch",
+                   description="Scope `upload`. Errors: 400 invalid_batch_id, 404.",
+                   parameters=[BATCH_ID_PARAMETER],
+                   responses={200: OutputSerializer,
                               400: OpenApiResponse(ERROR, description="invalid_batch_id"),
                               401: E401, 403: E403, 404: E404})
     def get(self, request, upload_id, batch_id: str):
         upload = self.upload_of(upload_id)
         batch_id_check(batch_id)
-        batch = upload.batches.filter(batch_id=batch_id).first()
-        if batch is None:
-            raise NotFound("no such batch")
-        return Response(_batch_json(batch))
+        batch = _found(batch_get_for(upload=upload, batch_id=batch_id), "batch")
+        return Response(self.OutputSerializer(_batch_data(batch)).data)
 
 
 def _read_body(request, limit: int) -> bytes:
@@ -435,18 +493,24 @@ def _read_body(request, limit: int) -> bytes:
 # --- Release ---------------------------------------------------------------------------------
 
 
-def _release_json(release: Release) -> dict:
+def _release_data(release: Release, request) -> dict:
     ack = latest_acknowledgement(release)
-    base = f"/api/releases/{release.public_id}"
-    return {"id": str(release.public_id), "plan": release.plan_id, "number": release.number,
+    links: dict = {}
+    if release.status == Release.Status.READY:
+        def url(suffix: str) -> str:
+            return request.build_absolute_uri(f"/api/releases/{release.public_id}/{suffix}")
+
+        links = {"manifest": url("manifest.json"), "signature": url("manifest.sig"),
+                 "chunks": [url(f"chunks/{n}") for n in range(1, release.chunk_count + 1)],
+                 "records": url("records"), "acknowledgements": url("acknowledgements"),
+                 "apply_reports": url("apply-reports")}
+    return {"id": release.public_id, "plan": release.plan_id, "number": release.number,
             "status": release.status, "rehearsal": release.rehearsal,
             "as_of": release.as_of, "records": release.record_count,
             "chunks": release.chunk_count, "manifest_sha256": release.manifest_sha256,
             "recipient_key_id": release.recipient_key.key_id,
-            "links": {"manifest": f"{base}/manifest.json", "signature": f"{base}/manifest.sig",
-                      "chunks": f"{base}/chunks/", "records": f"{base}/records",
-                      "acknowledgements": f"{base}/acknowledgements"}
-            if release.status == Release.Status.READY else {},
+            "suite": fmt.suite_name(bytes(release.recipient_key.public_key)),
+            "links": links,
             "acknowledged": None if ack is None else {"matches": ack.matches,
                                                      "mismatches": ack.mismatches,
                                                      "received_at": ack.received_at}}
@@ -454,97 +518,143 @@ def _release_json(release: Release) -> dict:
 
 class ReleaseListApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_READ]
+    OutputSerializer = ReleaseListSerializer
 
-    @extend_schema(summary="Releases of a plan addressed to this operator",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    @extend_schema(operation_id="releases_list",
+                   summary="Releases of a plan addressed to this operator",
+                   description="Scope `release:read`, the plan's recipient only. Newest "
+                               "first. Errors: 401, 403, 404.",
+                   responses={200: OutputSerializer, 401: E401, 403: E403, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_recipient(plan_id)
-        releases = Release.objects.filter(plan=plan).select_related("recipient_key")
-        return Response({"releases": [_release_json(r) for r in releases]})
+        return Response(self.OutputSerializer(
+            {"releases": [_release_data(r, request) for r in releases_of(plan)]}).data)
 
     @extend_schema(
+        operation_id="releases_request",
         summary="Ask for the next (incremental) release; an export job builds it",
+        description="Scope `release:read`, the plan's recipient. While one is being built, "
+                    "asking again answers that one. Poll `GET /api/releases/{id}` until "
+                    "`status` is `ready`. Errors: 409 plan_not_in_force, no_key.",
         request=None,
-        responses={202: OpenApiResponse(OpenApiTypes.OBJECT, description="queued or "
-                                        "already being built: poll the release"),
+        responses={202: OpenApiResponse(ReleaseSerializer, description="queued or already "
+                                        "being built: poll the release"),
                    401: E401, 403: E403, 404: E404,
-                   409: OpenApiResponse(ERROR, description="plan not in force / no key")})
+                   409: OpenApiResponse(ERROR, description="plan_not_in_force, no_key")})
     def post(self, request, plan_id: int):
         plan = self.plan_as_recipient(plan_id)
         release = release_request(plan=plan, by=self.actor)
         release.refresh_from_db()
-        return Response(_release_json(release), status=status.HTTP_202_ACCEPTED)
+        return Response(ReleaseSerializer(_release_data(release, request)).data,
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class ReleaseDetailApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_READ]
+    OutputSerializer = ReleaseSerializer
 
-    @extend_schema(summary="A release's status and links",
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    @extend_schema(operation_id="releases_retrieve", summary="A release's status and links",
+                   description="Scope `release:read`, the recipient. `links` (absolute URLs) "
+                               "appear once the release is ready. Errors: 401, 403, 404.",
+                   responses={200: OutputSerializer, 401: E401, 403: E403, 404: E404})
     def get(self, request, release_id):
-        return Response(_release_json(self.release_of(release_id)))
+        return Response(self.OutputSerializer(
+            _release_data(self.release_of(release_id), request)).data)
 
 
-class ReleaseFileApi(OperatorApi):
+class ReleaseManifestApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_READ]
 
-    @extend_schema(operation_id="releases_file",
-                   summary="A file of a ready release: manifest.json, manifest.sig or "
-                           "chunks/NNNNNN.bin",
-                   description="`manifest.json` is served as `application/json`: keep its "
-                               "bytes exactly as received (the signature in `manifest.sig` is "
-                               "over them; never re-serialise it). The signature and chunks "
-                               "are `application/octet-stream`.",
-                   responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                              (200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              401: E401, 403: E403, 404: E404})
-    def get(self, request, release_id, file: str):
-        name = file
-        release = self.release_of(release_id)
-        if release.status != Release.Status.READY:
-            raise NotFound("the release is not ready")
-        allowed = {"manifest.json", "manifest.sig"} | {
-            fmt.chunk_name(n) for n in range(1, release.chunk_count + 1)}
-        if name not in allowed:
-            raise NotFound("no such file in this release")
-        if name == "manifest.json":
-            return _bytes_response(bytes(release.manifest), "application/json")
-        if name == "manifest.sig":
-            return _bytes_response(bytes(release.signature), "application/octet-stream")
-        path = release_path(release) / name
-        if not path.is_file():
-            raise NotFound("the file is missing on the server")
-        return FileResponse(path.open("rb"), content_type="application/octet-stream")
+    @extend_schema(
+        operation_id="releases_manifest",
+        summary="manifest.json of a ready release, byte for byte as signed",
+        description="Scope `release:read`. Served as `application/json`, exactly the bytes "
+                    "`manifest.sig` signs (sorted keys, no spaces, UTF-8). Verify the "
+                    "signature over the **response body's bytes**, never over a parsed and "
+                    "re-serialised object (a generated client's `response.content`). The "
+                    "schema below documents the fields (docs/release-format.md). Errors: 404 "
+                    "(not ready, or not yours).",
+        responses={200: OpenApiResponse(ManifestSerializer, description="the exact bytes"),
+                   401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id):
+        release = self.ready_release_of(release_id)
+        return HttpResponse(bytes(release.manifest), content_type="application/json")
 
 
-def _bytes_response(data: bytes, content_type: str):
-    from django.http import HttpResponse
+class ReleaseSignatureApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
 
-    return HttpResponse(data, content_type=content_type)
+    @extend_schema(
+        operation_id="releases_signature",
+        summary="manifest.sig: the 64-byte Ed25519 signature over manifest.json",
+        description="Scope `release:read`. Raw bytes (not base64); verify with the key of "
+                    "`GET /api/service-key`. Errors: 404.",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id):
+        release = self.ready_release_of(release_id)
+        return HttpResponse(bytes(release.signature), content_type="application/octet-stream")
+
+
+class ReleaseChunkApi(OperatorApi):
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(
+        operation_id="releases_chunk",
+        summary="Chunk n of a ready release (HPKE-encrypted NDJSON)",
+        description="Scope `release:read`. `enc || ciphertext` (docs/release-format.md); "
+                    "check its SHA-256 and `info` from the manifest before decrypting. Also "
+                    "served under the manifest's file name (`chunks/000001.bin`). Errors: "
+                    "404 (no such chunk, not ready, not yours).",
+        parameters=[CHUNK_PARAMETER],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   401: E401, 403: E403, 404: E404})
+    def get(self, request, release_id, n: int):
+        return _chunk_response(self.ready_release_of(release_id), n)
+
+
+class ReleaseChunkFileApi(OperatorApi):
+    """The chunk under its manifest file name (chunks/000001.bin), for readers that follow
+    the manifest's `file`; the schema documents `chunks/{n}` only."""
+
+    required_scopes = [SCOPE_RELEASE_READ]
+
+    @extend_schema(exclude=True)
+    def get(self, request, release_id, name: str):
+        return _chunk_response(self.ready_release_of(release_id), int(name))
+
+
+def _chunk_response(release: Release, n: int):
+    if not 1 <= n <= release.chunk_count:
+        raise NotFound("no such chunk in this release")
+    path = release_path(release) / fmt.chunk_name(n)
+    if not path.is_file():
+        raise NotFound("the file is missing on the server")
+    return FileResponse(path.open("rb"), content_type="application/octet-stream")
 
 
 class ReleaseRecordsApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_READ]
+    OutputSerializer = ReleaseRecordsPageSerializer
 
     @extend_schema(
+        operation_id="releases_records",
         summary="A release's records as JSON pages (small pulls)",
-        description="Cursor pagination in subject order. Each field is checked against "
-                    "the policy again at the time of the call: fields denied since the "
-                    "release was built are withheld (and counted in `withheld`).",
+        description="Scope `release:read`. Cursor pagination in subject order. Each field is "
+                    "checked against the policy again at the time of the call: fields denied "
+                    "since the release was built are withheld (and counted in `withheld`). "
+                    "Each page is written to the access log. Errors: 400 invalid_cursor, "
+                    "invalid_limit; 404.",
         parameters=[OpenApiParameter("cursor", {"type": "string", "pattern": "^[0-9]{0,18}$"},
                                      description="from `next_cursor` (empty or absent: "
                                                  "from the start)"),
                     LIMIT_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT,
+        responses={200: OutputSerializer,
                    400: OpenApiResponse(ERROR, description="invalid_cursor, invalid_limit"),
                    401: E401, 403: E403, 404: E404})
     def get(self, request, release_id):
-        release = self.release_of(release_id)
-        if release.status != Release.Status.READY:
-            raise NotFound("the release is not ready")
-        after, limit = _int_param(request, "cursor", 0), _int_param(request, "limit", 500)
-        if not 1 <= limit <= 1000:
-            raise TransferError("limit: 1-1000", code="invalid_limit")
+        release = self.ready_release_of(release_id)
+        after, limit = _int_param(request, "cursor", 0), _limit(request)
         records, cursor, withheld = release_records_page(release, after=after, limit=limit)
         # The access log (officers): whose values this page decrypted, for which recipient.
         access_record(by=self.actor, address=client_address(request), action="decrypt",
@@ -552,47 +662,42 @@ class ReleaseRecordsApi(OperatorApi):
                       fields={key for r in records for key in r["fields"]},
                       target_type="release", target_id=str(release.public_id),
                       extra={"cursor": after})
-        return Response({"release": str(release.public_id), "records": records,
-                         "next_cursor": None if cursor is None else str(cursor),
-                         "withheld": withheld})
-
-
-def _int_param(request, name: str, default: int) -> int:
-    """A whole-number query parameter in 0..2**63-1 (what the database's ids can hold);
-    otherwise 400 `invalid_<name>`."""
-    if len(request.query_params.getlist(name)) > 1:
-        raise TransferError(f"{name} given more than once", code=f"invalid_{name}")
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    if not re.fullmatch(r"[0-9]{1,18}", raw):
-        raise TransferError(f"{name} must be a whole number from 0 to 18 digits",
-                            code=f"invalid_{name}")
-    return int(raw)
+        return Response(self.OutputSerializer({
+            "release": release.public_id, "records": records,
+            "next_cursor": None if cursor is None else str(cursor), "withheld": withheld}).data)
 
 
 class AcknowledgementApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_ACK]
+    InputSerializer = AcknowledgementInputSerializer
+    OutputSerializer = AcknowledgementOutputSerializer
 
     @extend_schema(
+        operation_id="releases_acknowledge",
         summary="Acknowledge a release with the recipient's own totals, signed",
         description=(
-            "`payload` is base64 of the exact JSON bytes signed with the recipient's "
-            "registered Ed25519 key: `{release, manifest_sha256, nonce, signed_at, totals: "
-            "{records, subjects, fields, certificate_balance_sum}}`. Refused: bad signature "
-            "(400 bad_signature), another release (400 wrong_release), signed_at older than "
-            "15 minutes (400 stale_acknowledgement), a nonce seen before (409 replayed)."),
-        request=AcknowledgementInputSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: E400, 401: E401, 403: E403, 404: E404,
-                   409: ERROR,
-                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
+            "Scope `release:ack`. `payload` is base64 of the exact JSON bytes signed with the "
+            "recipient's registered Ed25519 key: `{release, manifest_sha256, nonce, signed_at, "
+            "totals: {records, subjects, fields, certificate_balance_sum}}`. Refused: bad "
+            "signature (400 bad_signature), another release (400 wrong_release), signed_at "
+            "older than 15 minutes (400 stale_acknowledgement), a malformed payload (400 "
+            "invalid_acknowledgement), a nonce seen before (409 replayed), not ready (409 "
+            "release_not_ready), no signature key (409 no_key)."),
+        request=InputSerializer,
+        responses={201: OutputSerializer,
+                   400: OpenApiResponse(ERROR, description="bad_signature, wrong_release, "
+                                        "stale_acknowledgement, invalid_acknowledgement, "
+                                        "invalid_request"),
+                   401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ERROR, description="replayed, release_not_ready, "
+                                                           "no_key"),
+                   415: E415})
     def post(self, request, release_id):
         release = self.release_of(release_id)
-        data = self.valid_input(request, AcknowledgementInputSerializer)
+        data = self.valid_input(request, self.InputSerializer)
         ack = acknowledgement_receive(release=release, payload_b64=data.get("payload"),
                                       signature_b64=data.get("signature"), by=self.actor)
-        return Response({"acknowledgement": ack.pk, "matches": ack.matches,
-                         "mismatches": ack.mismatches}, status=status.HTTP_201_CREATED)
+        return Response(self.OutputSerializer(ack).data, status=status.HTTP_201_CREATED)
 
 
 # --- Withdrawal after release ------------------------------------------------------------------
@@ -600,36 +705,40 @@ class AcknowledgementApi(OperatorApi):
 
 class DeletionFeedApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_READ]
+    OutputSerializer = DeletionFeedSerializer
 
     @extend_schema(
+        operation_id="deletions_list",
         summary="Subjects whose released data must now be deleted (withdrawn or objected)",
+        description="Scope `release:read`, the plan's recipient. The service searches for "
+                    "deletions owed every minute (and POSTs new ones to your webhook); this "
+                    "feed reads what it found, 500 at a time after `after`. Errors: 400 "
+                    "invalid_after; 404.",
         parameters=[AFTER_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT,
+        responses={200: OutputSerializer,
                    400: OpenApiResponse(ERROR, description="invalid_after: not a whole "
                                         "number"),
                    401: E401, 403: E403, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_recipient(plan_id)
-        deletions_detect(plan=plan)
         notices = deletion_feed(plan, after=_int_param(request, "after", 0), limit=500)
-        return Response({"deletions": [
-            {"id": n.pk, "subject": n.subject.public_id, "kind": n.subject.kind,
-             "external_id": n.subject.external_id, "fields": n.fields, "reason": n.reason,
-             "created_at": n.created_at, "confirmed_at": n.confirmed_at} for n in notices]})
+        return Response(self.OutputSerializer({"deletions": notices}).data)
 
 
 class DeletionConfirmApi(OperatorApi):
     required_scopes = [SCOPE_RELEASE_ACK]
+    OutputSerializer = DeletionConfirmedSerializer
 
-    @extend_schema(summary="Confirm that the listed fields were deleted", request=None,
-                   responses={200: OpenApiTypes.OBJECT, 401: E401, 403: E403, 404: E404})
+    @extend_schema(operation_id="deletions_confirm",
+                   summary="Confirm that the listed fields were deleted", request=None,
+                   description="Scope `release:ack`. Confirming twice is harmless. Errors: "
+                               "404.",
+                   responses={200: OutputSerializer, 401: E401, 403: E403, 404: E404})
     def post(self, request, notice_id: int):
-        notice = DeletionNotice.objects.filter(pk=notice_id, recipient=self.operator).first()
-        if notice is None:
-            raise NotFound("no such deletion request for this operator")
+        notice = _found(deletion_notice_get_for(operator=self.operator, notice_id=notice_id),
+                        "deletion request")
         notice = deletion_confirm(notice=notice, by=self.actor)
-        return Response({"id": notice.pk, "confirmed_at": notice.confirmed_at})
-
+        return Response(self.OutputSerializer(notice).data)
 
 
 # --- Art. 27 notices (the source operator) ---------------------------------------------------
@@ -658,9 +767,7 @@ class NoticesUnreachedApi(OperatorApi):
                    401: E401, 403: E403, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_source(plan_id)
-        after, limit = _int_param(request, "after", 0), _int_param(request, "limit", 500)
-        if not 1 <= limit <= 1000:
-            raise TransferError("limit: 1-1000", code="invalid_limit")
+        after, limit = _int_param(request, "after", 0), _limit(request)
         subjects, next_after = notices_unreached(plan, after=after, limit=limit)
         return Response(UnreachedPageSerializer(
             {"plan": plan.pk, "subjects": subjects, "next_after": next_after}).data)
@@ -698,7 +805,7 @@ class NoticeAttestationApi(OperatorApi):
                    401: E401, 403: E403, 404: E404,
                    409: OpenApiResponse(ERROR, description="replayed, plan_not_in_force, "
                                         "no_key"),
-                   415: OpenApiResponse(ERROR, description="the body is not JSON")})
+                   415: E415})
     def post(self, request, plan_id: int):
         plan = self.plan_as_source(plan_id)
         data = self.valid_input(request, NoticeAttestationInputSerializer)
@@ -712,8 +819,6 @@ class NoticeAttestationApi(OperatorApi):
 @csrf_exempt  # a POST to no endpoint is a JSON 404 too, not the CSRF page
 def api_not_found(request, *args, **kwargs):
     """No endpoint at this address: the API's JSON error, not Django's HTML page."""
-    from django.http import JsonResponse
-
     return JsonResponse({"error": "not_found",
                          "detail": "no such endpoint: see /api/docs/ for the operator API"},
                         status=404)

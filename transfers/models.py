@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
-from governance.crypto import EncryptedBytesField
+from governance.crypto import EncryptedBytesField, EncryptedTextField
 from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
 
 
@@ -88,6 +88,8 @@ class UploadBatch(models.Model):
     kind_counts = models.JSONField("유형별 수락 건수", default=dict, blank=True)
     field_counts = models.JSONField("항목별 수락 건수", default=dict, blank=True)
     balance_sum = models.BigIntegerField("상품권 잔액 합계 (원)", default=0)
+    # Accepted rows that answered an open correction request (they replaced a record).
+    corrected_count = models.PositiveIntegerField("정정 건수", default=0)
     created_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
@@ -360,3 +362,85 @@ class NoticeAttestation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator.code} 고지 확인 {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class ApplyReport(models.Model):
+    """The recipient's signed list of released records it could not apply (load), each with a
+    reason: kept whole (the exact payload and its Ed25519 signature), like an acknowledgement.
+    Each listed record becomes a `Correction` the source is asked to answer."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="apply_reports",
+                                verbose_name="릴리스")
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    signed_at = models.DateTimeField("서명 시각")
+    record_count = models.PositiveIntegerField("적용 실패 건수")
+    # {"qr_unknown": n, ...}: no personal value, only counts per reason.
+    reason_counts = models.JSONField("사유별 건수", default=dict)
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "적용 실패 보고 (apply report)"
+        verbose_name_plural = "적용 실패 보고 (apply reports)"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.release} 적용 실패 {self.record_count}건"
+
+
+class Correction(models.Model):
+    """A released record the recipient could not apply, routed to the source as a correction
+    request: open until the source uploads a corrected row for the subject, corrected until a
+    release carries the corrected record, then carried."""
+
+    class Reason(models.TextChoices):
+        QR_UNKNOWN = "qr_unknown", "QR ID 미확인 (qr_unknown)"
+        QR_DUPLICATE = "qr_duplicate", "QR ID 중복 (qr_duplicate)"
+        ACCOUNT_INVALID = "account_invalid", "계좌 오류 (account_invalid)"
+        PHONE_UNREACHABLE = "phone_unreachable", "연락 불가 (phone_unreachable)"
+        OTHER = "other", "기타 (other)"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "정정 요청 (open)"
+        CORRECTED = "corrected", "정정됨 (corrected)"
+        CARRIED = "carried", "재제공됨 (carried)"
+
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="정보주체")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="corrections",
+                                verbose_name="적용 실패 릴리스")
+    report = models.ForeignKey(ApplyReport, on_delete=models.PROTECT,
+                               related_name="corrections", verbose_name="적용 실패 보고")
+    reason = models.CharField("사유", max_length=24, choices=Reason.choices)
+    # The recipient's words for `other` (may name a value: encrypted, never audited).
+    text = EncryptedTextField("설명 (암호화)", blank=True, default="")
+    status = models.CharField("상태", max_length=16, choices=Status.choices,
+                              default=Status.OPEN)
+    created_at = models.DateTimeField("요청 시각", default=timezone.now, editable=False)
+    corrected_at = models.DateTimeField("정정 시각", null=True, blank=True)
+    corrected_batch = models.ForeignKey(UploadBatch, on_delete=models.PROTECT, null=True,
+                                        blank=True, related_name="+",
+                                        verbose_name="정정 배치")
+    carried_by = models.ForeignKey(Release, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name="재제공 릴리스")
+
+    class Meta:
+        verbose_name = "정정 요청 (correction)"
+        verbose_name_plural = "정정 요청 (corrections)"
+        ordering = ["id"]
+        constraints = [
+            # One outstanding correction per subject and plan: a second report of the same
+            # record adds nothing until the first is carried.
+            models.UniqueConstraint(fields=["plan", "subject"],
+                                    condition=~models.Q(status="carried"),
+                                    name="transfers_correction_one_outstanding"),
+        ]
+        indexes = [models.Index(fields=["plan", "status"])]
+
+    def __str__(self) -> str:
+        return f"정정 요청 {self.pk} ({self.reason}, {self.status})"

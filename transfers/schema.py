@@ -19,7 +19,8 @@ class OperatorOAuth2Scheme(DjangoOAuthToolkitScheme):
                            "operator; `manage.py operator_client create`). Tokens are "
                            "short-lived; ask only for the scopes the job needs.",
             "flows": {"clientCredentials": {
-                "tokenUrl": "/o/token/", "scopes": get_scopes_backend().get_all_scopes()}},
+                "tokenUrl": f"{public_base_url()}/o/token/",
+                "scopes": get_scopes_backend().get_all_scopes()}},
         }
 
 
@@ -34,6 +35,21 @@ class StrictSerializerScheme(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
         return schema
+
+
+def public_base_url() -> str:
+    """The service's public address (settings.PUBLIC_BASE_URL), without a trailing slash."""
+    from django.conf import settings
+
+    return str(getattr(settings, "PUBLIC_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+
+
+def servers_declared(result, generator, request, public):
+    """drf-spectacular's postprocessing hook: the schema names the service's address, so a
+    generated client has a default base URL and the token URL above resolves against it."""
+    result["servers"] = [{"url": public_base_url(),
+                          "description": "this service (PUBLIC_BASE_URL)"}]
+    return result
 
 
 def raw_bodies_required(result, generator, request, public):

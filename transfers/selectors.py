@@ -40,6 +40,44 @@ def plans_visible_to(operator: Operator) -> QuerySet[TransferPlan]:
             .select_related("from_operator", "to_operator").order_by("-created_at"))
 
 
+def plan_get_for(*, operator: Operator, plan_id: int, role: str | None = None
+                 ) -> TransferPlan | None:
+    """The plan ``plan_id`` if ``operator`` may see it, in ``role`` ("source", "recipient")
+    when given; None otherwise (the API answers 404 either way)."""
+    plans = plans_visible_to(operator).filter(pk=plan_id)
+    if role == "source":
+        plans = plans.filter(from_operator=operator)
+    elif role == "recipient":
+        plans = plans.filter(to_operator=operator)
+    return plans.first()
+
+
+def upload_get_for(*, operator: Operator, upload_id) -> Upload | None:
+    """An upload ``operator`` made as the source of its plan, or None."""
+    return Upload.objects.filter(public_id=upload_id, operator=operator,
+                                 plan__from_operator=operator).first()
+
+
+def release_get_for(*, operator: Operator, release_id) -> Release | None:
+    """A release addressed to ``operator`` as the recipient of its plan, or None."""
+    return (Release.objects.filter(public_id=release_id, recipient=operator,
+                                   plan__to_operator=operator)
+            .select_related("plan", "recipient_key").first())
+
+
+def releases_of(plan: TransferPlan) -> QuerySet[Release]:
+    return Release.objects.filter(plan=plan).select_related("recipient_key")
+
+
+def batch_get_for(*, upload: Upload, batch_id: str) -> UploadBatch | None:
+    return upload.batches.filter(batch_id=batch_id).first()
+
+
+def deletion_notice_get_for(*, operator: Operator, notice_id: int) -> DeletionNotice | None:
+    """A deletion request addressed to ``operator``, or None."""
+    return DeletionNotice.objects.filter(pk=notice_id, recipient=operator).first()
+
+
 def _accepted(batches: QuerySet[UploadBatch]) -> dict[str, Any]:
     subjects: Counter = Counter()
     fields: Counter = Counter()

@@ -16,7 +16,20 @@ class DatabaseIdConverter:
         return str(value)
 
 
+class ChunkNumberConverter:
+    """A chunk's 1-based position: 1-6 ASCII digits (a release has at most 999,999 chunks)."""
+
+    regex = "[0-9]{1,6}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
 register_converter(DatabaseIdConverter, "dbid")
+register_converter(ChunkNumberConverter, "chunk")
 
 app_name = "transfers"
 
@@ -44,8 +57,15 @@ urlpatterns = [
          name="release-records"),
     path("releases/<uuid:release_id>/acknowledgements", apis.AcknowledgementApi.as_view(),
          name="release-ack"),
-    re_path(rf"^releases/(?P<release_id>{UUID})/(?P<file>manifest\.json|manifest\.sig|"
-            r"chunks/[0-9]{6}\.bin)$", apis.ReleaseFileApi.as_view(), name="release-file"),
+    path("releases/<uuid:release_id>/manifest.json", apis.ReleaseManifestApi.as_view(),
+         name="release-manifest"),
+    path("releases/<uuid:release_id>/manifest.sig", apis.ReleaseSignatureApi.as_view(),
+         name="release-signature"),
+    path("releases/<uuid:release_id>/chunks/<chunk:n>", apis.ReleaseChunkApi.as_view(),
+         name="release-chunk"),
+    # The manifest's own file names (chunks/000001.bin), for readers that follow `file`.
+    re_path(rf"^releases/(?P<release_id>{UUID})/chunks/(?P<name>[0-9]{{6}})\.bin$",
+            apis.ReleaseChunkFileApi.as_view(), name="release-chunk-file"),
     path("deletions/<dbid:notice_id>/confirm", apis.DeletionConfirmApi.as_view(),
          name="deletion-confirm"),
 ]

@@ -44,7 +44,9 @@ BATCH_PUT = ("PUT", "/api/uploads/{upload_id}/batches/{batch_id}")
 BATCH_GET = ("GET", "/api/uploads/{upload_id}/batches/{batch_id}")
 RELEASE = ("GET", "/api/releases/{release_id}")
 RELEASE_RECORDS = ("GET", "/api/releases/{release_id}/records")
-RELEASE_FILE = ("GET", "/api/releases/{release_id}/{file}")
+RELEASE_MANIFEST = ("GET", "/api/releases/{release_id}/manifest.json")
+RELEASE_SIGNATURE = ("GET", "/api/releases/{release_id}/manifest.sig")
+RELEASE_CHUNK = ("GET", "/api/releases/{release_id}/chunks/{n}")
 ACKNOWLEDGE = ("POST", "/api/releases/{release_id}/acknowledgements")
 DELETION_CONFIRM = ("POST", "/api/deletions/{notice_id}/confirm")
 
@@ -116,10 +118,8 @@ BATCH_IDS = {**PERSONAL_SHAPED, "nul": "%00", "trailing-nul": "b%00", "newline":
              "del": "b%7F", "65-chars": "b" * 65, "5000-chars": "b" * 5000, "slash": "a%2Fb",
              "rtl-override": "b%E2%80%AEx", "invalid-utf8": "b%FFx"}
 NOTICE_IDS = {**PERSONAL_SHAPED, "nul": "%00", "huge": "9" * 20, "negative": "-1"}
-FILES = {"manifest-nul": "manifest.json%00", "chunk-0": "chunks/000000.bin",
-         "chunk-999999": "chunks/999999.bin", "chunk-short": "chunks/1.bin",
-         "dot-dot": "..%2Fmanifest.json", "upper-case": "manifest.JSON", "chunks-dir": "chunks/",
-         "nul": "%00", "phone": "010-1234-5678"}
+CHUNK_NUMBERS = {**PLAN_IDS, "zero": "0", "past-the-last": "999999", "seven-digits": "1000000",
+                 "dot-dot": "..%2Fmanifest.json", "empty": ""}
 
 REQUEST_IDS = {"phone": "010-9999-8888", "phone-digits": "01099998888",
                "brn": "123-45-67890", "rrn": "900101-1234567"}
@@ -170,7 +170,7 @@ def _id_cases(op: tuple[str, str], param: str, values: dict[str, str], **kw) -> 
 
 # Hostile values per path parameter; a parameter not named here gets the values of its type.
 VALUES_BY_PARAMETER = {"plan_id": PLAN_IDS, "notice_id": NOTICE_IDS, "upload_id": UUID_IDS,
-                       "release_id": UUID_IDS, "batch_id": BATCH_IDS, "file": FILES}
+                       "release_id": UUID_IDS, "batch_id": BATCH_IDS, "n": CHUNK_NUMBERS}
 # A well-formed id of nothing, per parameter type: the request is a plain 404.
 NOTHING = {"integer": "999999", "uuid": "00000000-0000-0000-0000-000000000000",
            "string": "nothing-here"}
@@ -539,8 +539,8 @@ def unrelated_cases() -> Iterator[Case]:
                    query=query, who="unrelated", status=frozenset({404}))
     yield Case("get uploads/batches batch_id=phone-digits as unrelated", BATCH_GET,
                params={"batch_id": "01012345678"}, who="unrelated", status=frozenset({404}))
-    yield Case("get releases/file manifest.json%00 as unrelated", RELEASE_FILE,
-               params={"file": "manifest.json%00"}, who="unrelated", status=frozenset({404}))
+    yield Case("get releases/chunks n=1%00 as unrelated", RELEASE_CHUNK,
+               params={"n": "1%00"}, who="unrelated", status=frozenset({404}))
 
 
 def all_cases(schema: dict) -> list[Case]:

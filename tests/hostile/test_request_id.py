@@ -15,7 +15,8 @@ from tests.hostile.conftest import documented_statuses, make_sender, personal_va
 OPERATIONS = [corpus.SERVICE_KEY, corpus.PLANS, corpus.PLAN, corpus.UPLOAD_CREATE,
               corpus.RELEASES, corpus.RELEASE_REQUEST, corpus.DELETIONS, corpus.UPLOAD,
               corpus.UPLOAD_COMPLETE, corpus.BATCH_PUT, corpus.BATCH_GET, corpus.RELEASE,
-              corpus.RELEASE_RECORDS, corpus.RELEASE_FILE, corpus.ACKNOWLEDGE,
+              corpus.RELEASE_RECORDS, corpus.RELEASE_MANIFEST, corpus.RELEASE_SIGNATURE,
+              corpus.RELEASE_CHUNK, corpus.ACKNOWLEDGE,
               corpus.DELETION_CONFIRM]
 
 
@@ -45,7 +46,11 @@ def _valid_call(op: tuple[str, str], world) -> dict:
         corpus.BATCH_GET: {"path": f"/api/uploads/{u}/batches/b1"},
         corpus.RELEASE: {"path": f"/api/releases/{r}", "who": "recipient"},
         corpus.RELEASE_RECORDS: {"path": f"/api/releases/{r}/records", "who": "recipient"},
-        corpus.RELEASE_FILE: {"path": f"/api/releases/{r}/manifest.json", "who": "recipient"},
+        corpus.RELEASE_MANIFEST: {"path": f"/api/releases/{r}/manifest.json",
+                                  "who": "recipient"},
+        corpus.RELEASE_SIGNATURE: {"path": f"/api/releases/{r}/manifest.sig",
+                                   "who": "recipient"},
+        corpus.RELEASE_CHUNK: {"path": f"/api/releases/{r}/chunks/1", "who": "recipient"},
         corpus.ACKNOWLEDGE: {"path": f"/api/releases/{r}/acknowledgements", "who": "recipient",
                              "body": _signed_acknowledgement(world),
                              "content_type": "application/json"},

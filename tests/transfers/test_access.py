@@ -45,7 +45,7 @@ def _calls(o):
         ("put", f"/api/uploads/{u}/batches/b9"), ("get", f"/api/uploads/{u}/batches/b1"),
         ("get", f"/api/releases/{r}"), ("get", f"/api/releases/{r}/records"),
         ("get", f"/api/releases/{r}/manifest.json"), ("get", f"/api/releases/{r}/manifest.sig"),
-        ("get", f"/api/releases/{r}/chunks/000001.bin"),
+        ("get", f"/api/releases/{r}/chunks/000001.bin"), ("get", f"/api/releases/{r}/chunks/1"),
         ("post", f"/api/releases/{r}/acknowledgements"),
         ("post", f"/api/deletions/{o['notice'].pk}/confirm"),
     ]

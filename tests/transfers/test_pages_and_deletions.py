@@ -11,7 +11,7 @@ from governance.services import subject_consent_state_set
 from tests.transfers.reader import read_release_api
 from transfers.models import DeletionNotice
 from transfers.selectors import release_subjects
-from transfers.services import release_export, release_request
+from transfers.services import deletions_detect, release_export, release_request
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,10 @@ def test_a_subject_who_objects_after_release_reaches_the_feed_until_deletion_is_
     user = DataSubject.objects.get(kind="user", external_id="U-0000002")
     subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
                               answered_at=timezone.now())
+    # The feed only reads: the search (every minute, transfers.tasks) finds what is owed.
+    assert shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"] == []
+    assert not DeletionNotice.objects.exists()
+    deletions_detect(plan=approved_plan)
     feed = shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"]
     assert len(feed) == 1
     notice = feed[0]
@@ -58,6 +62,7 @@ def test_a_subject_who_objects_after_release_reaches_the_feed_until_deletion_is_
                                                            "amount": 100000}]}}]
     assert page["withheld"] == 3
     # Polling again adds nothing; confirming closes it (twice is harmless).
+    deletions_detect(plan=approved_plan)
     again = shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"]
     assert [n["id"] for n in again] == [notice["id"]]
     for _ in range(2):
@@ -78,6 +83,7 @@ def test_a_merchant_who_withdraws_consent_after_release_is_in_the_feed_after_the
     assert shinhan_api.get(url).json()["deletions"] == []
     subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=granted,
                               withdrawn_at=timezone.now())
+    deletions_detect(plan=approved_plan)
     feed = shinhan_api.get(url).json()["deletions"]
     assert [(n["reason"], n["fields"]) for n in feed] == [("withdrawn", sorted(granted))]
     assert shinhan_api.get(url, after=feed[0]["id"]).json()["deletions"] == []
@@ -96,6 +102,7 @@ def test_a_withdrawal_made_while_a_release_is_being_built_is_owed_a_notice(
     release = release_export(release_id=release.pk)
     carried = dict(release_subjects(release.pk))
     assert set(granted) <= set(carried[merchant.pk])  # decided as of the request
+    deletions_detect(plan=approved_plan)
     feed = shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"]
     assert [(n["subject"], n["reason"], n["fields"]) for n in feed] == [
         (merchant.public_id, "withdrawn", sorted(granted))]

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -123,7 +122,7 @@ def _export(release: Release) -> Release:
         if path.exists():
             shutil.rmtree(path)
     (staging / "chunks").mkdir(parents=True)
-    public_key = X25519PublicKey.from_public_bytes(bytes(release.recipient_key.public_key))
+    public_key = fmt.recipient_public_key(bytes(release.recipient_key.public_key))
     tally, chunks = Tally(), []
     lines: list[bytes] = []
     items: list[tuple[int, Shape]] = []  # the subject and shape of each line
@@ -220,7 +219,8 @@ def _manifest(release: Release, tally: Tally, chunks: list[dict]) -> dict[str, A
                  "to": release.recipient.code},
         "recipient": {"operator": release.recipient.code,
                       "key_id": release.recipient_key.key_id},
-        "suite": fmt.SUITE_DESCRIPTION,
+        "suite": fmt.suite_for(
+            fmt.recipient_public_key(bytes(release.recipient_key.public_key)))[1],
         "signing_key_id": service_key_id(),
         # The audit log as the witnesses saw it when this release was made: the recipient
         # can find this checkpoint in the commission's copy (docs/audit.md, "Witnesses").
