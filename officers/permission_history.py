@@ -3,7 +3,8 @@
 This is the one place where signals are right: staff accounts, groups and permissions are
 changed by Django's own admin forms (the user and group pages, their many-to-many widgets),
 by `createsuperuser`, `changepassword` and the shell, none of which call a service of
-ours. `post_save` and `m2m_changed` are the only hooks all of them pass through. Each event
+ours. `post_save` and `m2m_changed` are the only hooks all of them pass through. A second
+factor removed (the admin's OTP pages, or replaced by a new enrolment) is recorded too. Each event
 says who (the request's account, or system:console outside a request), to whom (user:<id>
 or group:<id>), what (flags, groups and permissions added or removed) and when (the event's
 time), and is written in the same transaction as the change.
@@ -17,6 +18,8 @@ from contextvars import ContextVar
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import audit_record
 from officers.middleware import current_actor
@@ -83,6 +86,16 @@ def _user_deleted(sender, instance, **kwargs) -> None:
                 target_id=f"user:{instance.pk}", details={})
 
 
+def _device_deleted(sender, instance, **kwargs) -> None:
+    """A second factor removed: by the administrator for a lost phone (the next login
+    enrols again), or replaced by a new enrolment. Which device, never its secret."""
+    if _paused.get() or not instance.confirmed:
+        return  # an enrolment never finished was never a second factor
+    kind = "totp" if isinstance(instance, TOTPDevice) else "recovery_codes"
+    staff_event("staff.second_factor_removed", target_type="staff_account",
+                target_id=f"user:{instance.user_id}", details={"device": kind})
+
+
 def _group_saved(sender, instance, created, raw=False, **kwargs) -> None:
     if raw or _paused.get():
         return
@@ -142,6 +155,9 @@ def connect() -> None:
     pre_save.connect(_user_before_save, sender=User, dispatch_uid="officers_user_pre")
     post_save.connect(_user_saved, sender=User, dispatch_uid="officers_user_post")
     post_delete.connect(_user_deleted, sender=User, dispatch_uid="officers_user_del")
+    post_delete.connect(_device_deleted, sender=TOTPDevice, dispatch_uid="officers_totp_del")
+    post_delete.connect(_device_deleted, sender=StaticDevice,
+                        dispatch_uid="officers_static_del")
     post_save.connect(_group_saved, sender=Group, dispatch_uid="officers_group_post")
     post_delete.connect(_group_deleted, sender=Group, dispatch_uid="officers_group_del")
     m2m_changed.connect(_m2m("groups", "user", _group_names), sender=User.groups.through,

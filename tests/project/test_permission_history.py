@@ -78,3 +78,18 @@ def test_a_login_is_not_a_permission_change(client, officer):
     before = AuditEvent.objects.filter(action__startswith="staff.account").count()
     password_login(client, officer.username)
     assert AuditEvent.objects.filter(action__startswith="staff.account").count() == before
+
+
+def test_removing_an_accounts_second_factor_is_recorded(administrator, officer):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin_user, admin_client = administrator
+    device = TOTPDevice.objects.create(user=officer, name="app", confirmed=True)
+
+    response = admin_client.post(
+        f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302 and not TOTPDevice.objects.filter(user=officer).exists()
+    [removed] = AuditEvent.objects.filter(action="staff.second_factor_removed")
+    assert (removed.actor_id, removed.target_id, removed.details) == (
+        f"user:{admin_user.pk}", f"user:{officer.pk}", {"device": "totp"})
