@@ -33,5 +33,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found, name="api-not-found"),
     # The user's refund page (/c/<token>/refund), before the consent page's catch-all.
     path("", include("settlement.page_urls")),
+    # The public privacy page (개인정보 처리방침), before the consent pages.
+    path("", include("governance.urls")),
     path("", include("consent.urls")),
 ]

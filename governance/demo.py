@@ -28,9 +28,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
+from governance.models import DataSubject, FieldRule, Operator, OperatorKey, TransferPlan
 from governance.seoul import (
     DISPUTED_FIELDS,
+    NOT_MOVED_REASONS,
     PLAN_VALUES,
     seoul_catalogue_ensure,
     seoul_operators_ensure,
@@ -43,6 +44,7 @@ from governance.services import (
     operator_key_register,
     plan_approve,
     plan_create,
+    plan_rule_set,
     plan_submit,
     ruling_record,
     subjects_upsert,
@@ -147,6 +149,11 @@ def _ensure_plan(operators, fields) -> TransferPlan:
                        to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
                        notice_starts_at=now, cutover_at=now + dt.timedelta(days=31),
                        **PLAN_VALUES)
+    for rule in plan.rules.filter(field__key__in=NOT_MOVED_REASONS,
+                                  basis=FieldRule.Basis.PROHIBITED).select_related("field"):
+        # Why it does not move, for the privacy page.
+        plan_rule_set(plan=plan, field=rule.field, basis=rule.basis, by=officer or SYSTEM,
+                      note=NOT_MOVED_REASONS[rule.field.key][:300])
     if officer is None or second is None:
         return plan  # no demo staff: leave it as a draft for someone to submit
     plan_submit(plan=plan, by=officer)

@@ -493,6 +493,25 @@ class EntrustmentRecord(models.Model):
         return f"{self.file_name}: {self.from_processor.code} → {self.to_processor.code}"
 
 
+class PrivacyPolicyVersion(models.Model):
+    """One published version of the public privacy page (개인정보 처리방침, PIPA Art. 30),
+    rendered from the plans and the catalogue. The SHA-256 of ``text`` names it: receipts
+    cite the version and hash they were issued under, and the page shows both."""
+
+    version = models.PositiveIntegerField("판 (version)", unique=True)
+    text = models.TextField("본문")
+    text_hash = models.CharField("본문 SHA-256", max_length=64, unique=True)
+    published_at = models.DateTimeField("게시 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "개인정보 처리방침 판 (privacy policy version)"
+        verbose_name_plural = "개인정보 처리방침 판 (privacy policy versions)"
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"개인정보 처리방침 제{self.version}판"
+
+
 class NoticeChannel(models.TextChoices):
     """How an Art. 27 notice reached a subject: each is evidence about that subject."""
 

@@ -704,3 +704,15 @@ def plan_decision_summary(plan: TransferPlan, *, now: datetime) -> list[FieldSum
         for field_key, decision in by_id[shape_id].items():
             summaries[field_key].counts[decision.reason.value] += n
     return list(summaries.values())
+
+
+# --- The public privacy page ----------------------------------------------------------------
+
+
+def privacy_page_current():
+    """The privacy page as it stands now: ``PrivacyPageRef(url, permalink, version,
+    text_hash)`` (governance.privacy), for receipts to name the page they were issued
+    under. Stores the next version when the plans or the catalogue changed what it says."""
+    from governance.privacy import privacy_page_ref, privacy_policy_current
+
+    return privacy_page_ref(privacy_policy_current())
