@@ -46,4 +46,7 @@ class Command(BaseCommand):
         self.stdout.write("officer and officer2 are privacy officers (one drafts, the other "
                           "approves); pipc is the commission's read-only reviewer; admin is "
                           "the site administrator (staff accounts, OAuth applications, "
-                          "lock-outs). One account per person: the access log names people.\n")
+                          "lock-outs). One account per person: the access log names people.")
+        self.stdout.write("Five failed logins lock the account, and here (every login comes "
+                          "from 127.0.0.1) the address too, so every demo account: "
+                          "`.venv/bin/python manage.py axes_reset` unlocks them all.\n")
