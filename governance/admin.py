@@ -97,7 +97,8 @@ class OperatorKeyInline(admin.TabularInline):
 
 @admin.register(Operator)
 class OperatorAdmin(AuditedAdmin):
-    list_display = ("code", "name", "role", "phone")
+    list_display = ("code", "name", "role", "phone", "privacy_officer_name",
+                    "privacy_officer_contact")
     list_filter = ("role",)
     search_fields = ("code", "name", "name_en")
     inlines = [OperatorKeyInline]

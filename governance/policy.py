@@ -338,10 +338,13 @@ def register_for(rule: Rule, ownership: Ownership, parties: Parties | None) -> R
     processors (or back to the controller) is an entrustment change, whatever the basis
     that let it move; anything else personal is a provision. ``ValueError`` for an item
     that cannot have moved (prohibited, or a basis that does not fit the roles)."""
-    if ownership.disputed and rule.basis == Basis.CONSENT:
-        return Register.PROVISION  # on the subject's consent, whoever controls it
+    if ownership.disputed:
+        # Only on the subject's own consent, whoever turns out to control it.
+        if rule.basis != Basis.CONSENT:
+            raise ValueError(f"{rule.field_key} cannot have moved under this plan")
+        return Register.PROVISION if rule.personal else Register.NONE
     known = rule.basis in Basis.__members__.values() and rule.basis != Basis.PROHIBITED
-    if (not known or ownership.disputed or (rule.personal and rule.basis == Basis.NOT_PERSONAL)
+    if (not known or (rule.personal and rule.basis == Basis.NOT_PERSONAL)
             or not role_fits(rule.basis, ownership, parties)):
         raise ValueError(f"{rule.field_key} cannot have moved under this plan")
     if not rule.personal:

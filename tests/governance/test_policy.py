@@ -309,3 +309,32 @@ def test_a_grant_to_an_older_version_counts_only_where_the_field_keeps_it():
     withdrawn = Consent(plan_version=1, granted=frozenset({"merchant.email"}), withdrawn=True)
     assert decide(kept, OWN, withdrawn, NOT_NOTIFIED, timing, T0).reason == \
         Reason.DENIED_CONSENT_WITHDRAWN
+
+
+# --- Which register a moved item belongs in -----------------------------------------------
+
+
+def test_a_moved_item_is_an_entrustment_change_between_processors_and_otherwise_a_provision():
+    from governance.policy import Register, register_for
+
+    for basis, personal, disputed, parties, ownership in itertools.product(
+            [b.value for b in Basis], (False, True), (False, True), PLAN_PARTIES, FIELD_OWNERS):
+        ownership = Ownership(disputed, ownership.controller, ownership.processor)
+        rule = Rule("merchant.email", personal, basis)
+        could_move = any(decide(rule, ownership, consent, Notified(T0 - dt.timedelta(days=90)),
+                                Timing(1, True, dt.timedelta(days=30), parties), T0).allowed
+                         for consent in (Consent(plan_version=1, granted=frozenset(FIELDS)),
+                                         Consent(early_requested=True)))
+        try:
+            register = register_for(rule, ownership, parties)
+        except ValueError:
+            assert not could_move, (basis, personal, disputed, parties, ownership)
+            continue
+        assert could_move, (basis, personal, disputed, parties, ownership)
+        if not personal:
+            assert register is Register.NONE
+        elif standing(ownership, parties) in (Standing.RETURN_TO_CONTROLLER,
+                                              Standing.TO_NEXT_PROCESSOR) and not disputed:
+            assert register is Register.ENTRUSTMENT
+        else:
+            assert register is Register.PROVISION
