@@ -11,9 +11,10 @@ Exit status 0 when the bundle is honest; 1 with a message naming the first probl
 entry was edited, deleted, inserted or reordered, a checkpoint is forged or removed, the
 manifest is not the one the service signed, or the log was truncated behind a checkpoint
 you saved earlier (--trusted-checkpoint), or the latest checkpoint lacks the cosignatures of
-K of the witnesses you name (--witness, --quorum). Pass the service's public key you obtained
-separately with --public-key, and the witnesses' keys with --witness, so that the bundle
-cannot bring its own.
+K of the witnesses you name (--witness, --quorum), or selection.jsonl (when the manifest
+names one) is not exactly the window's entries of the actions the manifest names. Pass the
+service's public key you obtained separately with --public-key, and the witnesses' keys
+with --witness, so that the bundle cannot bring its own.
 
 Rules (see README.md): each line of entries.jsonl is the canonical JSON of one entry (sorted
 keys, no whitespace, UTF-8); entry_hash = SHA-256(line); the Merkle leaf is the entry hash,
@@ -23,7 +24,10 @@ manifest.json's bytes, and the manifest names the range of seq, the count of ent
 latest checkpoint's size and root, and the number of checkpoints; a witness cosignature
 (C2SP tlog-cosignature/v1) is a note signature line whose key id is the first 4 bytes of
 SHA-256(name || 0x0A || 0x04 || key) and whose signature is 8 bytes of big-endian UNIX time
-then Ed25519 over "cosignature/v1\ntime <t>\n" followed by the checkpoint's note text.
+then Ed25519 over "cosignature/v1\ntime <t>\n" followed by the checkpoint's note text;
+selection.jsonl holds, line for line as in entries.jsonl, the entries whose action matches
+one of the manifest's "selection" patterns (shell-style, case-sensitive), with their count
+and the file's SHA-256 in the manifest.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import fnmatch
 import hashlib
 import json
 import struct
@@ -262,6 +267,72 @@ def read_witness_policy(bundle: Path, pinned: list[str], quorum: int | None
     return witnesses, needed, bool(pinned)
 
 
+# --- The selection ---------------------------------------------------------------------
+
+class Selection:
+    """selection.jsonl against the entries: exactly the window's entries whose action
+    matches one of the signed manifest's patterns, in order, byte for byte.
+
+    The manifest (signed) names the patterns, the count and the SHA-256 of the file, so
+    nobody can drop a selected entry, add one, or edit one without the verifier noticing:
+    each line is compared with the entry read from entries.jsonl at the same point.
+    """
+
+    FILE = "selection.jsonl"
+
+    def __init__(self, bundle: Path, manifest: dict) -> None:
+        self.spec = manifest.get("selection")
+        path = bundle / self.FILE
+        if self.spec is None:
+            if path.exists():
+                raise Failed(f"{self.FILE} is not named by the signed manifest: it was added "
+                             "to the bundle afterwards")
+            self.file = None
+            return
+        if not isinstance(self.spec, dict) or self.spec.get("file") != self.FILE:
+            raise Failed(f"the signed manifest names a selection other than {self.FILE}")
+        self.patterns = [p for p in self.spec.get("actions", []) if isinstance(p, str)]
+        if not self.patterns:
+            raise Failed("the signed manifest names a selection without actions")
+        if not path.exists():
+            raise Failed(f"{self.FILE} is missing, but the signed manifest names it "
+                         f"({self.spec.get('entries')} entries of "
+                         f"{', '.join(self.patterns)})")
+        self.file = path.open("rb")
+        self.count, self.digest = 0, hashlib.sha256()
+
+    def offer(self, seq: int, action: object, line: bytes) -> None:
+        """``line``: the entry's line of entries.jsonl, newline included."""
+        if self.file is None or not isinstance(action, str) or not any(
+                fnmatch.fnmatchcase(action, p) for p in self.patterns):
+            return
+        selected = self.file.readline()
+        if not selected:
+            raise Failed(f"{self.FILE} ends before entry {seq} ({action}): a selected entry "
+                         "was removed from it")
+        if selected != line:
+            raise Failed(f"{self.FILE} line {self.count + 1} is not entry {seq} ({action}) "
+                         "of entries.jsonl: the selection was edited, reordered, or lost "
+                         "or gained an entry")
+        self.count += 1
+        self.digest.update(selected)
+
+    def finish(self) -> str:
+        if self.file is None:
+            return ""
+        extra = self.file.readline()
+        self.file.close()
+        if extra:
+            raise Failed(f"{self.FILE} holds more than the {self.count} entries of "
+                         f"{', '.join(self.patterns)} in the window: an entry was added to it")
+        if self.count != self.spec.get("entries"):
+            raise Failed(f"the signed manifest counts {self.spec.get('entries')} selected "
+                         f"entries, the window holds {self.count}")
+        if self.digest.hexdigest() != self.spec.get("sha256"):
+            raise Failed(f"{self.FILE} is not the file the signed manifest names (SHA-256)")
+        return f"; {self.FILE}: all {self.count} entries of {', '.join(self.patterns)}"
+
+
 # --- The bundle ------------------------------------------------------------------------
 
 def canonical(entry: dict) -> bytes:
@@ -368,6 +439,7 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
     hashes_file = bundle / "entry_hashes.txt"
     hints = hashes_file.open("r", encoding="utf-8") if hashes_file.exists() else None
     digests = bytearray()  # 32 bytes per entry: a million entries take 32 MB
+    selection = Selection(bundle, manifest)
     expected = first
     with (bundle / "entries.jsonl").open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -392,9 +464,11 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
             if len(hint) == 2 and hint[0] == str(seq) and hint[1] != digest.hex():
                 raise Failed(f"entry {seq} was edited: its hash differs from the recorded one")
             digests += digest
+            selection.offer(seq, entry.get("action"), line + b"\n")
             expected += 1
     if hints:
         hints.close()
+    selected = selection.finish()
     last = expected - 1
     if last != manifest["last_seq"]:
         damage = ("entries were removed" if last < manifest["last_seq"]
@@ -470,7 +544,8 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
     return (f"OK: entries {first}..{last} of {latest}; {len(sizes)} signed checkpoints, "
             f"latest root {base64.b64encode(checkpoints[latest]).decode()}; manifest signed "
             f"by key {key_id(public_key)} ({whose}); latest checkpoint {witnessed} "
-            f"({len(cosigners)} of {len(witnesses)}, quorum {needed}; {witness_keys})")
+            f"({len(cosigners)} of {len(witnesses)}, quorum {needed}; {witness_keys})"
+            f"{selected}")
 
 
 def main(argv: list[str] | None = None) -> int:

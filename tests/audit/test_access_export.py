@@ -57,3 +57,63 @@ def test_without_actions_the_bundle_has_no_selection(log_with_access, tmp_path):
     call_command("export_audit", "--out", str(out), verbosity=0)
     assert not (out / "selection.jsonl").exists()
     assert "selection" not in json.loads((out / "manifest.json").read_text())
+
+
+def _verify(out) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-I", str(out / "verify.py"), str(out)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def selected_bundle(log_with_access, tmp_path):
+    out = tmp_path / "bundle"
+    call_command("export_audit", "--out", str(out), "--actions", "access.*", verbosity=0)
+    return out
+
+
+def test_verify_py_names_the_selection_it_checked(selected_bundle):
+    verified = _verify(selected_bundle)
+    assert verified.returncode == 0, verified.stderr
+    assert "selection.jsonl: all 2 entries of access.*" in verified.stdout
+
+
+def _rewrite_selection(out, change) -> None:
+    path = out / "selection.jsonl"
+    path.write_bytes(b"".join(change(path.read_bytes().splitlines(keepends=True))))
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda lines: lines[1:], "line 1 is not entry"),  # the first selected entry dropped
+    (lambda lines: lines[:1], "ends before entry"),  # the last one dropped
+    (lambda lines: lines[::-1], "line 1 is not entry"),  # reordered
+    (lambda lines: [lines[0].replace(b"access.view", b"access.vieW"), lines[1]],
+     "line 1 is not entry"),  # edited
+    (lambda lines: lines + lines[1:], "holds more than the 2 entries"),  # one added
+])
+def test_a_tampered_selection_fails_verification(selected_bundle, change, says):
+    _rewrite_selection(selected_bundle, change)
+    verified = _verify(selected_bundle)
+    assert verified.returncode == 1
+    assert "FAILED: selection.jsonl" in verified.stderr and says in verified.stderr
+
+
+def test_a_selection_with_an_entry_of_another_action_fails(selected_bundle):
+    other = next(line for line in (selected_bundle / "entries.jsonl").read_bytes()
+                 .splitlines(keepends=True) if b'"action":"plan.approved"' in line)
+    _rewrite_selection(selected_bundle, lambda lines: [other, *lines])
+    verified = _verify(selected_bundle)
+    assert verified.returncode == 1 and "line 1 is not entry" in verified.stderr
+
+
+def test_a_missing_or_unannounced_selection_fails(selected_bundle, log_with_access, tmp_path):
+    (selected_bundle / "selection.jsonl").unlink()
+    verified = _verify(selected_bundle)
+    assert verified.returncode == 1
+    assert "selection.jsonl is missing, but the signed manifest names it" in verified.stderr
+
+    plain = tmp_path / "plain"
+    call_command("export_audit", "--out", str(plain), verbosity=0)
+    (plain / "selection.jsonl").write_bytes(b"")
+    verified = _verify(plain)
+    assert verified.returncode == 1
+    assert "selection.jsonl is not named by the signed manifest" in verified.stderr
