@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.context import current_request_id
+from audit.fast_insert import insert_event
 from audit.models import AuditEvent
 
 ActorType = AuditEvent.ActorType
@@ -89,7 +90,7 @@ def audit_record(
         details=details,
         request_id=request_id if request_id is not None else current_request_id.get(),
     )
-    _insert(event)
+    insert_event(event)  # audit.fast_insert: the row save() would write, for less
     _schedule_sealing_once(event._state.db)
     return event
 
@@ -107,28 +108,6 @@ def _schedule_sealing_once(using: str) -> None:
             and pending[-1][0] == set(connection.savepoint_ids)):
         return
     transaction.on_commit(_schedule_sealing, using=using)
-
-
-_INSERT_SQL = (
-    "INSERT INTO audit_auditevent (created_at, actor_type, actor_id, action, target_type, "
-    "target_id, details, request_id, entry_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '')"
-)
-
-
-def _insert(event: AuditEvent) -> None:
-    """One precompiled INSERT: every business transaction pays for this, so skip the ORM's
-    per-call SQL compilation (measured in bench/audit.py: it was the writers' main cost)."""
-    connection = connections[router.db_for_write(AuditEvent)]
-    details = AuditEvent._meta.get_field("details").get_db_prep_value(event.details, connection)
-    returning = connection.features.can_return_columns_from_insert  # SQLite < 3.35: no
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL + (" RETURNING id" if returning else ""), [
-            connection.ops.adapt_datetimefield_value(event.created_at), event.actor_type,
-            event.actor_id, event.action, event.target_type, event.target_id, details,
-            event.request_id])
-        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    event._state.adding = False
-    event._state.db = connection.alias
 
 
 def officer_actor(user) -> tuple[str, str]:
