@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,54 @@ def parse_witness_option(text: str) -> VerifierKey:
     if given and given != key.name:
         raise NoteError(f"the key is named {key.name!r}, not {given!r}")
     return key
+
+
+def witness_setting_problems(witnesses: object) -> list[str]:
+    """What is wrong with an ``AUDIT_WITNESSES`` value (empty: nothing; an empty list is
+    valid here, production refuses it separately). config/checks.py reports these.
+
+    The environment variable is parsed in config/settings.py, which refuses a malformed one
+    at start; this checks the value itself, however it was set: a list of
+    ``{"name", "url", "vkey"}``, an http(s) URL, a cosignature/v1 verifier key named as the
+    witness, each witness once.
+    """
+    if not isinstance(witnesses, list | tuple):
+        return [f"must be a list of witnesses, not {type(witnesses).__name__}"]
+    problems, names = [], set()
+    for i, witness in enumerate(witnesses):
+        if not isinstance(witness, dict) or not all(
+                isinstance(witness.get(k), str) for k in ("name", "url", "vkey")):
+            problems.append(f"entry {i} is not {{'name', 'url', 'vkey'}} (strings)")
+            continue
+        url = urllib.parse.urlsplit(witness["url"])
+        if url.scheme not in ("http", "https") or not url.hostname:
+            problems.append(f"{witness['name']!r}: {witness['url']!r} is not an http(s) URL")
+        try:
+            key = parse_verifier_key(witness["vkey"], algorithm=COSIGNATURE_V1)
+        except NoteError as exc:
+            problems.append(f"{witness['name']!r}: {exc}")
+        else:
+            if key.name != witness["name"]:
+                problems.append(f"{witness['name']!r}: its verifier key is named {key.name!r}")
+        if witness["name"] in names:
+            problems.append(f"{witness['name']!r} is named twice")
+        names.add(witness["name"])
+    return problems
+
+
+def witnesses_all_local(witnesses: list[dict]) -> bool:
+    """True when every witness listens on this machine (loopback): the demo's set-up."""
+    hosts = [urllib.parse.urlsplit(w["url"]).hostname or "" for w in witnesses]
+    return bool(hosts) and all(h == "localhost" or _is_loopback(h) for h in hosts)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def configured_witness(name: str) -> WitnessConfig | None:

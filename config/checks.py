@@ -7,7 +7,7 @@ import binascii
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from config.keys import GENERATORS
 
@@ -180,3 +180,33 @@ def access_logs_are_kept_long_enough(app_configs, **kwargs) -> list[Error]:
                        f"{AUDIT_ACCESS_RETENTION_MIN_DAYS} days (two years: the safeguards "
                        "standard, Art. 8, for a system of more than 50,000 subjects).",
                   id="broker.E015")]
+
+
+@register(Tags.security, deploy=False)
+def audit_log_is_witnessed(app_configs, **kwargs) -> list[CheckMessage]:
+    """A malformed AUDIT_WITNESSES in any environment; in production, no witness at all, or
+    only witnesses on this machine (docs/audit.md, "Witnesses")."""
+    from audit.witnessing import witness_setting_problems, witnesses_all_local
+
+    witnesses = settings.AUDIT_WITNESSES
+    errors: list[CheckMessage] = [
+        Error(f"AUDIT_WITNESSES: {problem}.",
+              hint="Each witness is its URL and its cosignature verifier key "
+                   "(name+keyid+base64 key of type 0x04), as `python -m audit.witness keygen` "
+                   "prints it.", id="broker.E017")
+        for problem in witness_setting_problems(witnesses)]
+    if not settings.IS_PRODUCTION or errors:
+        return errors
+    if not witnesses:
+        errors.append(Error(
+            "AUDIT_WITNESSES is empty: no witness co-signs the audit log's checkpoints.",
+            hint="Name the commission's witness (its URL and verifier key): without one, "
+                 "whoever runs the service could show the commission one history of the log "
+                 "and the operators another, and nothing would tell.", id="broker.E016"))
+    elif witnesses_all_local(witnesses):
+        errors.append(Warning(
+            "AUDIT_WITNESSES names only witnesses on this machine.",
+            hint="A witness run beside the service is in its operator's hands and proves "
+                 "nothing to the commission: name the commission's own witness.",
+            id="broker.W016"))
+    return errors

@@ -42,14 +42,18 @@ def _real_production(**env) -> dict[str, str]:
         PrivateFormat,
     )
 
+    from audit.witness.note import witness_verifier_key
+
     signing = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw,
                                                          NoEncryption())
+    witness = witness_verifier_key("pipc.example/witness", Ed25519PrivateKey.generate()).text
     values = {
         "DJANGO_ENV": "production", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "SERVICE_SIGNING_KEY": base64.b64encode(signing).decode(),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "BLIND_INDEX_KEY": "k" * 40,
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CACHE_URL": "redis://127.0.0.1:6379/1",
+        "AUDIT_WITNESSES": f"https://witness.pipc.example {witness}",  # broker.E016
     } | env
     return {name: value for name, value in values.items() if value}
 
