@@ -183,6 +183,11 @@ class ConsentLink(models.Model):
     created_at = models.DateTimeField("생성 시각", default=timezone.now, editable=False)
     expires_at = models.DateTimeField("만료 시각")
     revoked_at = models.DateTimeField("폐기 시각", null=True, blank=True)
+    # Issued on the page after a one-time code sent to the subject's phone (`ReturnCode`),
+    # never sent anywhere: short-lived, and it opens the status page (withdraw, object, move
+    # early, receipts) also after the request's answer period has closed.
+    via_code = models.BooleanField("인증번호로 발급", default=False, db_default=False,
+                                   editable=False)
 
     class Meta:
         verbose_name = "개인 링크 (link)"
@@ -306,6 +311,15 @@ class ConsentRecord(models.Model):
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                 blank=True, related_name="+", verbose_name="기록한 담당자")
     reason = models.TextField("사유 (담당자 기록 시)", blank=True)
+    # An SMS reply answers the SMS it replies to, not a notice page (``notice`` is then
+    # empty): this is that message, whose stored text names the items the reply covers.
+    sms_message = models.ForeignKey(SmsMessage, on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="+",
+                                    verbose_name="회신한 문자 (SMS reply)")
+    # The earlier record this one changes (the answer a withdrawal withdraws, the early
+    # request an objection or its withdrawal overrides, the answer a new answer replaces).
+    changes = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+", verbose_name="변경하는 기록")
     created_at = models.DateTimeField("기록 시각", default=timezone.now, editable=False)
 
     class Meta:
@@ -373,3 +387,35 @@ class SmsOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"opt-out {self.phone_index[:12]}"
+
+
+class ReturnCode(models.Model):
+    """A one-time code sent by SMS to a number typed on the page without a link (`/c/`): the
+    lasting way back to one's status page after the link expired.
+
+    A row exists for every request, known number or not (the page answers the same either
+    way, and the rate limit counts both). Only a keyed hash of the number and of the code is
+    kept; ``subjects`` are the pseudonymous ids the number belongs to (empty if none).
+    """
+
+    public_id = models.UUIDField("요청 ID", default=uuid.uuid4, unique=True, editable=False)
+    phone_index = models.CharField("번호 색인", max_length=64, db_index=True)
+    code_hash = models.CharField("인증번호 해시", max_length=64)
+    # The code itself, encrypted, only until the SMS carrying it has gone (then emptied): the
+    # sending task takes this row's id, never the code.
+    code_sealed = EncryptedTextField("발송 대기 인증번호 (암호화)", blank=True)
+    subjects = models.JSONField("대상 정보주체 (가명 ID)", default=list)
+    sent = models.BooleanField("발송 여부", default=False)
+    attempts = models.PositiveSmallIntegerField("입력 시도", default=0)
+    created_at = models.DateTimeField("생성 시각", default=timezone.now, editable=False,
+                                      db_index=True)
+    expires_at = models.DateTimeField("만료 시각")
+    used_at = models.DateTimeField("사용 시각", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "재접속 인증번호 (return code)"
+        verbose_name_plural = "재접속 인증번호 (return codes)"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"return code {self.public_id}"

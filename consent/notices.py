@@ -9,6 +9,12 @@ Two kinds, kept apart as the law keeps them apart:
   it (and how to reach them), what moves, when, how to object, and that an objector's data
   is not moved.
 
+Both name who is who first (`roles_lines`): the city as the controller (개인정보처리자), with
+its privacy officer, and the operators as processors (수탁자) acting on its behalf; the
+outgoing operator is "현재 운영사", never the "provider". When the catalogue says the items
+are the outgoing operator's own (collected for its own service), the notice says so: that is
+why they need consent or a notice at all.
+
 The text is plain Korean, one statement per line; the page shows exactly this text and every
 decision stores the SHA-256 of it, so a record proves which words the subject read.
 `notice_current` returns the stored version whose hash matches the text rendered now, or
@@ -83,6 +89,34 @@ def _labels(items: list[NoticeItem]) -> str:
     return ", ".join(item.label for item in items) or "없음"
 
 
+def roles_lines(*, plan: TransferPlan, items: list[NoticeItem]) -> list[str]:
+    """Who is who, for the top of a notice (see the module docstring)."""
+    from consent.roles import field_controllers, plan_parties
+
+    parties = plan_parties(plan)
+    lines = ["[개인정보 처리 주체]"]
+    for party in parties:
+        if party.role == "controller":
+            officer = ", 연락처: ".join(p for p in (party.privacy_officer,
+                                                   party.privacy_officer_contact) if p)
+            lines.append(f"- 개인정보처리자: {party.name}"
+                         + (f" (개인정보 보호책임자: {officer})" if officer else ""))
+        else:
+            label = "재수탁자" if party.role == "subprocessor" else "수탁자"
+            lines.append(f"- {party.title}: {party.name}"
+                         + (f" ({party.on_behalf_of}의 위탁을 받아 처리하는 {label})"
+                            if party.on_behalf_of else ""))
+    source = plan.from_operator.name
+    owners = field_controllers(plan)
+    controller = next((p.name for p in parties if p.role == "controller"), "")
+    if items and all(owners.get(i.key) == source for i in items):
+        lines.append(f"- 아래 항목은 {source}이(가) 자체 서비스를 위해 직접 받아 스스로 "
+                     "관리해 온 정보입니다"
+                     + (f" ({controller}의 위탁 업무와 별개)." if controller else "."))
+    lines.append("")
+    return lines
+
+
 def render_consent(*, plan: TransferPlan, subject_kind: str, items: list[NoticeItem]) -> str:
     """The Art. 17(2) notice: five numbered items, required and optional stated apart."""
     to, source = plan.to_operator, plan.from_operator
@@ -91,8 +125,9 @@ def render_consent(*, plan: TransferPlan, subject_kind: str, items: list[NoticeI
     contact = " / ".join(p for p in (to.address, to.phone) if p)
     lines = [
         "개인정보 제3자 제공 동의 안내 (개인정보 보호법 제17조제2항)",
-        f"{source.name}이(가) 보유한 {_subject_noun(subject_kind)}의 개인정보 중 아래 항목을 "
-        f"{to.name}에 제공하기 위해 동의를 요청합니다.",
+        *roles_lines(plan=plan, items=items),
+        f"현재 운영사 {source.name}이(가) 보유한 {_subject_noun(subject_kind)}의 개인정보 중 "
+        f"아래 항목을 새 운영사 {to.name}에 제공하기 위해 동의를 요청합니다.",
         "",
         f"1. 제공받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
         f"2. 제공받는 자의 이용 목적: {plan.purpose}",
@@ -122,8 +157,9 @@ def render_transfer(*, plan: TransferPlan, subject_kind: str, items: list[Notice
     contact = " / ".join(p for p in (to.address, to.phone) if p)
     lines = [
         "영업양도 등에 따른 개인정보 이전 안내 (개인정보 보호법 제27조)",
-        f"서울사랑상품권 운영사 변경에 따라 {source.name}이(가) 보유한 "
-        f"{_subject_noun(subject_kind)}의 개인정보가 아래와 같이 이전됩니다.",
+        *roles_lines(plan=plan, items=items),
+        f"서울사랑상품권 운영사 변경에 따라 현재 운영사 {source.name}이(가) 보유한 "
+        f"{_subject_noun(subject_kind)}의 개인정보가 아래와 같이 새 운영사로 이전됩니다.",
         "",
         f"1. 개인정보를 이전받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
         f"2. 이전되는 개인정보 항목: {_labels(items)}",

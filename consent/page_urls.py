@@ -5,6 +5,13 @@ from django.urls import path, re_path
 from consent import views
 
 urlpatterns = [
+    # The way back in without a link: phone number, one-time code, choice of request.
+    path("c/", views.return_start, name="return_start"),
+    re_path(r"^c$", views.return_start),
+    path("c/code", views.return_code, name="return_code"),
+    path("c/choose", views.return_choose, name="return_choose"),
+    # The public key that signs receipts (docs/consent-page.md, "Receipts").
+    path("c/receipt-key", views.receipt_key, name="receipt_key"),
     path("c/text-size", views.text_size, name="text_size"),
     path("c/notice/<str:text_hash>", views.notice_text, name="notice_text"),
     path("c/<str:token>", views.landing, name="landing"),

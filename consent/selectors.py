@@ -41,7 +41,7 @@ def consent_record_for_request(*, request: ConsentRequest, receipt_id) -> Consen
 _LINK_SQL = """
 SELECT r.id, r.public_id, r.status, r.opened_at, r.expires_at, r.locked_until,
        r.campaign_id, r.subject_id,
-       c.status, c.items, c.plan_id, c.subject_kind,
+       c.status, c.items, c.plan_id, c.subject_kind, l.via_code,
        s.kind, s.public_id,
        st.id, st.fields_granted, st.fields_declined, st.objected, st.withdrawn_at
 FROM consent_consentlink l
@@ -58,7 +58,8 @@ def link_request_for_page(token: str) -> ConsentRequest | None:
     """The request behind a live link (as `consent.tokens.link_resolve`, same refusals: None for
     a malformed, unknown, revoked or expired token), for the page: ``.campaign`` (id, status,
     items, plan_id, subject_kind) and ``.subject`` (id, kind, public_id) loaded, other columns
-    deferred; ``.consent_state`` is the subject's `SubjectConsentState` for the plan (granted,
+    deferred; ``.via_code`` says the link was issued after a one-time code (`/c/`);
+    ``.consent_state`` is the subject's `SubjectConsentState` for the plan (granted,
     declined, objected, withdrawn_at loaded) or None."""
     from django.db import connections, router
 
@@ -73,13 +74,14 @@ def link_request_for_page(token: str) -> ConsentRequest | None:
     if row is None:
         return None
     (rid, public_id, status, opened_at, expires_at, locked_until, campaign_id, subject_id,
-     c_status, c_items, plan_id, c_kind, s_kind, s_public, st_id, granted, declined,
+     c_status, c_items, plan_id, c_kind, via_code, s_kind, s_public, st_id, granted, declined,
      objected, withdrawn_at) = row
     request = _partial(ConsentRequest, db, {
         "id": rid, "public_id": _uuid(public_id), "status": status,
         "opened_at": _aware(opened_at), "expires_at": _aware(expires_at),
         "locked_until": _aware(locked_until), "campaign_id": campaign_id,
         "subject_id": subject_id})
+    request.via_code = bool(via_code)  # the link came from the way back in (`/c/`)
     request.campaign = _partial(Campaign, db, {
         "id": campaign_id, "status": c_status, "items": _json(c_items), "plan_id": plan_id,
         "subject_kind": c_kind})
@@ -97,7 +99,7 @@ def link_request_for_page(token: str) -> ConsentRequest | None:
 # psycopg connections prepare nothing. So each connection PREPAREs it once. Outside a
 # transaction only: a failure there (say, a pooler that dropped the statement) must not
 # abort the caller's transaction; it falls back to the plain query and prepares again.
-_PREPARED = "consent_link_for_page"
+_PREPARED = "consent_link_for_page_v2"  # a new name whenever _LINK_SQL changes
 _prepared_on: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -184,3 +186,35 @@ def plan_for_display(plan_id: int, *, max_age: float = 60):
 
 def page_cache_clear() -> None:
     _PLANS.clear()
+
+
+def return_destinations(*, subject_ids: list[str]) -> list[ConsentRequest]:
+    """Where the way back in (`/c/`) can lead the holder of a verified number: for each of
+    its subjects and each plan version it was asked about, the newest request whose campaign
+    was not cancelled; newest first."""
+    from consent.models import Campaign
+
+    requests = (ConsentRequest.objects
+                .select_related("campaign__plan__to_operator", "subject")
+                .filter(subject__public_id__in=subject_ids)
+                .exclude(status=ConsentRequest.Status.CANCELLED)
+                .exclude(campaign__status__in=(Campaign.Status.CANCELLED, Campaign.Status.DRAFT))
+                .order_by("-created_at", "-id"))
+    seen, out = set(), []
+    for req in requests:
+        key = (req.subject_id, req.campaign.plan_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(req)
+    return out
+
+
+def plan_field_rules(*, plan_id: int, subject_kind: str) -> list:
+    """The plan's field rules for one kind of subject, with their fields, in catalogue
+    order: what the confirm page and the receipt sort into "moves on consent", "moves on
+    another basis" and "stays"."""
+    from governance.models import FieldRule
+
+    return list(FieldRule.objects.select_related("field")
+                .filter(plan_id=plan_id, field__subject_kind=subject_kind)
+                .order_by("field__position", "field__key"))

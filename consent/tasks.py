@@ -49,3 +49,10 @@ def tick() -> dict:
     for campaign_id in sending.campaigns_due():
         enqueue(send_campaign, campaign_id)
     return summary
+
+
+@shared_task(name="consent.tasks.send_return_code", ignore_result=True)
+def send_return_code(code_id: int) -> bool:
+    from consent.services import returning
+
+    return returning.return_code_send(code_id=code_id)

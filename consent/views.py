@@ -55,19 +55,28 @@ from consent.selectors import (
     consent_history,
     consent_record_for_request,
     link_request_for_page,
+    plan_field_rules,
     plan_for_display,
+    return_destinations,
 )
 from consent.selectors_page import provision_since, subject_notice_reached, subject_state
 from consent.services.decisions import (
     consent_answer,
     consent_object,
     consent_withdraw,
+    request_is_live,
     request_is_open,
     request_items,
 )
 from consent.services.early import AlreadyMoved, consent_early_request, consent_early_withdraw
 from consent.services.errors import ConsentError, IdentityLocked, TooManyAttempts
 from consent.services.identity import identity_locked, identity_verify
+from consent.services.returning import FACTOR as RETURN_FACTOR
+from consent.services.returning import (
+    return_code_request,
+    return_code_verify,
+    return_link_issue,
+)
 from governance.models import DataSubject, NoticeChannel
 from governance.services import Evidence, GovernanceError, notice_evidence_record
 
@@ -168,9 +177,15 @@ class _Visit:
         return self.subject.kind == DataSubject.Kind.MERCHANT
 
 
-def _resolve(token: str) -> _Visit | None:
+def _resolve(token: str, *, after_close: bool = False) -> _Visit | None:
+    """The visit behind ``token`` while its request is open; with ``after_close``, a link
+    issued by the way back in (`/c/`, ``via_code``) also reaches a request whose answer
+    period is over (not a cancelled one)."""
     req = link_request_for_page(token)
-    if req is None or not request_is_open(req):
+    if req is None:
+        return None
+    if not request_is_open(req) and not (after_close and req.via_code
+                                         and request_is_live(req)):
         return None
     return _Visit(req, token)
 
@@ -185,23 +200,27 @@ def _verified_factor(request, visit: _Visit) -> str | None:
 
 
 def _set_verified(request, visit: _Visit, factor: str) -> None:
+    _set_verified_for(request, str(visit.req.public_id), factor)
+
+
+def _set_verified_for(request, request_public_id: str, factor: str) -> None:
     request.session.cycle_key()  # a new session id after the check (no fixation)
     verified = {k: v for k, v in request.session.get(_SESSION_VERIFIED, {}).items()
                 if v.get("until", 0) > time.time()}
-    verified[str(visit.req.public_id)] = {"until": time.time() + VERIFIED_SECONDS,
-                                          "factor": factor}
+    verified[request_public_id] = {"until": time.time() + VERIFIED_SECONDS, "factor": factor}
     request.session[_SESSION_VERIFIED] = verified
 
 
-def link_view(*, verified: bool, methods=("GET",)):
+def link_view(*, verified: bool, methods=("GET",), after_close: bool = False):
     """Resolve the token (or show the bad-link page); if ``verified``, require the identity
-    check for this request in this session (or send the visitor back to it)."""
+    check for this request in this session (or send the visitor back to it). ``after_close``:
+    the page also serves a closed request through a link of the way back in (`_resolve`)."""
 
     def decorate(view):
         @never_cache
         @wraps(view)
         def wrapper(request, token: str, *args, **kwargs):
-            visit = _resolve(token)
+            visit = _resolve(token, after_close=after_close)
             if visit is None:  # first, so a bad link answers the same to every method
                 return bad_link(request)
             if request.method not in methods:
@@ -282,7 +301,7 @@ def _error_page(request, visit: _Visit, error: ConsentError, *, status: int = 40
 # --- Identity ---------------------------------------------------------------------------
 
 
-@link_view(verified=False, methods=("GET", "POST"))
+@link_view(verified=False, methods=("GET", "POST"), after_close=True)
 def landing(request, visit: _Visit):
     if request.method == "POST":
         try:
@@ -322,6 +341,8 @@ def _next_step(visit: _Visit, *, then: str = "") -> str:
     to, only an Art. 27 notice) to the current decision."""
     if then in _THEN_STEPS and visit.items().notice:
         return visit.url(then)
+    if not request_is_open(visit.req):  # reached through the way back in, answers closed
+        return visit.url("status")
     has_record = consent_current(request=visit.req) is not None
     if has_record or not visit.items().consent:
         return visit.url("status")
@@ -518,13 +539,38 @@ def confirm(request, visit: _Visit):
         "visit": visit,
         "agreed": [i for k, i in items.items() if k in pending["agreed"]],
         "declined": [i for k, i in items.items() if k in pending["declined"]],
+        **_what_moves(visit, agreed=set(pending["agreed"])),
     })
+
+
+def _what_moves(visit: _Visit, *, agreed: set[str]) -> dict:
+    """The plan's items for this subject in three lists: moving on this consent, moving on
+    another basis (which, per item), staying (declined, not asked, never moved)."""
+    from consent.receipts import BASIS_GROUNDS
+    from governance.models import FieldRule
+
+    Basis = FieldRule.Basis
+    state = visit.req.consent_state
+    objected = bool(state and state.objected)
+    other, stays = [], []
+    for rule in plan_field_rules(plan_id=visit.plan.pk, subject_kind=visit.subject.kind):
+        if rule.basis == Basis.CONSENT:
+            if rule.field.key not in agreed:
+                stays.append({"label": rule.field.label_ko, "why": "동의하지 않음"})
+        elif rule.basis == Basis.PROHIBITED or (rule.basis == Basis.NOTICE_OPT_OUT and objected):
+            stays.append({"label": rule.field.label_ko,
+                          "why": "이전 거부" if rule.basis == Basis.NOTICE_OPT_OUT
+                          else "이전하지 않는 항목"})
+        else:
+            other.append({"label": rule.field.label_ko,
+                          "basis": BASIS_GROUNDS.get(rule.basis, rule.basis)})
+    return {"moves_other": other, "stays": stays}
 
 
 # --- Later visits: the current decision, withdrawal, objection --------------------------
 
 
-@link_view(verified=True)
+@link_view(verified=True, after_close=True)
 def status(request, visit: _Visit):
     """What the subject sees after acting: the consent answers, and for Art. 27 items how
     and when the notice reached them, their early request and objection; every receipt.
@@ -541,6 +587,7 @@ def status(request, visit: _Visit):
         "pending": [i for k, i in items.consent.items() if k not in granted | declined],
         "answered": bool(granted | declined),
         "can_withdraw": bool(granted), "objected": bool(state and state.objected),
+        "answer_open": request_is_open(visit.req),
         "history": history,
         **(_transfer_status(visit, state, history) if items.notice else {}),
     })
@@ -568,7 +615,7 @@ def _transfer_status(visit: _Visit, state, history: list[ConsentRecord]) -> dict
     }
 
 
-@link_view(verified=True, methods=("GET", "POST"))
+@link_view(verified=True, methods=("GET", "POST"), after_close=True)
 def withdraw(request, visit: _Visit):
     if request.method == "POST":
         try:
@@ -584,7 +631,7 @@ def withdraw(request, visit: _Visit):
     return _page(request, "consent/withdraw.html", {"visit": visit, "granted": granted})
 
 
-@link_view(verified=True, methods=("GET", "POST"))
+@link_view(verified=True, methods=("GET", "POST"), after_close=True)
 def object_transfer(request, visit: _Visit):
     if request.method == "POST":
         try:
@@ -605,7 +652,7 @@ def object_transfer(request, visit: _Visit):
 # --- Moving early (Art. 27) -------------------------------------------------------------
 
 
-@link_view(verified=True, methods=("GET", "POST"))
+@link_view(verified=True, methods=("GET", "POST"), after_close=True)
 def early(request, visit: _Visit):
     """"지금 이전하기": the subject asks for its Art. 27 items to move now."""
     if request.method == "POST":
@@ -630,7 +677,7 @@ def early(request, visit: _Visit):
     })
 
 
-@link_view(verified=True, methods=("GET", "POST"))
+@link_view(verified=True, methods=("GET", "POST"), after_close=True)
 def early_withdraw(request, visit: _Visit):
     """Taking the early request back, while no release has carried it."""
     if request.method == "POST":
@@ -665,7 +712,7 @@ def _record_or_404(visit: _Visit, receipt_id) -> ConsentRecord:
     return record
 
 
-@link_view(verified=True)
+@link_view(verified=True, after_close=True)
 def receipt(request, visit: _Visit, receipt_id):
     try:
         record = _record_or_404(visit, receipt_id)
@@ -677,7 +724,7 @@ def receipt(request, visit: _Visit, receipt_id):
     })
 
 
-@link_view(verified=True)
+@link_view(verified=True, after_close=True)
 def receipt_download(request, visit: _Visit, receipt_id):
     try:
         record = _record_or_404(visit, receipt_id)
@@ -718,3 +765,97 @@ def text_size(request):
     else:
         response.delete_cookie(_TEXT_COOKIE, samesite="Lax")
     return response
+
+
+# --- The way back in: a new link by phone number and a one-time code (no token) ---------
+
+_SESSION_RETURN = "consent_return"
+
+
+def _return_session(request) -> dict:
+    entry = request.session.get(_SESSION_RETURN) or {}
+    return entry if entry.get("until", 0) > time.time() else {}
+
+
+@never_cache
+def return_start(request):
+    """`/c/`: the subject types its mobile number; a code goes to it if we asked that number
+    (the page says the same either way)."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method == "POST":
+        try:
+            row = return_code_request(phone=request.POST.get("phone", ""),
+                                      client_ip=_client_ip(request))
+        except ConsentError as error:
+            status = 429 if isinstance(error, TooManyAttempts) else 400
+            return _page(request, "consent/return_start.html", {"error": error.message},
+                         status=status)
+        request.session[_SESSION_RETURN] = {"code": str(row.public_id),
+                                            "until": row.expires_at.timestamp()}
+        return HttpResponseRedirect(reverse("consent:return_code"))
+    return _page(request, "consent/return_start.html", {})
+
+
+@never_cache
+def return_code(request):
+    """The code from the SMS -> the choice of request (or straight on when there is one)."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    entry = _return_session(request)
+    if not entry.get("code"):
+        return HttpResponseRedirect(reverse("consent:return_start"))
+    if request.method == "POST":
+        try:
+            subjects = return_code_verify(code_id=entry["code"],
+                                          code=request.POST.get("code", ""),
+                                          client_ip=_client_ip(request))
+        except ConsentError as error:
+            status = 429 if isinstance(error, TooManyAttempts) else 400
+            return _page(request, "consent/return_code.html", {"error": error.message},
+                         status=status)
+        request.session.cycle_key()  # a new session id once the number is proven
+        request.session[_SESSION_RETURN] = {
+            "subjects": [s.public_id for s in subjects],
+            "until": time.time() + VERIFIED_SECONDS}
+        return HttpResponseRedirect(reverse("consent:return_choose"))
+    return _page(request, "consent/return_code.html", {})
+
+
+@never_cache
+def return_choose(request):
+    """The requests of the verified number's subjects: each opens its status page through a
+    fresh link (`return_link_issue`), verified in this session by the code."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    subjects = _return_session(request).get("subjects")
+    if not subjects:
+        return HttpResponseRedirect(reverse("consent:return_start"))
+    destinations = return_destinations(subject_ids=subjects)
+    if request.method == "POST":
+        chosen = next((r for r in destinations
+                       if str(r.public_id) == request.POST.get("request", "")), None)
+        if chosen is None:
+            return _page(request, "consent/return_choose.html", {
+                "destinations": destinations, "error": "보실 안내를 골라 주세요."},
+                status=400)
+        issued = return_link_issue(request=chosen, subjects=subjects)
+        _set_verified_for(request, str(chosen.public_id), RETURN_FACTOR)
+        return HttpResponseRedirect(reverse("consent:status", args=[issued.token]))
+    return _page(request, "consent/return_choose.html", {"destinations": destinations})
+
+
+@require_GET
+def receipt_key(request):
+    """The public key that signs every receipt, and how to check a receipt with it."""
+    from django.http import JsonResponse
+
+    from audit.signing import service_public_key_b64
+    from consent.receipts import CANONICALIZATION
+
+    return JsonResponse({"alg": "Ed25519", "keyId": service_key_id(),
+                         "publicKey": service_public_key_b64(),
+                         "publicKeyEncoding": "base64 of the raw 32-byte Ed25519 public key",
+                         "signedPart": "receipt", "canonicalization": CANONICALIZATION,
+                         "documentation": settings.PUBLIC_BASE_URL + reverse(
+                             "consent:receipt_key")})

@@ -26,6 +26,11 @@ Semantics (decided here, relied on by the SMS replies and the officer's phone re
   record = the withdrawn items); the state keeps nothing granted and sets ``withdrawn_at``.
 - An objection covers every ``notice_opt_out`` item of the request; it sets ``objected`` and
   leaves the consent answers as they were (objection is an Art. 27 matter, not a consent).
+- An SMS reply (channel ``sms_reply``, with the ``sms_message`` it answers) is a *partial*
+  answer: it decides the items the SMS named (the required ones), keeps every earlier
+  decision on the others, and its record holds no notice (no notice page was shown).
+- Each record names the earlier record it changes (``changes``): the answer it replaces, the
+  answer a withdrawal withdraws, the early request an objection overrides.
 - Channel ``phone`` needs the ``officer`` who took the call and a ``reason``; the audit actor
   is then that officer, otherwise the subject (``subject:<public_id>``). ``reason`` itself is
   free text and never goes into the audit details (it may carry personal words).
@@ -92,6 +97,13 @@ def request_items(*, request: ConsentRequest, max_age: float = 0) -> RequestItem
     return RequestItems(consent=out[Notice.Kind.CONSENT], notice=out[Notice.Kind.TRANSFER])
 
 
+def request_is_live(request: ConsentRequest) -> bool:
+    """Not cancelled (nor its campaign): what the Art. 27 choices need. Its answer period
+    may have ended: moving early or objecting do not lapse with the link."""
+    return (request.status != RequestStatus.CANCELLED
+            and request.campaign.status != Campaign.Status.CANCELLED)
+
+
 def request_is_open(request: ConsentRequest, *, now=None) -> bool:
     now = now or timezone.now()
     return (request.status not in CLOSED_STATUSES and request.expires_at > now
@@ -130,13 +142,21 @@ def _labels(keys, items: dict[str, NoticeItem]) -> str:
     return ", ".join(items[k].label if k in items else k for k in sorted(keys))
 
 
+def _last(plan, subject, *actions) -> ConsentRecord | None:
+    return (ConsentRecord.objects.select_related("notice")
+            .filter(plan=plan, subject=subject, action__in=actions)
+            .order_by("-created_at", "-id").first())
+
+
 def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: Iterable[str],
                    channel: str, identity_factor: str, officer=None, reason: str = "",
-                   notice_hash: str | None = None) -> ConsentRecord:
+                   notice_hash: str | None = None, sms_message=None) -> ConsentRecord:
     """Record the subject's answer for the request's consent items (see the module docstring).
 
     ``notice_hash``: the hash of the notice text the subject was shown (the page passes it);
     if the current notice differs, `NoticeChanged` asks them to read it again.
+    ``sms_message``: for an SMS reply, the message it answers; the answer is then partial
+    (other items keep their earlier decision) and the record holds no notice.
     Raises a `ConsentError` subclass (message safe to show) and writes nothing on bad input.
     """
     agreed, declined = set(agreed), set(declined)
@@ -153,18 +173,32 @@ def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: 
                                 "콜센터로 문의해 주세요.")
         items = request_items(request=req)
         _validate_answer(agreed=agreed, declined=declined, items=items)
-        notice = notice_current(plan=plan, subject_kind=subject.kind, kind=Notice.Kind.CONSENT)
-        if notice_hash is not None and notice_hash != notice.text_hash:
+        by_sms = sms_message is not None
+        if by_sms and channel != Channel.SMS_REPLY:
+            raise ConsentError("문자 회신만 문자 메시지를 근거로 기록할 수 있습니다.")
+        # An SMS reply saw no notice page: its record holds none (its SMS is the evidence).
+        notice = None if by_sms else notice_current(plan=plan, subject_kind=subject.kind,
+                                                    kind=Notice.Kind.CONSENT)
+        if notice is not None and notice_hash is not None and notice_hash != notice.text_hash:
             raise NoticeChanged()
         state = _state(plan, subject)
+        granted, declined_all = set(agreed), set(declined)
+        if by_sms and state is not None:  # partial: the SMS decides only what it named
+            earlier_granted = set(state.fields_granted) if state.withdrawn_at is None else set()
+            granted |= earlier_granted - declined_all
+            declined_all |= set(state.fields_declined) - granted
         record = ConsentRecord.objects.create(
-            plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
+            plan=plan, subject=subject, request=req, notice=notice,
+            notice_hash=notice.text_hash if notice else "", sms_message=sms_message,
+            changes=_last(plan, subject, Action.ANSWER),
             action=Action.ANSWER, items_agreed=sorted(agreed), items_declined=sorted(declined),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _state_set(plan=plan, subject=subject, granted=agreed, declined=declined,
+        _state_set(plan=plan, subject=subject, granted=granted, declined=declined_all,
                    objected=bool(state and state.objected), answered_at=now, withdrawn_at=None,
-                   expires_at=state.expires_at if state else None, notice_hash=notice.text_hash)
+                   expires_at=state.expires_at if state else None,
+                   notice_hash=notice.text_hash if notice else (
+                       state.notice_hash if state else ""))
         req.status = RequestStatus.ANSWERED
         req.answered_at = req.answered_at or now
         req.save(update_fields=["status", "answered_at"])
@@ -172,7 +206,9 @@ def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: 
                officer=officer, details={
                    "agreed": sorted(agreed), "declined": sorted(declined),
                    "agreed_count": len(agreed), "declined_count": len(declined),
-                   "notice_hash": notice.text_hash, "notice_version": notice.version})
+                   "notice_hash": notice.text_hash if notice else "",
+                   "notice_version": notice.version if notice else 0,
+                   "sms_message": sms_message.pk if by_sms else None})
     return record
 
 
@@ -207,15 +243,14 @@ def consent_withdraw(*, request: ConsentRequest, channel: str, identity_factor: 
         granted = set(state.fields_granted) if state and state.withdrawn_at is None else set()
         if not granted:
             raise NothingToWithdraw()
-        last_answer = (ConsentRecord.objects.select_related("notice")
-                       .filter(plan=plan, subject=subject, action=Action.ANSWER)
-                       .order_by("-created_at", "-id").first())
+        last_answer = _last(plan, subject, Action.ANSWER)
         notice = (last_answer.notice if last_answer and last_answer.notice else
                   notice_current(plan=plan, subject_kind=subject.kind,
                                  kind=Notice.Kind.CONSENT))
         record = ConsentRecord.objects.create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
-            action=Action.WITHDRAW, items_agreed=[], items_declined=sorted(granted),
+            changes=last_answer, action=Action.WITHDRAW, items_agreed=[],
+            items_declined=sorted(granted),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
         _state_set(plan=plan, subject=subject, granted=(),
@@ -246,9 +281,12 @@ def consent_object(*, request: ConsentRequest, channel: str, identity_factor: st
             raise AlreadyObjected()
         notice = notice_current(plan=plan, subject_kind=subject.kind,
                                 kind=Notice.Kind.TRANSFER)
+        early = (_last(plan, subject, Action.EARLY_REQUEST)
+                 if state is not None and state.early_requested_at is not None else None)
         record = ConsentRecord.objects.create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
-            action=Action.OBJECT, items_agreed=[], items_declined=sorted(items.notice),
+            changes=early, action=Action.OBJECT, items_agreed=[],
+            items_declined=sorted(items.notice),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
         _state_set(plan=plan, subject=subject,

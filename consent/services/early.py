@@ -10,9 +10,10 @@ the channel and the identity factor), governance's ``early_requested_at`` throug
 
 Rules:
 
-- Only a request with Art. 27 (``notice_opt_out``) items, while it is open and its plan is in
-  force; not twice; not after an objection (an objector's data never moves, and an early
-  request does not undo the objection: the call centre does).
+- Only a request with Art. 27 (``notice_opt_out``) items, not cancelled (its answer period
+  may be over: the way back in from `/c/` reaches it later) and its plan in force; not
+  twice; not after an objection (an objector's data never moves, and an early request does
+  not undo the objection: the call centre does).
 - An objection after an early request wins: the early request stays on record, the policy
   denies (`denied_objected`).
 - Withdrawing is possible until a release has been made since the request (governance's
@@ -32,9 +33,10 @@ from consent.services.decisions import (
     NoticeChanged,
     _audit,
     _check_channel,
+    _last,
     _locked,
     _state,
-    request_is_open,
+    request_is_live,
     request_items,
 )
 from consent.services.errors import ConsentError, RequestClosed
@@ -82,7 +84,7 @@ def consent_early_request(*, request: ConsentRequest, channel: str, identity_fac
     with transaction.atomic():
         req = _locked(request)
         plan, subject = req.campaign.plan, req.subject
-        if not request_is_open(req, now=now) or not plan.in_force:
+        if not request_is_live(req) or not plan.in_force:
             raise RequestClosed()
         items = request_items(request=req).notice
         if not items:
@@ -129,7 +131,8 @@ def consent_early_withdraw(*, request: ConsentRequest, channel: str, identity_fa
         notice = notice_current(plan=plan, subject_kind=subject.kind, kind=Notice.Kind.TRANSFER)
         record = ConsentRecord.objects.create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
-            action=Action.EARLY_WITHDRAW, items_agreed=[], items_declined=sorted(items),
+            changes=_last(plan, subject, Action.EARLY_REQUEST), action=Action.EARLY_WITHDRAW,
+            items_agreed=[], items_declined=sorted(items),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
         _early_set(plan=plan, subject=subject, requested_at=None)

@@ -1,12 +1,15 @@
 """SMS replies: understood ones are applied, anything else waits for an officer.
 
-- 동의 / 예 / YES / Y / 1 -> agree to every consent item of the one open request from that
-  number; 거부 / 아니오 / NO / N / 2 -> decline them all (identity factor ``phone_match``:
-  the reply came from the number we hold).
+- 동의 / 예 / YES / Y / 1 -> agree to what the SMS itself stated: the required consent items
+  it named (`consent.sms_text.reply_statement`), never an optional or marketing item; those
+  stay as they were (undecided unless answered on the page). 거부 / 아니오 / NO / N / 2 ->
+  decline those same items. Identity factor ``phone_match`` (the reply came from the number
+  we hold). The record holds the SMS it answers and no notice: no notice page was shown.
 - 수신거부 / STOP -> no further SMS to that number (`SmsOptOut`); queued messages to it are
   skipped. It is not an answer: the link keeps working.
-- Anything else, a number we do not know, a number with several open requests, or a request
-  with nothing to consent to -> ``needs_review``, never guessed.
+- Anything else, a number we do not know, a number with several open requests, a request
+  with no required consent item, or one whose SMS did not state its items (say, sent before
+  the SMS named them) -> ``needs_review``, never guessed.
 
 Each reply is stored once, keyed by the provider's message sid (a webhook delivered twice is
 applied once); its number and text are encrypted at rest and never go into the audit trail.
@@ -124,17 +127,45 @@ def _receive(*, provider_sid: str, from_phone: str, body: str) -> InboundSms:
     return inbound
 
 
+_ASKING_PURPOSES = (SmsMessage.Purpose.INVITATION, SmsMessage.Purpose.REMINDER,
+                    SmsMessage.Purpose.RESEND)
+_SENT_STATUSES = (SmsMessage.Status.SUBMITTED, SmsMessage.Status.SENT,
+                  SmsMessage.Status.DELIVERED, SmsMessage.Status.UNKNOWN)
+
+
+def stating_sms(*, request: ConsentRequest, statement: str) -> SmsMessage | None:
+    """The latest SMS sent for ``request`` whose stored text carries ``statement`` (the
+    sentence naming the items a reply answers), or None."""
+    if not statement:
+        return None
+    for message in (SmsMessage.objects.filter(request=request, purpose__in=_ASKING_PURPOSES,
+                                              status__in=_SENT_STATUSES)
+                    .order_by("-submitted_at", "-id")[:10]):
+        if statement in message.body_redacted:
+            return message
+    return None
+
+
 def _apply(*, request: ConsentRequest, intent: str, officer=None, reason: str = ""
            ) -> ConsentRecord:
+    from consent import sms_text
     from consent.services.decisions import consent_answer, request_items
 
-    items = sorted(request_items(request=request).consent)
-    if not items:
-        raise ReviewError("이 요청에는 문자로 답할 수 있는 동의 항목이 없음")
-    agreed, declined = (items, []) if intent == AGREE else ([], items)
+    items = request_items(request=request).consent
+    required = [item for item in items.values() if item.required]
+    if not required:
+        raise ReviewError("이 요청에는 문자로 답할 수 있는 필수 동의 항목이 없음")
+    facts = sms_text.ConsentFacts(recipient=request.campaign.plan.to_operator.name,
+                                  required=tuple(item.label for item in required))
+    message = stating_sms(request=request, statement=sms_text.reply_statement(facts))
+    if message is None:
+        raise ReviewError("회신한 문자에 동의 항목이 적혀 있지 않음")
+    keys = sorted(item.key for item in required)
+    agreed, declined = (keys, []) if intent == AGREE else ([], keys)
     return consent_answer(request=request, agreed=agreed, declined=declined,
                           channel=ConsentRecord.Channel.SMS_REPLY,
-                          identity_factor="phone_match", officer=officer, reason=reason)
+                          identity_factor="phone_match", officer=officer, reason=reason,
+                          sms_message=message)
 
 
 def _opt_out(index: str) -> int:

@@ -139,6 +139,7 @@ def sms_claim(*, campaign: Campaign, limit: int, worker: str,
         # A notice campaign's SMS is the Art. 27 notice itself; each row keeps the hash of
         # the notice version it summarises (its delivery is then evidence of that notice).
         notice, facts = _campaign_notice(campaign)
+        consent = campaign_consent_facts(campaign) if facts is None else None
         claims, links, skip = [], [], {}
         for mid, rid, purpose, rstatus, phone, pindex, expires_at, _kind in rows:
             if rstatus in NO_MORE_SMS or expires_at <= now:
@@ -159,7 +160,8 @@ def sms_claim(*, campaign: Campaign, limit: int, worker: str,
             if facts is not None:
                 body = sms_text.notice_body(facts=facts, url=link_url(token), reminder=reminder)
             else:
-                body = sms_text.sms_body(url=link_url(token), reminder=reminder)
+                body = sms_text.sms_body(url=link_url(token), reminder=reminder,
+                                         consent=consent)
             links.append(ConsentLink(request_id=rid, token_hash=token_hash(token),
                                      expires_at=expires_at, created_at=now))
             claims.append((Claimed(mid, rid, purpose, to, body), sms_text.redact(body, token)))
@@ -205,7 +207,8 @@ def notice_facts(*, plan: TransferPlan, subject_kind: str) -> sms_text.NoticeFac
         recipient=to.name, recipient_contact=" / ".join(p for p in (to.address, to.phone) if p),
         source=source.name, subject_noun=_SUBJECT_NOUN.get(subject_kind, "정보주체님"),
         items=tuple(item.label for item in items), period_days=plan.notice_period_days,
-        cutover_at=plan.cutover_at, call_centre=settings.CALL_CENTRE_PHONE)
+        cutover_at=plan.cutover_at, call_centre=settings.CALL_CENTRE_PHONE,
+        controller=plan.controller.name if plan.controller_id else "")
 
 
 def _campaign_notice(campaign: Campaign) -> tuple[Notice | None, sms_text.NoticeFacts | None]:
@@ -217,6 +220,17 @@ def _campaign_notice(campaign: Campaign) -> tuple[Notice | None, sms_text.Notice
     return notice, notice_facts(plan=plan, subject_kind=campaign.subject_kind)
 
 
+def campaign_consent_facts(campaign: Campaign) -> sms_text.ConsentFacts:
+    """What a consent campaign's SMS states: the recipient and the required consent items it
+    asks about (a reply of 동의/거부 answers those only; see consent.services.replies)."""
+    asked = set(campaign.items or ())
+    items = notice_items(plan=campaign.plan, subject_kind=campaign.subject_kind,
+                         kind=Notice.Kind.CONSENT)
+    return sms_text.ConsentFacts(
+        recipient=campaign.plan.to_operator.name,
+        required=tuple(i.label for i in items if i.required and (not asked or i.key in asked)))
+
+
 def campaign_longest_sms(*, campaign: Campaign) -> int:
     """The cp949 size of the longest SMS ``campaign`` can send (an invitation or a reminder
     with a personal link); raises `sms_text.UnsendableText` for a character the carriers
@@ -224,8 +238,9 @@ def campaign_longest_sms(*, campaign: Campaign) -> int:
     facts = (notice_facts(plan=campaign.plan, subject_kind=campaign.subject_kind)
              if _notice_only(campaign) else None)
     url_length = len(link_url(secrets.token_urlsafe(TOKEN_BYTES)))
+    consent = campaign_consent_facts(campaign) if facts is None else None
     return sms_text.longest_body_bytes(facts=facts, url_length=url_length,
-                                       base_url=settings.PUBLIC_BASE_URL)
+                                       base_url=settings.PUBLIC_BASE_URL, consent=consent)
 
 
 # --- sending -------------------------------------------------------------------------------

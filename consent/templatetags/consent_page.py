@@ -15,7 +15,8 @@ _ACTIONS = {"answer": "동의 여부 응답", "withdraw": "동의 철회", "obje
             "early_request": "조기 이전 요청", "early_withdraw": "조기 이전 요청 철회"}
 _CHANNELS = {"web": "개인 링크", "sms_reply": "문자 회신", "phone": "전화 (담당자 기록)"}
 _FACTORS = {"brn": "사업자등록번호", "phone_last4": "휴대전화 번호 뒤 4자리",
-            "phone_match": "등록된 휴대전화 번호", "officer_call": "담당자 전화 확인"}
+            "phone_match": "등록된 휴대전화 번호", "officer_call": "담당자 전화 확인",
+            "sms_code": "휴대전화 인증번호"}
 
 
 # How the Art. 27 notice reached the subject (governance.NoticeChannel), as the subject reads it.

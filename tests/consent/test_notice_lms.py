@@ -55,7 +55,7 @@ def test_the_message_keeps_the_hash_of_the_notice_it_carried(
     assert all("이전받는 자" in m.body_redacted and "[링크]" in m.body_redacted for m in sent)
 
 
-def test_a_consent_campaign_keeps_its_short_invitation_without_a_notice_hash(
+def test_a_consent_campaign_sends_its_invitation_without_a_notice_hash(
         merchants, campaign_for, outbox, django_capture_on_commit_callbacks):
     merchants(1)
     campaign = campaign_for()
@@ -63,7 +63,8 @@ def test_a_consent_campaign_keeps_its_short_invitation_without_a_notice_hash(
     launched(campaign, django_capture_on_commit_callbacks)  # noqa: F405
 
     (line,) = outbox.lines()
-    assert line["body"].count("\n") == 1 and "동의를 요청드립니다" in line["body"]
+    assert "동의를 요청드립니다" in line["body"] and "이전받는 자" not in line["body"]
+    assert "필수 항목(정산 계좌)" in line["body"]  # what a reply of 동의 would agree to
     assert SmsMessage.objects.get().notice_hash == ""
 
 

@@ -37,6 +37,20 @@ def test_the_consent_notice_states_the_five_items_of_article_17(approved_plan):
                             "merchant.marketing_opt_in"]
 
 
+@pytest.mark.parametrize("subject_kind, kind", [("merchant", "consent"), ("user", "transfer")])
+def test_both_notices_name_the_city_as_controller_and_the_operators_as_its_processors(
+        approved_plan, subject_kind, kind):
+    text = notice_current(plan=approved_plan, subject_kind=subject_kind, kind=kind).text
+    assert ("- 개인정보처리자: 서울특별시 (개인정보 보호책임자: 서울특별시 개인정보 보호책임자"
+            in text)
+    assert ("- 현재 운영사: 한국간편결제진흥원 (서울특별시의 위탁을 받아 처리하는 수탁자)"
+            in text)
+    assert "- 새 운영사: 신한카드 컨소시엄 (서울특별시의 위탁을 받아 처리하는 수탁자)" in text
+    # The items of these notices are the outgoing operator's own (the catalogue says so).
+    assert "한국간편결제진흥원이(가) 자체 서비스를 위해 직접 받아" in text
+    assert "제공자" not in text and "provider" not in text.lower()
+
+
 def test_the_transfer_notice_says_who_receives_what_moves_and_how_to_object(approved_plan):
     notice = notice_current(plan=approved_plan, subject_kind="user", kind="transfer")
     text = notice.text

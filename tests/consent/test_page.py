@@ -217,7 +217,6 @@ def _bad_link_kinds(merchant_link, merchant_request):
         "bad characters": "../" + token[3:],
         "expired": expired.token,
         "revoked": revoked.token,
-        "empty": "",
     }
 
 
@@ -234,6 +233,14 @@ def test_every_bad_link_gets_the_same_page_and_status(client, merchant_link, mer
     assert len(bodies) == 1  # byte-identical apart from the toggle link's own address
     merchant_request.refresh_from_db()
     assert merchant_request.opened_at is None  # none of them counted as opening the link
+
+
+def test_the_bad_link_page_offers_a_new_link_and_c_without_a_token_asks_for_the_number(
+        client):
+    page = _text(client.get(f"/c/{secrets.token_urlsafe(16)}"))
+    assert "새 링크 받기" in page and 'href="/c/"' in page
+    start = client.get("/c/")
+    assert start.status_code == 200 and "휴대전화 번호" in _text(start)
 
 
 def test_bad_links_get_the_same_page_on_every_step(client, merchant_link, merchant_request):
@@ -467,3 +474,20 @@ def test_the_status_page_offers_every_receipt_to_download(client, merchant_link)
     for record in ConsentRecord.objects.all():
         assert f"/c/{merchant_link.token}/receipt/{record.receipt_id}.json" in status
     assert status.count("내려받기</a>") == 2
+
+
+def test_the_confirm_page_lists_what_moves_on_consent_on_another_basis_and_what_stays(
+        client, merchant_link):
+    _verify(client, merchant_link)
+    client.post(f"/c/{merchant_link.token}/notice", {
+        "required": "agree", f"opt:{EMAIL}": "decline", f"opt:{MARKETING}": "decline"})
+    html = _text(client.get(f"/c/{merchant_link.token}/confirm"))
+    assert "동의한 항목만 새 운영사로 이전됩니다" not in html
+    moves = html.split("동의하셔서 옮겨지는 항목")[1]
+    consent_part, rest = moves.split("동의와 관계없이 다른 근거로 옮겨지는 항목")
+    other, stays = rest.split("옮겨지지 않는 항목")
+    assert "정산 계좌" in consent_part and "이메일" not in consent_part
+    assert "<strong>사업자등록번호</strong> — 개인정보 보호법 제26조" in other
+    assert "<strong>정산 내역</strong> — 법령상 보관·이관 의무" in other
+    assert "<strong>이메일</strong> — 동의하지 않음" in stays
+    assert "<strong>내부 위험 평가</strong> — 이전하지 않는 항목" in stays

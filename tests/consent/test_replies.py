@@ -1,5 +1,6 @@
-"""SMS replies: a clear yes or no from the one open request's number is applied; anything else
-waits for an officer; STOP stops further SMS."""
+"""SMS replies: a clear yes or no from the one open request's number is applied to what the
+SMS stated (its required items, never an optional or marketing one); anything else waits for
+an officer; STOP stops further SMS."""
 
 import pytest
 
@@ -18,8 +19,8 @@ from governance.models import SubjectConsentState
 from tests.consent.sms_fixtures import *  # noqa: F403
 
 Outcome = InboundSms.Outcome
-CONSENT_ITEMS = ["merchant.email", "merchant.marketing_opt_in",
-                 "merchant.settlement_bank_account"]
+REQUIRED = ["merchant.settlement_bank_account"]  # the plan's one required consent item
+OPTIONAL = ["merchant.email", "merchant.marketing_opt_in"]
 
 
 @pytest.fixture
@@ -29,6 +30,16 @@ def asked(merchants, campaign_for):
     campaign = campaign_for()
     campaign_launch(campaign=campaign)
     return subjects, campaign
+
+
+@pytest.fixture
+def sent(asked, outbox):
+    """The campaign's invitations sent (console provider): each names the required items."""
+    from consent.services.sending import campaign_send_run
+
+    campaign_send_run(campaign_id=asked[1].pk, budget_seconds=None)
+    assert SmsMessage.objects.filter(status=SmsMessage.Status.DELIVERED).count() == 2
+    return asked
 
 
 def _reply(subject, body, sid="SMr1"):
@@ -47,31 +58,71 @@ def test_it_understands_only_the_listed_words(body, intent):
     assert reply_intent(body) == intent
 
 
-def test_yes_agrees_to_every_consent_item_of_the_one_open_request(asked):
-    (kim, _), _campaign = asked
+def test_the_invitation_names_the_required_items_and_what_a_reply_covers(sent, outbox):
+    body = outbox.lines()[0]["body"]
+    assert "필수 항목(정산 계좌)을 신한카드 컨소시엄에 제공하는 데 동의하시면 '동의'" in body
+    assert "회신은 이 필수 항목에만 적용" in body
+    assert "이메일" not in body and "마케팅" not in body
+
+
+def test_yes_agrees_only_to_the_required_items_the_sms_named(sent):
+    (kim, _), _campaign = sent
     inbound = _reply(kim, "동의")
 
     assert inbound.outcome == Outcome.APPLIED
     record = inbound.record
     assert record.channel == ConsentRecord.Channel.SMS_REPLY
     assert record.identity_factor == "phone_match"
-    assert sorted(record.items_agreed) == CONSENT_ITEMS
+    assert record.items_agreed == REQUIRED and record.items_declined == []
     state = SubjectConsentState.objects.get(subject=kim)
-    assert sorted(state.fields_granted) == CONSENT_ITEMS
+    assert state.fields_granted == REQUIRED and state.fields_declined == []  # optional: undecided
     event = AuditEvent.objects.get(action="sms.reply_received")
     assert event.details["intent"] == "agree"
     assert "동의" not in str(event.details) and "+82" not in str(event.details)
 
 
-def test_no_declines_them_all(asked):
-    (kim, _), _campaign = asked
+def test_the_record_of_a_reply_holds_the_sms_it_answers_and_no_notice(sent):
+    (kim, _), _campaign = sent
+    record = _reply(kim, "동의").record
+    assert record.notice is None and record.notice_hash == ""  # no notice page was shown
+    assert record.sms_message.request.subject == kim
+    assert "필수 항목(정산 계좌)" in record.sms_message.body_redacted
+    answered = AuditEvent.objects.get(action="consent.answered")
+    assert answered.details["notice_hash"] == "" and answered.details["sms_message"]
+
+
+def test_a_reply_keeps_what_the_subject_chose_on_the_page_for_the_other_items(sent):
+    from consent.services.decisions import consent_answer
+
+    (kim, _), campaign = sent
+    consent_answer(request=campaign.requests.get(subject=kim), agreed=["merchant.email"],
+                   declined=["merchant.marketing_opt_in", *REQUIRED], channel="web",
+                   identity_factor="brn")
+    _reply(kim, "동의")
+    state = SubjectConsentState.objects.get(subject=kim)
+    assert sorted(state.fields_granted) == ["merchant.email", *REQUIRED]
+    assert state.fields_declined == ["merchant.marketing_opt_in"]
+
+
+def test_no_declines_only_the_items_the_sms_named(sent):
+    (kim, _), _campaign = sent
     inbound = _reply(kim, "거부")
     assert inbound.outcome == Outcome.APPLIED
-    assert sorted(inbound.record.items_declined) == CONSENT_ITEMS
+    assert inbound.record.items_declined == REQUIRED
+    state = SubjectConsentState.objects.get(subject=kim)
+    assert state.fields_declined == REQUIRED and state.fields_granted == []
 
 
-def test_the_same_reply_delivered_twice_is_applied_once(asked):
-    (kim, _), _campaign = asked
+def test_a_reply_to_an_sms_that_named_no_items_waits_for_review(asked):
+    (kim, _), _campaign = asked  # nothing sent: no SMS stated anything
+    inbound = _reply(kim, "동의")
+    assert inbound.outcome == Outcome.NEEDS_REVIEW
+    assert "적혀 있지 않음" in inbound.review_reason
+    assert not ConsentRecord.objects.exists()
+
+
+def test_the_same_reply_delivered_twice_is_applied_once(sent):
+    (kim, _), _campaign = sent
     _reply(kim, "동의", sid="SMdup")
     _reply(kim, "동의", sid="SMdup")
     assert InboundSms.objects.count() == 1
@@ -113,8 +164,8 @@ def test_stop_opts_the_number_out_of_further_sms(asked):
 
 
 def test_an_officer_resolves_a_review_by_applying_a_decline_to_the_chosen_request(
-        asked, officer):
-    (kim, _), campaign = asked
+        sent, officer):
+    (kim, _), campaign = sent
     inbound = _reply(kim, "아니요 싫어요")
     request = campaign.requests.get(subject=kim)
 
@@ -122,7 +173,7 @@ def test_an_officer_resolves_a_review_by_applying_a_decline_to_the_chosen_reques
                                  officer=officer)
 
     assert resolved.outcome == Outcome.RESOLVED and resolved.resolved_by == officer
-    assert sorted(resolved.record.items_declined) == CONSENT_ITEMS
+    assert resolved.record.items_declined == REQUIRED
     assert resolved.record.officer == officer
     event = AuditEvent.objects.get(action="sms.reply_resolved")
     assert event.actor_id == f"user:{officer.pk}"
