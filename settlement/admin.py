@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,20 +15,28 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from audit.admin import NoEditAdmin
 from audit.services import officer_actor
 from governance.models import DataSubject, Operator, TransferPlan
 from officers.access import access_record, client_address
 from settlement.disposition import held_label, plan_disposition
-from settlement.models import BalanceList, PartyDeclaration, PartyRole, RefundCase
+from settlement.models import (
+    BalanceList,
+    PartyDeclaration,
+    PartyRole,
+    RefundCase,
+    SettlementStatement,
+)
 from settlement.selectors import balance_lists_of, declarations_side_by_side
 from settlement.services import (
     RefundError,
     declaration_receive,
     plan_parties,
     refund_case_request,
+    statement_create,
+    statement_sign,
 )
 from transfers.services import TransferError
 
@@ -329,3 +338,102 @@ def differences_csv(balance_list: BalanceList, rows) -> str:
                          "" if r.listed_balance is None else r.listed_balance,
                          "" if r.listed_fee is None else r.listed_fee, difference])
     return out.getvalue()
+
+
+class StatementSignatureForm(forms.Form):
+    role = forms.ChoiceField(label="서명 기관의 역할", choices=PartyRole.choices,
+                             initial=PartyRole.CITY)
+    payload = forms.CharField(label="서명된 본문 (base64)", widget=forms.Textarea)
+    signature = forms.CharField(label="서명 (base64, Ed25519)", max_length=100)
+
+
+@admin.register(SettlementStatement)
+class SettlementStatementAdmin(NoEditAdmin):
+    list_display = ("short_id", "plan", "signed_by", "awaiting", "created_at")
+    list_filter = ("plan",)
+    fields = ("public_id", "plan", "sha256", "created_by", "created_at", "signature_table",
+              "content_text")
+    readonly_fields = fields
+
+    @admin.display(description="명세서")
+    def short_id(self, obj):
+        return str(obj.public_id)[:8]
+
+    @admin.display(description="서명한 기관")
+    def signed_by(self, obj):
+        return ", ".join(f"{s.get_role_display()} ({s.operator.code})"
+                         for s in obj.signatures.select_related("operator")) or "-"
+
+    @admin.display(description="서명 대기")
+    def awaiting(self, obj):
+        signed = set(obj.signatures.values_list("role", flat=True))
+        waiting = [PartyRole(r).label for r, op in plan_parties(obj.plan).items()
+                   if op and r not in signed]
+        return ", ".join(waiting) or "모두 서명함 (co-signed by every party)"
+
+    @admin.display(description="서명")
+    def signature_table(self, obj):
+        rows = [(s.get_role_display(), s.operator.code, s.key.key_id,
+                 f"{s.signed_at:%Y-%m-%d %H:%M:%S}")
+                for s in obj.signatures.select_related("operator", "key")]
+        if not rows:
+            return "아직 서명이 없습니다."
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows))
+
+    @admin.display(description="명세서 (JSON)")
+    def content_text(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(json.loads(bytes(obj.content)),
+                                                       ensure_ascii=False, indent=2))
+
+    def get_urls(self):
+        return [
+            path("create/<int:plan_id>/", self.admin_site.admin_view(self.create_view),
+                 name="settlement_statement_create"),
+            path("<int:pk>/sign/", self.admin_site.admin_view(self.sign_view),
+                 name="settlement_statement_sign"),
+            *super().get_urls()]
+
+    def create_view(self, request: HttpRequest, plan_id: int):
+        if request.method != "POST" or not request.user.has_perm(
+                "settlement.add_settlementstatement"):
+            raise PermissionDenied
+        plan = get_object_or_404(TransferPlan, pk=plan_id)
+        try:
+            statement = statement_create(plan=plan, by=officer_actor(request.user))
+        except TransferError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:settlement_disposition", args=[plan.pk]))
+        self.message_user(request, "정산 명세서를 만들었습니다: 각 기관의 서명을 기다립니다.",
+                          messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:settlement_settlementstatement_change",
+                                            args=[statement.pk]))
+
+    def sign_view(self, request: HttpRequest, pk: int):
+        """A party that uses the admin (the city) hands over its signed co-signature."""
+        if not request.user.has_perm("settlement.add_statementsignature"):
+            raise PermissionDenied
+        statement = get_object_or_404(SettlementStatement, pk=pk)
+        form = StatementSignatureForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            operator_id = plan_parties(statement.plan).get(data["role"])
+            if operator_id is None:
+                form.add_error("role", "이 계획에는 그 역할의 기관이 없습니다.")
+            else:
+                try:
+                    statement_sign(statement=statement,
+                                   operator=Operator.objects.get(pk=operator_id),
+                                   payload_b64=data["payload"].strip(),
+                                   signature_b64=data["signature"].strip(),
+                                   by=officer_actor(request.user))
+                except TransferError as exc:
+                    form.add_error(None, f"{exc.code}: {exc.message}")
+                else:
+                    return HttpResponseRedirect(reverse(
+                        "admin:settlement_settlementstatement_change", args=[statement.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"명세서 서명 등록 — {statement}", "form": form,
+                   "statement": statement}
+        return TemplateResponse(request, "admin/settlement/partydeclaration/signed.html",
+                                context)

@@ -19,6 +19,7 @@ from settlement.selectors import (
     balance_differences_page,
     balance_lists_of,
     declarations_side_by_side,
+    newest_statement,
     refund_cases_page,
 )
 from settlement.serializers import (
@@ -31,14 +32,17 @@ from settlement.serializers import (
     RefundCaseSerializer,
     RefundPageSerializer,
     SignedInputSerializer,
+    StatementSerializer,
 )
 from settlement.services import (
     balance_list_announce,
     balance_list_body_receive,
     declaration_receive,
+    plan_parties,
     plans_declarable_by,
     refund_case_confirm,
     roles_of,
+    statement_sign,
 )
 from transfers.apis import OperatorApi
 from transfers.permissions import SCOPE_RELEASE_ACK, SCOPE_RELEASE_READ, SCOPE_UPLOAD
@@ -321,3 +325,53 @@ class BalanceDifferencesApi(PartyApi):
         return Response(DifferencesPageSerializer(
             {"list": balance_list.public_id, "differences": page,
              "next_after": next_after}).data)
+
+
+def _statement_data(statement, plan) -> dict:
+    import base64
+
+    signatures = list(statement.signatures.select_related("operator", "key"))
+    named = [role for role, operator_id in plan_parties(plan).items() if operator_id]
+    return {"statement": statement, "content_base64": base64.b64encode(
+        bytes(statement.content)).decode(), "signatures": signatures,
+        "awaiting": [r for r in named if r not in {s.role for s in signatures}]}
+
+
+class StatementApi(PartyApi):
+    @extend_schema(operation_id="plans_statement",
+                   summary="The plan's newest settlement statement and who has co-signed it",
+                   responses={200: StatementSerializer, 401: E401, 404: E404})
+    def get(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        statement = newest_statement(plan)
+        if statement is None:
+            raise NotFound("no settlement statement for this plan yet")
+        return Response(StatementSerializer(_statement_data(statement, plan)).data)
+
+
+class StatementSignatureApi(PartyApi):
+    @extend_schema(
+        operation_id="plans_statement_sign",
+        summary="Co-sign the settlement statement",
+        description=(
+            "`payload`: `{plan, statement (its id), sha256 (of its exact bytes), nonce, "
+            "signed_at, role}` signed with your registered Ed25519 key. Refused, nothing "
+            "stored: 400 wrong_statement (another statement or content), wrong_role, "
+            "bad_signature, stale_signature, invalid_signature; 409 already_signed, "
+            "replayed. Scope `upload` (the recipient: `release:ack`)."),
+        request=SignedInputSerializer,
+        responses={201: StatementSerializer, 400: E400, 401: E401, 403: E403, 404: E404,
+                   409: OpenApiResponse(ErrorSerializer, description="already_signed, "
+                                        "replayed")})
+    def post(self, request, plan_id: int):
+        plan = self.plan_as_party(plan_id)
+        statement = newest_statement(plan)
+        if statement is None:
+            raise NotFound("no settlement statement for this plan yet")
+        self.check_write_scope(request, plan)
+        data = self.valid_input(request, SignedInputSerializer)
+        statement_sign(statement=statement, operator=self.operator,
+                       payload_b64=data["payload"], signature_b64=data["signature"],
+                       by=self.actor)
+        return Response(StatementSerializer(_statement_data(statement, plan)).data,
+                        status=status.HTTP_201_CREATED)

@@ -198,3 +198,55 @@ class BalanceDifference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.external_id}"
+
+
+class SettlementStatement(models.Model):
+    """The plan's settlement statement, made once the disposition is clean: its exact bytes
+    (JSON: counts, balances moved, refunded and held, fees, each party's figures), which each
+    party co-signs with its registered key."""
+
+    public_id = models.UUIDField("명세서 ID", default=uuid.uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(TransferPlan, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="계획 버전")
+    content = models.BinaryField("명세서 (정확한 바이트, JSON)")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    created_by = models.CharField("작성자", max_length=80)
+    created_at = models.DateTimeField("작성 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "정산 명세서 (settlement statement)"
+        verbose_name_plural = "정산 명세서 (settlement statements)"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"정산 명세서 {str(self.public_id)[:8]} ({self.plan})"
+
+
+class StatementSignature(models.Model):
+    """One party's co-signature of a statement: the payload it signed (naming the statement
+    and its SHA-256), kept whole."""
+
+    statement = models.ForeignKey(SettlementStatement, on_delete=models.PROTECT,
+                                  related_name="signatures", verbose_name="명세서")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="서명 기관")
+    role = models.CharField("역할", max_length=16, choices=PartyRole.choices)
+    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
+                            verbose_name="서명 키")
+    nonce = models.CharField("nonce", max_length=64, unique=True)
+    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
+    signature = models.BinaryField("서명 (Ed25519)")
+    signed_at = models.DateTimeField("서명 시각 (기관)")
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "명세서 서명 (statement signature)"
+        verbose_name_plural = "명세서 서명 (statement signatures)"
+        ordering = ["statement", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "role"],
+                                    name="settlement_statement_one_signature_per_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} 서명 ({self.operator.code})"

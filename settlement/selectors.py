@@ -162,3 +162,10 @@ def balance_differences_page(balance_list, *, after: int, limit: int):
                 .select_related("subject").order_by("id")[:limit + 1])
     page = rows[:limit]
     return page, (page[-1].pk if len(rows) > limit else None)
+
+
+def newest_statement(plan: TransferPlan):
+    from settlement.models import SettlementStatement
+
+    return (SettlementStatement.objects.filter(plan=plan).order_by("-created_at", "-id")
+            .first())

@@ -164,3 +164,21 @@ class DifferencesPageSerializer(serializers.Serializer):
     list = serializers.UUIDField()
     differences = DifferenceSerializer(many=True)
     next_after = serializers.IntegerField(allow_null=True)
+
+
+class StatementSignatureSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    operator = serializers.CharField(source="operator.code")
+    key_id = serializers.CharField(source="key.key_id")
+    signed_at = serializers.DateTimeField()
+
+
+class StatementSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="statement.public_id")
+    sha256 = serializers.CharField(source="statement.sha256",
+                                   help_text="hex of the exact bytes in `content_base64`")
+    created_at = serializers.DateTimeField(source="statement.created_at")
+    content_base64 = serializers.CharField(help_text="the exact statement bytes (JSON)")
+    signatures = StatementSignatureSerializer(many=True)
+    awaiting = serializers.ListField(child=serializers.CharField(),
+                                     help_text="roles of the plan that have not signed yet")

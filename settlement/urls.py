@@ -19,6 +19,9 @@ urlpatterns = [
          apis.BalanceListBodyApi.as_view(), name="balance-list-body"),
     path("plans/<dbid:plan_id>/balance-lists/<uuid:list_id>/differences",
          apis.BalanceDifferencesApi.as_view(), name="balance-list-differences"),
+    path("plans/<dbid:plan_id>/statement", apis.StatementApi.as_view(), name="statement"),
+    path("plans/<dbid:plan_id>/statement/signatures", apis.StatementSignatureApi.as_view(),
+         name="statement-signatures"),
     path("plans/<dbid:plan_id>/reconciliation", apis.ReconciliationApi.as_view(),
          name="reconciliation"),
 ]

@@ -11,7 +11,9 @@ from settlement.services.refunds import (
     refund_case_confirm,
     refund_case_request,
 )
+from settlement.services.statements import statement_create, statement_sign
 
 __all__ = ["RefundError", "balance_list_announce", "balance_list_body_receive",
            "declaration_receive", "plan_parties", "plans_declarable_by",
-           "refund_case_confirm", "refund_case_request", "roles_of"]
+           "refund_case_confirm", "refund_case_request", "roles_of", "statement_create",
+           "statement_sign"]

@@ -1,0 +1,143 @@
+"""The settlement statement: made only when every won is accounted for, co-signed by each
+party with its key (the city through the admin); the admin shows who has signed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from settlement.models import SettlementStatement, StatementSignature
+from settlement.services import statement_create
+from tests.settlement.conftest import refund_for, release_now, signed
+from tests.staff import login_verified
+from tests.transfers.conftest import make_api
+from transfers.models import Record
+from transfers.services.common import Conflict
+
+pytestmark = pytest.mark.django_db
+
+OFFICER = ("officer", "user:1")
+
+
+@pytest.fixture
+def statement(approved_plan, users, subcontractor, city_party):
+    refund_for(approved_plan, users[0])
+    release_now(approved_plan)
+    return statement_create(plan=approved_plan, by=OFFICER)
+
+
+def _signature(plan, statement, role, **override) -> dict:
+    return {"plan": plan.pk, "statement": str(statement.public_id), "sha256": statement.sha256,
+            "nonce": secrets.token_urlsafe(16), "signed_at": timezone.now().isoformat(),
+            "role": role, **override}
+
+
+def _url(plan) -> str:
+    return f"/api/plans/{plan.pk}/statement"
+
+
+def test_every_party_co_signs_and_the_admin_shows_who_signed(
+        client, officer, approved_plan, statement, outgoing_operator, incoming_operator,
+        subcontractor, city_party):
+    content = json.loads(bytes(statement.content))
+    assert content["balance"]["unaccounted"] == 0
+    assert content["balance"]["refund_requested"] == 1_000
+    for who, role, scope in ((outgoing_operator, "source", "upload"),
+                             (subcontractor, "subcontractor", "upload"),
+                             (incoming_operator, "recipient", "release:ack")):
+        response = make_api(who, scope=scope).post(
+            f"{_url(approved_plan)}/signatures",
+            signed(who.signing_private_key, _signature(approved_plan, statement, role)))
+        assert response.status_code == 201, (role, response.content)
+    login_verified(client, officer)
+    city = signed(city_party.signing_private_key, _signature(approved_plan, statement, "city"))
+    entered = client.post(f"/admin/settlement/settlementstatement/{statement.pk}/sign/",
+                          {"role": "city", **city})
+    assert entered.status_code == 302, entered.content.decode()[-2000:]
+
+    shown = make_api(subcontractor, scope="upload").get(_url(approved_plan)).json()
+    page = client.get(entered["Location"]).content.decode()
+
+    assert shown["sha256"] == statement.sha256 and shown["awaiting"] == []
+    assert base64.b64decode(shown["content_base64"]) == bytes(statement.content)
+    assert sorted(s["role"] for s in shown["signatures"]) == [
+        "city", "recipient", "source", "subcontractor"]
+    assert "KEPFSUB" in page and "SEOUL" in page
+    listing = client.get("/admin/settlement/settlementstatement/").content.decode()
+    assert "모두 서명함" in listing
+    assert AuditEvent.objects.filter(action="settlement.statement_signed").count() == 4
+
+
+def test_no_statement_while_a_won_is_unaccounted(approved_plan, users):
+    release_now(approved_plan)
+    Record.objects.filter(plan=approved_plan, subject=users[0]).update(
+        certificate_balance=F("certificate_balance") - 1)
+
+    with pytest.raises(Conflict) as refused:
+        statement_create(plan=approved_plan, by=OFFICER)
+
+    assert refused.value.code == "not_clean" and not SettlementStatement.objects.exists()
+
+
+@pytest.mark.parametrize("tamper, status, code", [
+    ("other_sha", 400, "wrong_statement"),
+    ("not_its_role", 400, "wrong_role"),
+    ("replayed", 409, "replayed"),
+    ("signed_twice", 409, "already_signed"),
+])
+def test_a_wrong_or_repeated_signature_is_refused(approved_plan, statement, outgoing_operator,
+                                                  tamper, status, code):
+    api = make_api(outgoing_operator, scope="upload")
+    url = f"{_url(approved_plan)}/signatures"
+    body = signed(outgoing_operator.signing_private_key,
+                  _signature(approved_plan, statement, "source"))
+    if tamper in ("replayed", "signed_twice"):
+        assert api.post(url, body).status_code == 201
+        if tamper == "signed_twice":
+            body = signed(outgoing_operator.signing_private_key,
+                          _signature(approved_plan, statement, "source"))
+    elif tamper == "other_sha":
+        body = signed(outgoing_operator.signing_private_key,
+                      _signature(approved_plan, statement, "source", sha256="0" * 64))
+    else:
+        body = signed(outgoing_operator.signing_private_key,
+                      _signature(approved_plan, statement, "city"))
+    before = StatementSignature.objects.count()
+
+    response = api.post(url, body)
+
+    assert (response.status_code, response.json()["error"]) == (status, code), response.content
+    assert StatementSignature.objects.count() == before
+
+
+def test_an_unrelated_operator_sees_no_statement(approved_plan, statement, unrelated_operator):
+    assert make_api(unrelated_operator).get(_url(approved_plan)).status_code == 404
+
+
+def test_the_bundle_files_let_anyone_check_each_signature_offline(
+        approved_plan, statement, outgoing_operator):
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from settlement.bundle import statement_bundle_files
+
+    make_api(outgoing_operator, scope="upload").post(
+        f"{_url(approved_plan)}/signatures",
+        signed(outgoing_operator.signing_private_key,
+               _signature(approved_plan, statement, "source")))
+
+    files = statement_bundle_files()
+
+    base = f"settlement/{statement.public_id}"
+    content = files[f"{base}/statement.json"]
+    payload = files[f"{base}/source.payload"]
+    assert json.loads(payload)["sha256"] == hashlib.sha256(content).hexdigest()
+    Ed25519PublicKey.from_public_bytes(files[f"{base}/source.key"]).verify(
+        files[f"{base}/source.sig"], payload)
