@@ -51,6 +51,8 @@ MAX_BACKOFF_SECONDS = 300
 # a second chain beside it.
 RETRYING_FLAG = "audit:witness-retrying:{name}"
 MAX_ANSWER_BYTES = 64 * 1024
+# A cosignature dated further ahead of our clock than this is refused (and retried).
+MAX_CLOCK_AHEAD_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,12 @@ def _cosignature_from(answer: bytes, witness: WitnessConfig, checkpoint: Checkpo
     if not good:
         raise WitnessRefused("the witness answered 200 without a cosignature that verifies "
                              f"with its configured key ({bad} failed)")
+    # tlog-cosignature lets verifiers refuse a cosignature from the future; stored, it would
+    # make the witness look current for as long as its clock is ahead.
+    ahead = good[0].timestamp - timezone.now().timestamp()
+    if ahead > MAX_CLOCK_AHEAD_SECONDS:
+        raise WitnessRefused(f"the witness dated its cosignature {ahead:.0f} s ahead of our "
+                             "clock: its clock (or ours) is wrong; not stored")
     return good[0]
 
 

@@ -201,6 +201,8 @@ def parse_witness_key(text: str) -> WitnessKey:
     if len(parts) != 3:
         raise Failed(f"--witness {text!r}: a verifier key is name+keyid+key")
     name, hash_hex, key_b64 = parts
+    if len(hash_hex) != 8 or any(ch not in "0123456789abcdefABCDEF" for ch in hash_hex):
+        raise Failed(f"--witness {text!r}: the key id is not 8 hex digits")
     try:
         declared = bytes.fromhex(hash_hex)
         raw = base64.b64decode(key_b64, validate=True)
@@ -232,7 +234,7 @@ def cosigned_by(text: str, witnesses: list[WitnessKey], label: str) -> list[str]
         for key in witnesses:
             if parts[1] != key.name or blob[:4] != key.key_id:
                 continue
-            if len(blob) == 4 + 72:
+            if len(blob) == 4 + 72 and blob[4] < 0x80:  # a timestamp of at most 2^63 - 1
                 (timestamp,) = struct.unpack(">Q", blob[4:12])
                 message = b"cosignature/v1\ntime " + str(timestamp).encode() + b"\n" + \
                     message_tail

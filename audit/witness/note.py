@@ -33,6 +33,9 @@ COSIGNATURE_V1 = 0x04
 # The signed-note document asks verifiers to accept at least 16 signatures; a note with
 # more than this is refused before any signature is checked.
 MAX_SIGNATURES = 64
+# tlog-cosignature: a timestamp MUST NOT exceed 2^63 - 1.
+MAX_TIMESTAMP = 2**63 - 1
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 class NoteError(ValueError):
@@ -78,6 +81,9 @@ def parse_verifier_key(text: str, *, algorithm: int | None = None) -> VerifierKe
         raise NoteError(f"a verifier key is name+keyid+key, not {text!r}")
     name, hash_hex, key_b64 = parts
     _check_key_name(name)
+    if len(hash_hex) != 8 or any(ch not in _HEX for ch in hash_hex):
+        # bytes.fromhex alone would take "aa bb cc dd"; Go's note package takes 8 digits.
+        raise NoteError(f"verifier key {name!r}: the key id is not 8 hex digits")
     try:
         declared = bytes.fromhex(hash_hex)
         raw = base64.b64decode(key_b64, validate=True)
@@ -226,7 +232,8 @@ def cosignatures_by(note: Note, key: VerifierKey) -> tuple[list[Cosignature], in
             continue
         if len(sig.signature) == 72:
             (timestamp,) = struct.unpack(">Q", sig.signature[:8])
-            if key.verify_ed25519(sig.signature[8:], cosignature_message(note.text, timestamp)):
+            if timestamp <= MAX_TIMESTAMP and key.verify_ed25519(
+                    sig.signature[8:], cosignature_message(note.text, timestamp)):
                 good.append(Cosignature(witness=key.name, key_id=wanted, timestamp=timestamp,
                                         line=sig.line))
                 continue
