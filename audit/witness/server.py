@@ -167,7 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         if self.path != "/add-checkpoint":
-            return self._send(_refusal(404, "not found"))
+            # Its body is left unread: close, or it would be taken for the next request.
+            return self._send(_refusal(404, "not found"), close=True)
         if self.headers.get("Transfer-Encoding"):
             return self._send(_refusal(411, "send the body with a Content-Length"), close=True)
         try:

@@ -123,3 +123,27 @@ def test_the_witness_timestamps_never_go_backwards_across_a_restart(start_witnes
     assert good.timestamp == 2_000_000_000
     assert cosign(note.text, name=again.name, private_key=again.private_key,
                   timestamp=good.timestamp).line == body.decode()
+
+
+def test_a_post_elsewhere_does_not_desynchronise_a_kept_alive_connection(start_witness):
+    """The protocol recommends keep-alive: a body the witness does not read must not be
+    parsed as the next request on the connection."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    log = LogUnderTest()
+    witness = start_witness(logs=trusting(log))
+    connection = http.client.HTTPConnection(urlsplit(witness.url).netloc, timeout=10)
+    try:
+        connection.request("POST", "/elsewhere", body=b"GET / HTTP/1.1\r\n\r\n" + b"x" * 100)
+        response = connection.getresponse()
+        assert response.status == 404 and response.getheader("Connection") == "close"
+        response.read()
+        connection.request("POST", "/add-checkpoint", body=log.request(0, 3))
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+        connection.request("POST", "/add-checkpoint", body=log.request(3, 5))  # kept alive
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
