@@ -507,9 +507,9 @@ class ConsentRecordAdmin(AccessLoggedAdmin, NoEditAdmin):
                     "created_at")
     list_filter = ("action", "channel")
     search_fields = ("receipt_id", "request__public_id")
-    fields = ("receipt_id", "plan", "subject", "request", "notice", "notice_hash", "action",
-              "items_agreed", "items_declined", "channel", "identity_factor", "officer",
-              "reason", "created_at")
+    fields = ("receipt_id", "plan", "subject", "request", "notice", "notice_hash",
+              "sms_message", "changes", "action", "items_agreed", "items_declined", "channel",
+              "identity_factor", "officer", "reason", "created_at")
     change_list_template = "admin/consent/consentrecord/change_list.html"
     list_select_related = ("subject", "plan", "officer")
     access_target_type = "consent_record"

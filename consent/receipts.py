@@ -41,7 +41,7 @@ from django.utils import timezone
 from audit.signing import service_key_id, service_public_key_b64, service_sign
 from consent.models import ConsentRecord
 from consent.notices import notice_items
-from consent.roles import plan_parties, privacy_page
+from consent.roles import field_controllers, plan_parties, privacy_page
 from governance.models import Field, FieldRule
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
@@ -168,7 +168,8 @@ def _standing(record: ConsentRecord) -> _Standing:
     return standing
 
 
-def _item(field: Field, rule: FieldRule, record: ConsentRecord, standing: _Standing) -> dict:
+def _item(field: Field, rule: FieldRule, record: ConsentRecord, standing: _Standing,
+          controllers: dict[str, str]) -> dict:
     """One item of the plan for the subject's kind: its basis, whether it is optional, how
     sensitive the catalogue says it is, what this record decided about it, and whether it
     moves (on consent, on another basis named per item) or stays, as things stand after
@@ -180,21 +181,27 @@ def _item(field: Field, rule: FieldRule, record: ConsentRecord, standing: _Stand
         decision = declined_word
     else:
         decision = "not_decided_here"
+    because = ""
     if rule.basis == Basis.CONSENT:
         moves = "consent" if field.key in standing.granted else "stays"
+        because = "" if moves == "consent" else "동의하지 않음 (no consent)"
     elif rule.basis == Basis.NOTICE_OPT_OUT:
         moves = "stays" if standing.objected else "other_basis"
+        because = "이전 거부 (objected)" if standing.objected else ""
     elif rule.basis == Basis.PROHIBITED:
         moves = "stays"
+        because = rule.note or "이전하지 않는 항목 (never moved)"
     else:
         moves = "other_basis"
     return {
         "key": field.key, "label": field.label_ko, "labelEn": field.label_en,
-        "personal": field.personal, "basis": rule.basis, "lawfulBasis":
+        "personal": field.personal, "piiController": controllers.get(field.key, ""),
+        "basis": rule.basis, "lawfulBasis":
         BASIS_GROUNDS.get(rule.basis, rule.basis),
         "piiOptional": rule.basis == Basis.CONSENT and not rule.required,
         "sensitive": field.sensitivity == Field.Sensitivity.HIGH,
         "sensitivityLevel": field.sensitivity, "decision": decision, "moves": moves,
+        "staysBecause": because,
     }
 
 
@@ -253,7 +260,8 @@ def _validity(record: ConsentRecord) -> dict:
 
 
 def _listed(items: list[dict], moves: str) -> list[dict]:
-    keep = ("key", "label", "lawfulBasis") if moves == "other_basis" else ("key", "label")
+    keep = {"other_basis": ("key", "label", "lawfulBasis"),
+            "stays": ("key", "label", "staysBecause")}.get(moves, ("key", "label"))
     return [{k: i[k] for k in keep} for i in items if i["moves"] == moves]
 
 
@@ -267,7 +275,8 @@ def receipt_build(record: ConsentRecord) -> dict:
                                                        kind=notice.kind)}
     fields = _plan_fields(record)
     standing = _standing(record)
-    information = [_item(field, rule, record, standing) for field, rule in fields]
+    controllers = field_controllers(plan)
+    information = [_item(field, rule, record, standing, controllers) for field, rule in fields]
     by_key = {i["key"]: i for i in information}
     labels = {**{k: i["label"] for k, i in by_key.items()}, **labels}
 

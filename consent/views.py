@@ -560,7 +560,7 @@ def _what_moves(visit: _Visit, *, agreed: set[str]) -> dict:
         elif rule.basis == Basis.PROHIBITED or (rule.basis == Basis.NOTICE_OPT_OUT and objected):
             stays.append({"label": rule.field.label_ko,
                           "why": "이전 거부" if rule.basis == Basis.NOTICE_OPT_OUT
-                          else "이전하지 않는 항목"})
+                          else (rule.note or "이전하지 않는 항목")})
         else:
             other.append({"label": rule.field.label_ko,
                           "basis": BASIS_GROUNDS.get(rule.basis, rule.basis)})

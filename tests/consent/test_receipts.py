@@ -33,8 +33,8 @@ def _verify_with_cryptography(document: dict) -> None:
 
 @pytest.fixture
 def answered(merchant_request):
-    return consent_answer(request=merchant_request, agreed=[ACCOUNT, EMAIL],
-                          declined=[MARKETING], channel="web", identity_factor="brn")
+    return consent_answer(request=merchant_request, agreed=[ACCOUNT], declined=[EMAIL],
+                          channel="web", identity_factor="brn")
 
 
 def _by_key(receipt: dict) -> dict:
@@ -57,8 +57,8 @@ def test_the_receipt_carries_the_consent_receipt_fields(answered, merchant, appr
     assert receipt["notice"]["sha256"] == answered.notice_hash
     assert receipt["notice"]["version"] == 1
     assert receipt["notice"]["url"].endswith(f"/c/notice/{answered.notice_hash}")
-    assert [i["label"] for i in receipt["itemsAgreed"]] == ["이메일", "정산 계좌"]
-    assert [i["key"] for i in receipt["itemsDeclined"]] == [MARKETING]
+    assert [i["label"] for i in receipt["itemsAgreed"]] == ["정산 계좌"]
+    assert [i["key"] for i in receipt["itemsDeclined"]] == [EMAIL]
     assert receipt["state"] == "partially_granted" and receipt["channel"] == "web"
     assert receipt["eventState"] == "partially_granted"
     assert receipt["identityFactor"] == "brn" and "제17조" in receipt["legalBasis"]
@@ -67,7 +67,7 @@ def test_the_receipt_carries_the_consent_receipt_fields(answered, merchant, appr
     assert purpose["termination"] == approved_plan.retention
     assert purpose["thirdPartyName"] == "신한카드 컨소시엄"
     # piiCategory: what this consent covers, not the declined items with it.
-    assert purpose["piiCategory"] == ["이메일", "정산 계좌"]
+    assert purpose["piiCategory"] == ["정산 계좌"]
 
 
 def test_the_receipt_names_the_city_as_controller_and_the_operators_on_its_behalf(answered):
@@ -93,7 +93,10 @@ def test_each_item_says_its_basis_whether_it_is_optional_and_how_sensitive_it_is
     assert items[ACCOUNT]["piiOptional"] is False and items[EMAIL]["piiOptional"] is True
     assert items[ACCOUNT]["sensitive"] is True and items[ACCOUNT]["sensitivityLevel"] == "high"
     assert items[EMAIL]["sensitive"] is False and items[EMAIL]["sensitivityLevel"] == "low"
-    assert items[ACCOUNT]["decision"] == "agreed" and items[MARKETING]["decision"] == "declined"
+    assert items[ACCOUNT]["decision"] == "agreed" and items[EMAIL]["decision"] == "declined"
+    # Whose data each item is (catalogue): the operator's own, or the city's programme data.
+    assert items[ACCOUNT]["piiController"] == "한국간편결제진흥원"
+    assert items["merchant.business_registration_number"]["piiController"] == "서울특별시"
     brn = items["merchant.business_registration_number"]
     assert brn["basis"] == "entrustment_return" and brn["piiOptional"] is False
     assert "제26조" in brn["lawfulBasis"] and brn["decision"] == "not_decided_here"
@@ -103,13 +106,16 @@ def test_each_item_says_its_basis_whether_it_is_optional_and_how_sensitive_it_is
 
 def test_the_receipt_lists_what_moves_on_consent_on_another_basis_and_what_stays(answered):
     receipt = receipt_document(answered)["receipt"]
-    assert [i["key"] for i in receipt["movesOnConsent"]] == [ACCOUNT, EMAIL]
+    assert [i["key"] for i in receipt["movesOnConsent"]] == [ACCOUNT]
     other = {i["key"]: i["lawfulBasis"] for i in receipt["movesOnOtherBasis"]}
     assert "제26조" in other["merchant.business_registration_number"]
     assert "merchant.settlement_history" in other  # moves without consent, and says why
     stays = [i["key"] for i in receipt["stays"]]
-    assert MARKETING in stays and "merchant.internal_risk_score" in stays
-    assert not set(stays) & set(other) and not set(stays) & {ACCOUNT, EMAIL}
+    assert EMAIL in stays and "merchant.internal_risk_score" in stays
+    because = {i["key"]: i["staysBecause"] for i in receipt["stays"]}
+    assert because[EMAIL] == "동의하지 않음 (no consent)"
+    assert because["merchant.internal_risk_score"]  # the plan's note, or that it never moves
+    assert not set(stays) & set(other) and ACCOUNT not in stays
 
 
 def test_the_receipt_says_how_to_withdraw_the_rights_the_authority_and_the_validity(answered):
@@ -166,11 +172,11 @@ def test_a_withdrawal_receipt_points_to_the_answer_it_withdraws(answered, mercha
                                                   identity_factor="brn"))["receipt"]
     assert withdrawn["state"] == "withdrawn" and withdrawn["eventType"] == "withdraw"
     assert withdrawn["changesReceiptID"] == str(answered.receipt_id)
-    assert [i["key"] for i in withdrawn["itemsDeclined"]] == [EMAIL, ACCOUNT]
+    assert [i["key"] for i in withdrawn["itemsDeclined"]] == [ACCOUNT]
     assert withdrawn["movesOnConsent"] == []
     assert {ACCOUNT, EMAIL} <= {i["key"] for i in withdrawn["stays"]}
     assert _by_key(withdrawn)[ACCOUNT]["decision"] == "withdrawn"
-    assert withdrawn["services"][0]["purposes"][0]["piiCategory"] == ["이메일", "정산 계좌"]
+    assert withdrawn["services"][0]["purposes"][0]["piiCategory"] == ["정산 계좌"]
     assert withdrawn["spiCat"] == ["정산 계좌"]
 
 
@@ -202,11 +208,11 @@ def test_an_objection_without_an_earlier_record_changes_no_receipt(user_request)
 
 
 def test_a_later_answer_points_to_the_answer_it_replaces(answered, merchant_request):
-    again = consent_answer(request=merchant_request, agreed=[ACCOUNT], declined=[EMAIL],
+    again = consent_answer(request=merchant_request, agreed=[ACCOUNT, EMAIL], declined=[],
                            channel="web", identity_factor="brn")
     receipt = receipt_document(again)["receipt"]
     assert receipt["changesReceiptID"] == str(answered.receipt_id)
-    assert [i["key"] for i in receipt["movesOnConsent"]] == [ACCOUNT]
+    assert [i["key"] for i in receipt["movesOnConsent"]] == [ACCOUNT, EMAIL]
 
 
 def test_an_early_request_receipt_says_in_words_that_the_subject_asked_to_move_now(
@@ -247,7 +253,7 @@ def test_an_early_withdrawal_receipt_says_the_items_wait_again(user_request):
 def test_every_receipt_carries_a_statement_in_words(answered):
     receipt = receipt_document(answered)["receipt"]
     assert receipt["statement"] == ("정보주체가 신한카드 컨소시엄에 제공하는 데 동의한 항목: "
-                                    "이메일, 정산 계좌; 동의하지 않은 항목: 마케팅 수신 동의")
+                                    "정산 계좌; 동의하지 않은 항목: 이메일")
 
 
 # --- Verifying from the documentation alone (docs/consent-page.md, "Checking a receipt") ---
