@@ -23,25 +23,73 @@ def checkpoint_note_cosigned(checkpoint: Checkpoint) -> str:
     return checkpoint.note + "".join(lines)
 
 
+def _configured_key_ids() -> dict[str, str]:
+    """Witness name -> the hex key id of its configured key (settings.AUDIT_WITNESSES)."""
+    from audit.witness.note import parse_verifier_key
+
+    return {w["name"]: parse_verifier_key(w["vkey"]).key_id.hex()
+            for w in settings.AUDIT_WITNESSES}
+
+
+def _witnessed(keys: dict[str, str]) -> tuple[Checkpoint, list[str]] | None:
+    """The newest checkpoint with a cosignature by a configured witness and key, and those
+    witnesses. Checkpoints are created in increasing size only (the sealer, under its lock;
+    the table is append-only), so the highest checkpoint id is the largest size: the
+    cosignatures' unique index (checkpoint, witness, key_id) answers from its end, however
+    long the log."""
+    if not keys:
+        return None
+    rows = (WitnessCosignature.objects.filter(witness__in=keys).order_by("-checkpoint_id")
+            .values_list("checkpoint_id", "witness", "key_id").iterator(chunk_size=100))
+    newest, names = None, set()
+    for checkpoint_id, witness, key_id in rows:
+        if newest is not None and checkpoint_id != newest:
+            break
+        if keys[witness] == key_id:  # made with the key configured now
+            newest = checkpoint_id
+            names.add(witness)
+    if newest is None:
+        return None
+    return Checkpoint.objects.get(pk=newest), sorted(names)
+
+
+def latest_witnessed_checkpoint() -> dict | None:
+    """The newest checkpoint the configured witnesses have co-signed, for a document (a
+    consent receipt, a release manifest) to name the history the commission saw when it was
+    made: ``{"size", "root_hash", "witnesses"}``, the root in base64 as in the note, the
+    witnesses by name (those of AUDIT_WITNESSES whose cosignature with their configured key
+    is stored). None when none has co-signed anything: a document then claims no witness.
+
+    The document's own event is usually not in it yet (it is sealed after the document's
+    transaction commits); a later checkpoint covers it, and is consistent with this one.
+    A few index reads, whatever the log's length.
+    """
+    found = _witnessed(_configured_key_ids())
+    if found is None:
+        return None
+    checkpoint, names = found
+    return {"size": checkpoint.size,
+            "root_hash": base64.b64encode(bytes.fromhex(checkpoint.root_hash)).decode(),
+            "witnesses": names}
+
+
 def newest_witnessed_checkpoint() -> dict | None:
     """The newest checkpoint a configured witness co-signed, for documents that cite the log.
 
     ``{"size", "root", "witnessed_by"}`` with the root in base64 as in the note. With no
     cosignature yet it names the newest checkpoint with an empty ``witnessed_by``; None on
-    an empty log.
+    an empty log. (The release manifest's form; see latest_witnessed_checkpoint.)
     """
-    names = [w["name"] for w in settings.AUDIT_WITNESSES]
-    witnessed = (WitnessCosignature.objects.filter(witness__in=names)
-                 .order_by("-checkpoint__size").values_list("checkpoint_id", flat=True).first())
-    checkpoint = (Checkpoint.objects.filter(pk=witnessed).first() if witnessed is not None
-                  else Checkpoint.objects.order_by("-size").first())
+    witnessed = latest_witnessed_checkpoint()
+    if witnessed is not None:
+        return {"size": witnessed["size"], "root": witnessed["root_hash"],
+                "witnessed_by": witnessed["witnesses"]}
+    checkpoint = Checkpoint.objects.order_by("-size").first()
     if checkpoint is None:
         return None
-    by = sorted(set(WitnessCosignature.objects.filter(checkpoint=checkpoint, witness__in=names)
-                    .values_list("witness", flat=True)))
     return {"size": checkpoint.size,
             "root": base64.b64encode(bytes.fromhex(checkpoint.root_hash)).decode(),
-            "witnessed_by": by}
+            "witnessed_by": []}
 
 
 @dataclass(frozen=True)
