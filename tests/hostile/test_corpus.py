@@ -46,8 +46,9 @@ def _path(case: corpus.Case, world) -> str:
         defaults = {"plan_id": world.plan_id, "upload_id": world.open_upload_id,
                     "batch_id": OPEN_BATCH_ID if method == "GET" else corpus.HOSTILE_BATCH_ID,
                     "release_id": world.release_id, "n": 1,
-                    # settlement's refund case: none in the world (a plain 404)
-                    "case_id": 999999,
+                    # settlement's refund case and balance list: none in the world (a
+                    # plain 404)
+                    "case_id": 999999, "list_id": 999999,
                     "notice_id": world.notice_id}
         names = re.findall(r"{(\w+)}", template)
         unknown = (set(names) - set(defaults) - set(case.params)) | (set(case.params)
