@@ -13,7 +13,9 @@ story in this order:
 - ``stage_party_totals(ctx)`` after the last release: KEPF, its subcontractor, the city (by
   an officer, signed with the city's key) and Shinhan declare their totals; the subcontractor
   sends its per-subject list over the API, with planted disagreements;
-- ``stage_disposition(ctx)`` last before the report: where every won is.
+- ``stage_disposition(ctx)`` after that: where every won is;
+- ``stage_statement(ctx)`` last before the report: the statement, co-signed by every party
+  (it refuses, `Conflict` not_clean, if any won is unaccounted).
 
 Everything they found is in ``ctx.facts["money"]`` (plain values); the report shows it with
 ``{% include "settlement/_rehearsal_money.html" with money=facts.money %}``.
@@ -248,3 +250,47 @@ def stage_disposition(ctx) -> None:
                       "acknowledged": None if r.acknowledged is None else r.acknowledged.won}
                      for r in d.releases],
         "as_of": d.as_of.isoformat()}
+
+
+# --- The settlement statement, co-signed ----------------------------------------------------
+
+
+def stage_statement(ctx) -> None:
+    """Once every won is accounted for: the officer makes the statement; KEPF, its
+    subcontractor and Shinhan co-sign it through the API, the city through the officer."""
+    from audit.services import officer_actor
+    from governance.models import Operator
+    from settlement.services import statement_create, statement_sign
+    from transfers.client import Api
+    from transfers.services.clients import operator_client_create
+
+    plan = ctx.plan
+    with ctx.progress.stage("statement", "11c. 정산 명세서 공동 서명", total=4) as st:
+        statement = statement_create(plan=plan, by=officer_actor(ctx.officer))
+        sub = Operator.objects.get(code=SUBCONTRACTOR)
+        sub_client = operator_client_create(operator=sub, by=("system", "system:rehearsal"))
+        parties = (("source", "KEPF", ctx.kepf_client, "upload"),
+                   ("subcontractor", SUBCONTRACTOR,
+                    (sub_client.client_id, sub_client.client_secret), "upload"),
+                   ("recipient", "SHINHAN", ctx.shinhan_client, "release:ack"))
+        for role, code, client, scope in parties:
+            api = Api(ctx.base_url, *client, scope=scope)
+            api.authenticate()
+            shown = api.json("GET", f"/api/plans/{plan.pk}/statement")
+            api.json("POST", f"/api/plans/{plan.pk}/statement/signatures", _signed(code, {
+                "plan": plan.pk, "statement": shown["id"], "sha256": shown["sha256"],
+                "nonce": secrets.token_urlsafe(16), "signed_at": timezone.now().isoformat(),
+                "role": role}), expect=(201,))
+            st.advance()
+        city = _signed("SEOUL", {
+            "plan": plan.pk, "statement": str(statement.public_id), "sha256": statement.sha256,
+            "nonce": secrets.token_urlsafe(16), "signed_at": timezone.now().isoformat(),
+            "role": "city"})
+        statement_sign(statement=statement, operator=Operator.objects.get(code="SEOUL"),
+                       payload_b64=city["payload"], signature_b64=city["signature"],
+                       by=officer_actor(ctx.officer))
+        st.advance()
+        signed_by = sorted(statement.signatures.values_list("role", flat=True))
+        st.note(f"statement {statement.sha256[:12]} signed by {', '.join(signed_by)}")
+    _money(ctx)["statement"] = {"id": str(statement.public_id), "sha256": statement.sha256,
+                                "signed_by": signed_by}

@@ -49,6 +49,7 @@ def test_the_rehearsal_accounts_for_every_won_and_names_the_subcontractors_diffe
     money.stage_refunds(ctx)
     money.stage_party_totals(ctx)
     money.stage_disposition(ctx)
+    money.stage_statement(ctx)
 
     facts = ctx.facts["money"]
     assert facts["refunds"] == {"asked": 2, "listed": 2, "confirmed": 1,
@@ -66,5 +67,7 @@ def test_the_rehearsal_accounts_for_every_won_and_names_the_subcontractors_diffe
     rows = {r["metric"]: r for r in facts["declarations"]["rows"]}
     assert rows["certificate_balance_sum"]["differences"]["subcontractor"] == 3_000 + 100_000
     assert rows["certificate_balance_sum"]["differences"]["city"] == 0
+    assert facts["statement"]["signed_by"] == ["city", "recipient", "source", "subcontractor"]
     html = render_to_string("settlement/_rehearsal_money.html", {"money": facts})
     assert 'data-money-clean="1"' in html and "U-SUB-00000" in html
+    assert "서명 완료" in html
