@@ -113,9 +113,14 @@ def requests_expire(*, now: dt.datetime | None = None) -> int:
 
 
 def consent_tick(*, now: dt.datetime | None = None) -> dict:
-    """One round of the periodic work (reminders, expiry, settling unknown sends)."""
+    """One round of the periodic work (reminders, expiry, settling unknown sends, and
+    forgetting one-time codes of the way back in once no limit counts them)."""
+    from consent.services.returning import return_codes_prune
+
     now = now or timezone.now()
     expired = requests_expire(now=now)
     reminders = reminders_queue(now=now)
     settled = sms_settle(now=now)
-    return {"expired": expired, "reminders": reminders, "settled": dict(settled)}
+    pruned = return_codes_prune(now=now)
+    return {"expired": expired, "reminders": reminders, "settled": dict(settled),
+            "return_codes_pruned": pruned}

@@ -17,6 +17,9 @@ after every link it was sent has expired.
   whose answer period is over (status, withdraw, object, move early, receipts; not a new
   answer: that needs an open request).
 
+Rows older than a day (the daily limit's window) are deleted by the periodic tick
+(`return_codes_prune`).
+
 Audit: ``consent.return_code_requested`` (whether a code was sent, how many subjects),
 ``consent.return_code_sent``, ``consent.return_code_verified`` (the subjects' pseudonymous
 ids), ``consent.return_code_failed`` (the attempt count), ``consent.return_link_issued``;
@@ -204,3 +207,11 @@ def return_link_issue(*, request: ConsentRequest, subjects: list[str]) -> Issued
                      details={"request": str(request.public_id), "factor": FACTOR,
                               "minutes": LINK_MINUTES})
     return IssuedLink(link=link, token=token)
+
+
+def return_codes_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete the code rows older than the per-number daily limit's window: past it nothing
+    reads them (the audit trail keeps what happened, without the number). -> rows deleted"""
+    now = now or timezone.now()
+    deleted, _ = ReturnCode.objects.filter(created_at__lt=now - dt.timedelta(days=1)).delete()
+    return deleted

@@ -198,3 +198,14 @@ def test_a_malformed_number_is_asked_again(client):
 def test_the_choice_page_needs_a_verified_code(client, merchant_request):
     assert client.get("/c/choose")["Location"] == "/c/"
     assert client.post("/c/code", {"code": "123456"})["Location"] == "/c/"
+
+
+def test_the_tick_forgets_codes_once_no_limit_counts_them(merchant_request, outbox):
+    from consent.services.lifecycle import consent_tick
+
+    old = return_code_request(phone=MERCHANT_PHONE, client_ip="192.0.2.1")
+    ReturnCode.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=1, minutes=1))
+    fresh = return_code_request(phone=MERCHANT_PHONE, client_ip="192.0.2.1")
+    assert consent_tick()["return_codes_pruned"] == 1
+    assert list(ReturnCode.objects.values_list("pk", flat=True)) == [fresh.pk]
