@@ -19,6 +19,17 @@ Plain HTML forms, POST-redirect-GET, CSRF, no JavaScript needed. The flow:
     GET/POST /c/<token>/early/withdraw   -> consent_early_withdraw -> the receipt
     GET  /c/<token>/receipt/<id>[.json]  the receipt page / the signed JSON download
 
+Without a token (the way back in, consent/services/returning.py):
+
+    GET/POST /c/               the mobile number -> a one-time code by SMS (same page for a
+                               number we never asked)
+    GET/POST /c/code           the code -> the session knows the number's subjects
+    GET/POST /c/choose         one of their requests -> a fresh short-lived link (never
+                               sent), verified in the session, to its status page; such a
+                               link also serves a request whose answer period is over
+                               (status, withdraw, object, early, receipts)
+    GET  /c/receipt-key        the public key that signs receipts (JSON)
+
 Every bad link — malformed, truncated, unknown, revoked, expired, request expired or
 cancelled — gets the same page with the same status (404), so a visitor learns nothing about
 whether a subject or a request exists. Views speak HTTP only; the rules are in the services.
