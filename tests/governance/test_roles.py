@@ -65,3 +65,11 @@ def test_a_basis_that_does_not_fit_the_roles_is_refused_and_shown_before_approva
     assert {k for k, d in decisions.items() if d.reason == Reason.DENIED_ROLE_MISMATCH} == {
         "merchant.representative_name", "merchant.email",
         "merchant.business_registration_number"}
+
+
+def test_every_basis_of_the_seoul_plan_follows_from_the_seoul_map(approved_plan):
+    from governance.selectors import plan_role_checks
+
+    checks = plan_role_checks(approved_plan)
+    assert len(checks) == len(CONTROLLERS)
+    assert [c.field_key for c in checks if not c.fits] == []
