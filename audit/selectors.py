@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
-from audit.models import Checkpoint, WitnessCosignature, WitnessState
+from audit.models import AuditEvent, Checkpoint, WitnessCosignature, WitnessState
 
 # The dashboard turns a witness red when a checkpoint has waited this long for its
 # cosignature: the witness is down, unreachable or refusing (its last error says which).
@@ -68,6 +69,41 @@ def latest_witnessed_checkpoint() -> dict | None:
     if found is None:
         return None
     checkpoint, names = found
+    return {"size": checkpoint.size,
+            "root_hash": base64.b64encode(bytes.fromhex(checkpoint.root_hash)).decode(),
+            "witnesses": names}
+
+
+def witnessed_checkpoint_covering(*, target_type: str, target_id: str,
+                                  **details: str) -> dict | None:
+    """The first checkpoint co-signed by a configured witness (with its configured key) that
+    covers every event recorded on ``target_type``/``target_id`` whose details hold
+    ``details`` (e.g. ``receipt=<id>``): ``{"size", "root_hash", "witnesses"}`` as
+    latest_witnessed_checkpoint gives it. None while there is no such event, one of them
+    is not sealed yet, or no witness has co-signed a checkpoint past it.
+
+    For a document built on demand from immutable records (a consent receipt): the answer
+    never changes once it is given (checkpoints and cosignatures are append-only), unlike
+    the newest witnessed checkpoint, which moves with the log.
+    """
+    keys = _configured_key_ids()
+    if not keys:
+        return None
+    events = AuditEvent.objects.filter(target_type=target_type, target_id=target_id,
+                                       **{f"details__{k}": v for k, v in details.items()})
+    seqs = list(events.values_list("seq", flat=True))
+    if not seqs or None in seqs:
+        return None
+    pairs = models.Q()
+    for name, key_id in keys.items():
+        pairs |= models.Q(witness=name, key_id=key_id)
+    first = (WitnessCosignature.objects.filter(pairs, checkpoint__size__gt=max(seqs))
+             .order_by("checkpoint__size").values_list("checkpoint_id", flat=True).first())
+    if first is None:
+        return None
+    checkpoint = Checkpoint.objects.get(pk=first)
+    names = sorted(set(WitnessCosignature.objects.filter(pairs, checkpoint=checkpoint)
+                       .values_list("witness", flat=True)))
     return {"size": checkpoint.size,
             "root_hash": base64.b64encode(bytes.fromhex(checkpoint.root_hash)).decode(),
             "witnesses": names}
