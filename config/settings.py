@@ -293,6 +293,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "transfers.schema.raw_bodies_required",
                              "transfers.schema.servers_declared"],
+    # A subject's kind is one enum in every generated client (not a hashed name).
+    "ENUM_NAME_OVERRIDES": {"SubjectKindEnum": ["merchant", "user"]},
 }
 
 # --- Audit trail ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from governance.models import TransferPlan
 from officers.access_admin import AccessLoggedAdmin
 from transfers.models import (
     Acknowledgement,
+    Correction,
     DeletionNotice,
     OperatorClient,
     Release,
@@ -296,3 +297,29 @@ class DeletionNoticeAdmin(AccessLoggedAdmin, NoEditAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("subject", "plan", "recipient")
+
+
+@admin.register(Correction)
+class CorrectionAdmin(AccessLoggedAdmin, NoEditAdmin):
+    """Records recipients could not apply, and how far each is on its way back corrected."""
+
+    list_display = ("pk", "status", "reason", "subject_public_id", "plan", "release",
+                    "created_at", "corrected_at", "carried_by")
+    list_filter = ("status", "reason")
+    # The recipient's free text may name a value: only on the change page (access-logged).
+    fields = ("plan", "release", "report", "subject_public_id", "reason", "text", "status",
+              "created_at", "corrected_at", "corrected_batch", "carried_by")
+    readonly_fields = fields
+    access_target_type = "correction"
+    access_fields = ("correction.reason", "correction.text")
+
+    def access_subjects_of(self, obj) -> list[str]:
+        return [obj.subject.public_id]
+
+    @admin.display(description="정보주체 (가명 ID)")
+    def subject_public_id(self, obj: Correction):
+        return obj.subject.public_id
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("subject", "plan", "release",
+                                                            "carried_by")

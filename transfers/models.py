@@ -444,3 +444,26 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"정정 요청 {self.pk} ({self.reason}, {self.status})"
+
+
+class QrMerchantId(models.Model):
+    """Which subject holds a QR merchant id (MPM) at the source operator: kept as a keyed
+    hash (governance.crypto.blind_index), never the id, so an upload can refuse a QR id
+    another merchant already holds (the 2022 move had QR codes scanned as someone else's)."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name="보유 사업자")
+    qr_index = models.CharField("QR ID 색인", max_length=64)
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="정보주체")
+
+    class Meta:
+        verbose_name = "QR 가맹점 ID 보유 (QR merchant id holder)"
+        verbose_name_plural = "QR 가맹점 ID 보유 (QR merchant id holders)"
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "qr_index"],
+                                    name="transfers_qr_id_one_holder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"QR {self.qr_index[:8]}… → {self.subject_id}"

@@ -392,3 +392,28 @@ def notices_unreached(plan: TransferPlan, *, after: int, limit: int
                              "kind")[:limit + 1])
     page = [UnreachedSubject(*row) for row in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
+
+
+def plan_corrections(plan: TransferPlan, *, status: str | None, after: int, limit: int
+                     ) -> tuple[list, int | None]:
+    """The plan's correction requests after id ``after`` (all statuses when ``status`` is
+    None), and the cursor of the next page (None: this was the last)."""
+    from transfers.models import Correction
+
+    rows = Correction.objects.filter(plan=plan, id__gt=after)
+    if status:
+        rows = rows.filter(status=status)
+    page = list(rows.select_related("subject", "release").order_by("id")[:limit + 1])
+    return page[:limit], (page[limit - 1].id if len(page) > limit else None)
+
+
+def corrections_open_by_reason() -> list[tuple[str, str, int]]:
+    """(reason code, label, how many) of the open correction requests of every plan: what
+    recipients could not apply and sources have not corrected yet (the dashboard card)."""
+    from django.db.models import Count
+
+    from transfers.models import Correction
+
+    counts = dict(Correction.objects.filter(status=Correction.Status.OPEN)
+                  .values("reason").annotate(n=Count("id")).values_list("reason", "n"))
+    return [(code, label, counts.get(code, 0)) for code, label in Correction.Reason.choices]

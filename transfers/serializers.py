@@ -380,3 +380,54 @@ class ManifestSerializer(serializers.Serializer):
     counts = serializers.DictField(child=serializers.JSONField(), help_text=(
         "records, subjects, fields, denied, denied_by_field, first_time"))
     control_totals = ManifestControlTotalsSerializer()
+
+
+# --- Apply reports and corrections (issue 18, part 4) -----------------------------------------
+
+
+class ApplyReportInputSerializer(StrictSerializer):
+    payload = _signed_payload(4_000_000, (
+        "base64 of the exact JSON bytes that were signed: `{release, manifest_sha256, nonce, "
+        "signed_at, records: [{subject, reason, text}, ...]}`"))
+    signature = _signature()
+
+
+class ApplyReportOutputSerializer(serializers.Serializer):
+    report = serializers.IntegerField(source="pk", help_text="the stored apply report")
+    release = serializers.UUIDField(source="release.public_id")
+    records = serializers.IntegerField(source="record_count",
+                                       help_text="records listed as not applied")
+    reasons = serializers.DictField(source="reason_counts", child=serializers.IntegerField(),
+                                    help_text="records per reason code")
+    corrections_opened = serializers.IntegerField(help_text=(
+        "correction requests opened (a record already awaiting correction is not opened "
+        "again)"))
+
+
+CORRECTION_REASONS = ["qr_unknown", "qr_duplicate", "account_invalid", "phone_unreachable",
+                      "other"]
+
+
+class CorrectionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subject = serializers.CharField(source="subject.public_id",
+                                    help_text="the subject's public id")
+    kind = serializers.ChoiceField(source="subject.kind", choices=["merchant", "user"])
+    external_id = serializers.CharField(source="subject.external_id",
+                                        help_text="your id of the subject: upload its "
+                                                  "corrected row under it")
+    reason = serializers.ChoiceField(choices=CORRECTION_REASONS)
+    text = serializers.CharField(allow_blank=True, help_text="the recipient's words "
+                                                             "(for `other`)")
+    status = serializers.ChoiceField(choices=["open", "corrected", "carried"])
+    release = serializers.UUIDField(source="release.public_id",
+                                    help_text="the release the recipient could not apply")
+    created_at = serializers.DateTimeField()
+    corrected_at = serializers.DateTimeField(allow_null=True)
+
+
+class CorrectionPageSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    corrections = CorrectionSerializer(many=True)
+    next_after = serializers.IntegerField(allow_null=True, help_text=(
+        "pass as `after` for the next page; null when this page was the last"))

@@ -41,6 +41,8 @@ def _calls(o):
         ("get", f"/api/plans/{p}/releases"), ("post", f"/api/plans/{p}/releases"),
         ("get", f"/api/plans/{p}/deletions"),
         ("get", f"/api/plans/{p}/notices"), ("post", f"/api/plans/{p}/notice-attestations"),
+        ("get", f"/api/plans/{p}/corrections"),
+        ("post", f"/api/releases/{r}/apply-reports"),
         ("get", f"/api/uploads/{u}"), ("post", f"/api/uploads/{u}/complete"),
         ("put", f"/api/uploads/{u}/batches/b9"), ("get", f"/api/uploads/{u}/batches/b1"),
         ("get", f"/api/releases/{r}"), ("get", f"/api/releases/{r}/records"),

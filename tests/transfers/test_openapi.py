@@ -59,8 +59,9 @@ OPERATOR_OPERATIONS = {
     "service_key", "plans_list", "plans_retrieve", "uploads_create", "uploads_retrieve",
     "uploads_complete", "batches_send", "batches_retrieve", "releases_list", "releases_request",
     "releases_retrieve", "releases_manifest", "releases_signature", "releases_chunk",
-    "releases_records", "releases_acknowledge", "deletions_list",
+    "releases_records", "releases_acknowledge", "releases_apply_report", "deletions_list",
     "deletions_confirm", "plans_notices_unreached", "plans_notice_attestations_create",
+    "plans_corrections_list",
 }
 
 

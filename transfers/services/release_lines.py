@@ -19,6 +19,7 @@ from governance.selectors import (
 from transfers.blocks import block_lines
 from transfers.models import RecordBlock, Release
 from transfers.selectors import release_subjects
+from transfers.services.corrections import corrected_awaiting_release
 from transfers.validation import BALANCE_FIELD
 
 
@@ -39,6 +40,9 @@ class Tally:
     first_subjects: Counter = field(default_factory=Counter)
     first_fields: Counter = field(default_factory=Counter)
     first_balance_sum: int = 0
+    # Subjects carried again because the source corrected a record the recipient could not
+    # apply (transfers.services.corrections); marked carried with the release.
+    corrected: set = field(default_factory=set)
 
 
 def _previously_released(plan: TransferPlan, release: Release
@@ -223,6 +227,8 @@ def release_lines(release: Release, tally: Tally
     previous = _Previous(_previously_released(plan, release))
     first_release = previous.next is None
     withheld = _withheld(plan)
+    # Corrected records go again although an earlier release carried the subject.
+    corrected = corrected_awaiting_release(plan)
     shapes: dict[int, dict[bytes, Shape]] = {}  # id(decisions) -> stored keys -> shape
 
     def shape_for(kind: bytes, decided, stored_keys: bytes) -> Shape:
@@ -264,11 +270,14 @@ def release_lines(release: Release, tally: Tally
                     shape = shape_for(kind, decided, head[3])
                 carried = _NOTHING if first_release else previous.fields(subject_id)
                 if carried and shape.allowed_set <= carried:
-                    continue  # nothing new for this subject since an earlier release
+                    if not corrected or subject_id not in corrected:
+                        continue  # nothing new for this subject since an earlier release
                 shape.counted += 1
                 if not shape.allowed:
                     continue
                 shape.carried += 1
+                if corrected and subject_id in corrected:
+                    tally.corrected.add(subject_id)
                 balance = 0
                 if shape.balance is not None:
                     balance = int(head[shape.balance][_BALANCE_VALUE_AT:])

@@ -24,6 +24,7 @@ from transfers import format as fmt
 from transfers.models import Release, ReleaseGroup, UploadBatch
 from transfers.selectors import balance_sum_of
 from transfers.services.common import Conflict, gc_paused, record, releases_dir
+from transfers.services.corrections import corrections_carried
 from transfers.services.release_lines import Shape, Tally, release_lines
 
 SYSTEM = ("system", "system:transfers")
@@ -171,6 +172,7 @@ def _export(release: Release) -> Release:
     release.manifest_sha256 = hashlib.sha256(body).hexdigest()
     release.attempts += 1
     release.save()
+    corrections_carried(release, tally.corrected)
     if not release.rehearsal and tally.records:
         # A rehearsal moves nothing, so it is not a provision.
         provision_record(plan=plan, items=sorted(tally.items), subject_count=tally.records,

@@ -13,11 +13,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import looks_personal
+from governance.crypto import blind_index
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules, subjects_known
 from governance.services import subjects_upsert
 from transfers.blocks import BLOCK_RECORDS, block_encode
-from transfers.models import Record, RecordBlock, Upload, UploadBatch
+from transfers.models import QrMerchantId, Record, RecordBlock, Upload, UploadBatch
 from transfers.services.common import (
     Conflict,
     TransferError,
@@ -25,8 +26,14 @@ from transfers.services.common import (
     gc_paused,
     record,
 )
+from transfers.services.corrections import (
+    corrections_answered,
+    open_corrections,
+    records_replace,
+)
 from transfers.validation import (
     MAX_INTEGER,
+    QR_FIELD,
     REQUIRED_FIELDS,
     SUBJECT_BRN_FIELD,
     SUBJECT_PHONE_FIELD,
@@ -204,8 +211,15 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
         valid.append(row)
     batch = UploadBatch.objects.create(upload=upload, batch_id=batch_id, content_sha256=digest,
                                        line_count=lines)
-    valid, known = _drop_known(plan, valid, problems, rejected_lines)
-    _store(plan, upload, batch, valid, known, by)
+    valid, known, replacing = _drop_known(plan, valid, problems, rejected_lines)
+    valid, qr_ids = qr_ids_check(plan.from_operator_id, valid, known, problems, rejected_lines)
+    if replacing:
+        records_replace(plan, replacing)
+    subject_ids = _store(plan, upload, batch, valid, known, by)
+    qr_ids_hold(plan.from_operator_id, {subject_ids[key]: index
+                                        for key, index in qr_ids.items()})
+    if replacing:
+        batch.corrected_count = corrections_answered(plan, replacing, batch)
     kinds = Counter(r.kind for r in valid)
     fields = Counter(k for r in valid for k in r.values)
     batch.accepted_count, batch.rejected_count = len(valid), len(rejected_lines)
@@ -228,8 +242,10 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
 
 
 def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Problem],
-                rejected_lines: set[int]) -> tuple[list[ValidRow], dict[str, dict]]:
-    """Reject rows whose subject already has a record under this plan (an earlier batch).
+                rejected_lines: set[int]) -> tuple[list[ValidRow], dict[str, dict], set[int]]:
+    """Reject rows whose subject already has a record under this plan (an earlier batch),
+    unless the recipient could not apply that record and the source is asked to correct it
+    (an open `Correction`): such a row replaces the record (the third value: their ids).
 
     Returns the rows kept and, per kind, the subjects the operator already holds among them
     (`subjects_known`), which the subjects' upsert then uses instead of looking them up again.
@@ -239,15 +255,17 @@ def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Proble
     by_kind: dict[str, list[str]] = {}
     for row in valid:
         by_kind.setdefault(row.kind, []).append(row.external_id)
-    known_by_kind, recorded = {}, set()
+    known_by_kind, recorded, replacing = {}, set(), set()
     for kind, external_ids in by_kind.items():
         known = known_by_kind[kind] = subjects_known(operator_id=plan.from_operator_id,
                                                      kind=kind, external_ids=external_ids)
         external_id_of = {pk: external_id for external_id, (pk, _) in known.items()}
-        recorded.update((kind, external_id_of[pk])
-                        for pk in _recorded_subject_ids(plan, list(external_id_of)))
+        held = _recorded_subject_ids(plan, list(external_id_of))
+        to_correct = open_corrections(plan, held)
+        replacing |= to_correct
+        recorded.update((kind, external_id_of[pk]) for pk in held if pk not in to_correct)
     if not recorded:
-        return valid, known_by_kind
+        return valid, known_by_kind, replacing
     kept = []
     for row in valid:
         if (row.kind, row.external_id) in recorded:
@@ -256,7 +274,52 @@ def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Proble
             rejected_lines.add(row.line)
         else:
             kept.append(row)
-    return kept, known_by_kind
+    return kept, known_by_kind, replacing
+
+
+def qr_ids_check(operator_id: int, valid: list[ValidRow], known: dict[str, dict],
+                 problems: list[Problem], rejected_lines: set[int]
+                 ) -> tuple[list[ValidRow], dict[tuple[str, str], str]]:
+    """Reject a merchant row whose QR merchant id another merchant of the operator holds
+    (an earlier upload, or an earlier line of this batch): `qr_id_taken`. Returns the rows
+    kept and, per (kind, external id) of those with a QR id, its keyed hash."""
+    indexes = {(r.kind, r.external_id): blind_index("qr:" + r.values[QR_FIELD])
+               for r in valid if r.values.get(QR_FIELD)}
+    if not indexes:
+        return valid, {}
+    holders = dict(QrMerchantId.objects.filter(operator_id=operator_id,
+                                               qr_index__in=set(indexes.values()))
+                   .values_list("qr_index", "subject_id"))
+    kept, claimed = [], {}
+    for row in valid:
+        key = (row.kind, row.external_id)
+        index = indexes.get(key)
+        if index is None:
+            kept.append(row)
+            continue
+        subject = known.get(row.kind, {}).get(row.external_id, (None,))[0]
+        holder, first_line = holders.get(index), claimed.get(index)
+        if (holder is not None and holder != subject) or first_line is not None:
+            where = f"line {first_line}" if first_line else "an earlier upload"
+            problems.append(Problem(row.line, QR_FIELD, "qr_id_taken",
+                                    f"another merchant holds this QR merchant id ({where})"))
+            rejected_lines.add(row.line)
+            del indexes[key]
+            continue
+        claimed[index] = row.line
+        kept.append(row)
+    return kept, indexes
+
+
+def qr_ids_hold(operator_id: int, held: dict[int, str]) -> None:
+    """Record which subject holds each QR id (a corrected row may change its own)."""
+    if not held:
+        return
+    QrMerchantId.objects.filter(operator_id=operator_id, subject_id__in=list(held)).exclude(
+        qr_index__in=list(held.values())).delete()
+    QrMerchantId.objects.bulk_create(
+        [QrMerchantId(operator_id=operator_id, subject_id=sid, qr_index=index)
+         for sid, index in held.items()], ignore_conflicts=True, batch_size=2000)
 
 
 def _recorded_subject_ids(plan: TransferPlan, subject_ids: list[int]) -> list[int]:
@@ -275,7 +338,9 @@ def _recorded_subject_ids(plan: TransferPlan, subject_ids: list[int]) -> list[in
 
 
 def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
-           known: dict[str, dict], by: tuple[str, str]) -> None:
+           known: dict[str, dict], by: tuple[str, str]) -> dict[tuple[str, str], int]:
+    """Store the rows; (kind, external id) -> subject id."""
+    stored: dict[tuple[str, str], int] = {}
     for kind in sorted({r.kind for r in valid}):
         rows = [r for r in valid if r.kind == kind]
         phone_key, brn_key = SUBJECT_PHONE_FIELD.get(kind), SUBJECT_BRN_FIELD.get(kind)
@@ -293,6 +358,8 @@ def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[V
                       rows=[StoredRow(subjects.ids[r.external_id],
                                       subjects.public_ids[r.external_id], r.external_id,
                                       r.line, r.values, r.balance) for r in rows])
+        stored.update(((kind, r.external_id), subjects.ids[r.external_id]) for r in rows)
+    return stored
 
 
 class StoredRow(NamedTuple):
