@@ -191,6 +191,9 @@ class Consent:
     expires_at: datetime | None = None
     # Asked to move now (Art. 27 items before the notice period ends), not withdrawn.
     early_requested: bool = False
+    # The subject's answer to the newest older version, when this one is to the current
+    # version: it still decides a field this answer says nothing of, if the field keeps it.
+    earlier: Consent | None = None
 
 
 NO_ANSWER = Consent()
@@ -264,6 +267,13 @@ def consent_reason(rule: Rule, consent: Consent, timing: Timing, now: datetime) 
         return Reason.DENIED_CONSENT_STALE_VERSION
     if consent.withdrawn:
         return Reason.DENIED_CONSENT_WITHDRAWN
+    earlier = consent.earlier
+    if (earlier is not None and earlier.plan_version in rule.consent_kept_from
+            and rule.field_key not in consent.declined
+            and rule.field_key not in consent.granted):
+        # Not asked again in this version (an objection or an early request made the row):
+        # the older consent, whose terms this version kept, still speaks for the field.
+        return consent_reason(rule, earlier, timing, now)
     if consent.expires_at is not None and now >= consent.expires_at:
         return Reason.DENIED_CONSENT_EXPIRED
     if rule.field_key in consent.declined:

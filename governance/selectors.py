@@ -515,11 +515,15 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
          expires_at, early_at, notified_at) in _subject_rows(
             plan, inputs.rules_by_kind, subject_ids, chunk_size, answered_only):
         old = older.get(sid)
-        early = False
+        early, earlier = False, None
         if cs_id is not None:
             version = timing.plan_version
             is_objected = bool(objected) or (old is not None and old.objected)
             early = early_at is not None and early_at <= now
+            if keeps and old is not None:
+                earlier = (old.version, old.granted_json, old.declined_json,
+                           old.withdrawn_at is not None and old.withdrawn_at <= now,
+                           old.expires_at is not None and now >= old.expires_at)
         elif old is not None:
             version, is_objected = old.version, old.objected
             granted, declined = old.granted_json, old.declined_json
@@ -532,15 +536,25 @@ def plan_decisions(plan: TransferPlan, *, now: datetime, subject_ids: Iterable[i
         notified = Notified(notified_at) if notified_at is not None else NOT_NOTIFIED
         # The policy reads `notified` only through its stage (policy.notice_stage).
         key = (kind, version, granted, declined, is_objected, withdrawn, expired, early,
-               notice_stage(notified, timing, now))
+               notice_stage(notified, timing, now), earlier)
         decisions = cache.get(key)
         if decisions is None:
             consent = Consent(plan_version=version, granted=_key_set(granted),
                               declined=_key_set(declined), objected=is_objected,
                               withdrawn=withdrawn, expires_at=now if expired else None,
-                              early_requested=early)
+                              early_requested=early, earlier=_earlier(earlier, now))
             decisions = cache[key] = _decided(inputs, kind, consent, notified, now)
         yield SubjectRef(sid, public_id, kind, external_id), decisions
+
+
+def _earlier(state: tuple | None, now: datetime) -> Consent | None:
+    """The older answer `plan_decisions` keeps beside this version's, as the policy reads it."""
+    if state is None:
+        return None
+    version, granted, declined, withdrawn, expired = state
+    return Consent(plan_version=version, granted=_key_set(granted),
+                   declined=_key_set(declined), withdrawn=withdrawn,
+                   expires_at=now if expired else None)
 
 
 def _decided(inputs: PlanInputs, kind: str, consent: Consent, notified: Notified,

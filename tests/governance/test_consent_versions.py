@@ -97,3 +97,18 @@ def test_an_answer_to_the_new_version_replaces_the_earlier_one(
     plan_approve(plan=v2, by=second_officer)
     subject_consent_state_set(plan=v2, subject=merchant, fields_declined=[ACCOUNT])
     assert _decisions(v2, merchant)[ACCOUNT].reason == Reason.DENIED_CONSENT_DECLINED
+
+
+def test_a_row_for_the_new_version_that_says_nothing_of_a_field_keeps_its_older_consent(
+        approved_plan, officer, second_officer, user):
+    history = "user.purchase_history"
+    subject_consent_state_set(plan=approved_plan, subject=user, fields_granted=[history])
+    v2 = _next_version(approved_plan, officer, second_officer)
+    plan_approve(plan=v2, by=second_officer)
+    subject_consent_state_set(plan=v2, subject=user, objected=True)  # an Art. 27 objection
+    decisions = _decisions(v2, user)
+    assert decisions[history].reason == Reason.ALLOWED_CONSENT
+    assert decisions["user.phone"].reason == Reason.DENIED_OBJECTED
+    subject_consent_state_set(plan=v2, subject=user, objected=True,
+                              fields_declined=[history])
+    assert _decisions(v2, user)[history].reason == Reason.DENIED_CONSENT_DECLINED

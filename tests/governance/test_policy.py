@@ -47,11 +47,15 @@ ENTRUSTED = Ownership(controller=CITY, processor=KEPF)  # the city's: entrustmen
 party_ids = st.one_of(st.none(), st.sampled_from([CITY, KEPF, SHINHAN, STRANGER]))
 ownerships = st.builds(Ownership, disputed=st.booleans(), controller=party_ids,
                        processor=party_ids)
+earlier_answers = st.builds(
+    Consent, plan_version=st.integers(1, 4),
+    granted=st.frozensets(st.sampled_from(FIELDS)), declined=st.frozensets(st.sampled_from(FIELDS)),
+    withdrawn=st.booleans(), expires_at=st.one_of(st.none(), times))
 consents = st.builds(
     Consent, plan_version=st.one_of(st.none(), st.integers(1, 4)),
     granted=st.frozensets(st.sampled_from(FIELDS)), declined=st.frozensets(st.sampled_from(FIELDS)),
     objected=st.booleans(), withdrawn=st.booleans(), expires_at=st.one_of(st.none(), times),
-    early_requested=st.booleans())
+    early_requested=st.booleans(), earlier=st.one_of(st.none(), earlier_answers))
 timings = st.builds(Timing, plan_version=st.integers(1, 4), plan_in_force=st.booleans(),
                     notice_period=st.timedeltas(min_value=dt.timedelta(0),
                                                 max_value=dt.timedelta(days=60)),
@@ -61,10 +65,16 @@ notices = st.one_of(st.just(NOT_NOTIFIED), st.builds(Notified, at=times))
 
 
 def _live_grant(rule: Rule, consent: Consent, timing: Timing, now: dt.datetime) -> bool:
-    """Granted to this version, or to an older one whose consent the field keeps."""
+    """Granted to this version, or to an older one whose consent the field keeps (also
+    beside an answer to this version that says nothing of the field)."""
     counts = consent.plan_version is not None and (
         consent.plan_version == timing.plan_version
         or consent.plan_version in rule.consent_kept_from)
+    earlier = consent.earlier
+    if (counts and not consent.withdrawn and earlier is not None
+            and earlier.plan_version in rule.consent_kept_from
+            and rule.field_key not in consent.granted | consent.declined):
+        return _live_grant(rule, earlier, timing, now)
     return (counts and not consent.withdrawn
             and (consent.expires_at is None or now < consent.expires_at)
             and rule.field_key in consent.granted and rule.field_key not in consent.declined)
