@@ -6,7 +6,7 @@ point of the report:
 - ``accepted``: the upload batches' stored totals (what `transfers` accepted and declared
   against, `balance_sum_of`), users counted per batch;
 - ``moved``: what the releases say they carried for the first time (their signed manifests'
-  ``first_time`` balance; for a rehearsal plan the newest rehearsal release), counted by the
+  ``first_time`` balance; a rehearsal's releases are incremental too), counted by the
   subjects whose balance a release carried;
 - ``refund_requested`` / ``refunded``: the refund cases' amounts;
 - ``held``: the remaining users' record balances, per the policy's reason for the balance
@@ -165,14 +165,11 @@ def _amount(a: Amount) -> dict:
     return {"count": a.count, "won": a.won}
 
 
-def _moved_subject_ids(plan: TransferPlan, releases: list[Release]) -> set[int]:
-    """The subjects whose balance a release of the plan carried (for a rehearsal plan, the
-    newest rehearsal release only, as `transfers.selectors.plan_reconciliation` counts it)."""
-    counted = [r for r in releases if not r.rehearsal]
-    if plan.rehearsal:
-        counted = [r for r in releases if r.rehearsal][-1:]
+def _moved_subject_ids(releases: list[Release]) -> set[int]:
+    """The subjects whose balance a release of the plan carried (a rehearsal's releases are
+    incremental like real ones, as `transfers.services.release_lines` builds them)."""
     moved: set[int] = set()
-    groups = (ReleaseGroup.objects.filter(release__in=counted)
+    groups = (ReleaseGroup.objects.filter(release__in=releases)
               .values_list("fields", "subject_ids"))
     for fields, packed in groups.iterator(chunk_size=50):
         if BALANCE_FIELD in fields:
@@ -180,14 +177,10 @@ def _moved_subject_ids(plan: TransferPlan, releases: list[Release]) -> set[int]:
     return moved
 
 
-def _moved_won(plan: TransferPlan, releases: list[Release]) -> int:
+def _moved_won(releases: list[Release]) -> int:
     """What the releases' signed manifests say they moved for the first time."""
-    if plan.rehearsal:
-        newest = [r for r in releases if r.rehearsal][-1:]
-        return sum(json.loads(bytes(r.manifest))["control_totals"]["certificate_balance_sum"]
-                   for r in newest)
     return sum(json.loads(bytes(r.manifest))["counts"]["first_time"]["certificate_balance_sum"]
-               for r in releases if not r.rehearsal)
+               for r in releases)
 
 
 class _BalanceReasons:
@@ -233,7 +226,7 @@ def plan_disposition(plan: TransferPlan, *, now: datetime | None = None) -> Disp
     accepted = Amount(users, balance_sum_of(batches))
     releases = list(Release.objects.filter(plan=plan, status=Release.Status.READY)
                     .order_by("number"))
-    moved_ids = _moved_subject_ids(plan, releases)
+    moved_ids = _moved_subject_ids(releases)
     cases = {sid: (status, amount) for sid, status, amount in
              RefundCase.objects.filter(plan=plan).values_list("subject_id", "status",
                                                               "amount")}
@@ -242,7 +235,7 @@ def plan_disposition(plan: TransferPlan, *, now: datetime | None = None) -> Disp
         (refunded if status == RefundCase.Status.REFUNDED else refund_requested).add(amount)
     reasons = _BalanceReasons(plan, now)
     held: dict[str, Amount] = {}
-    records, records_moved, moved = Amount(), Amount(), Amount(0, _moved_won(plan, releases))
+    records, records_moved, moved = Amount(), Amount(), Amount(0, _moved_won(releases))
     rows = (Record.objects.filter(plan_id=plan.pk, kind="user")
             .values_list("subject_id", "certificate_balance"))
     held_counts: Counter = Counter()

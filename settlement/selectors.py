@@ -82,9 +82,9 @@ def subject_objected(plan: TransferPlan, subject: DataSubject) -> bool:
 
 
 def balance_moved(plan: TransferPlan, subject: DataSubject) -> bool:
-    """Whether a release (not a rehearsal) of the plan's lineage carried the subject's
-    balance: then it has moved and cannot be refunded here."""
-    release_ids = list(Release.objects.filter(plan__lineage=plan.lineage, rehearsal=False,
+    """Whether a release of the plan's lineage carried the subject's balance: then it has
+    moved (to the recipient, even in a rehearsal) and cannot be refunded here."""
+    release_ids = list(Release.objects.filter(plan__lineage=plan.lineage,
                                               status=Release.Status.READY)
                        .values_list("pk", flat=True))
     carried = releases_carried(release_ids, {subject.pk})

@@ -245,3 +245,22 @@ def _notice(plan, user, days, early, now):
     if early:
         subject_early_request_set(plan=plan, subject=user,
                                   requested_at=now - dt.timedelta(minutes=1))
+
+
+def test_a_rehearsals_incremental_releases_all_count_as_moved(approved_plan):
+    from governance.models import TransferPlan
+
+    TransferPlan.objects.filter(pk=approved_plan.pk).update(rehearsal=True)  # drafted so
+    approved_plan.refresh_from_db()
+    upload_rows(approved_plan, list(synthetic.rows("user", 1, 6)))
+    users = list(DataSubject.objects.filter(kind="user").order_by("id"))
+    notified_long_ago(approved_plan, subjects=users[:3])
+    first = release_now(approved_plan)
+    notified_long_ago(approved_plan, subjects=users[3:])
+    second = release_now(approved_plan)
+
+    d = plan_disposition(approved_plan)
+
+    assert first.rehearsal and second.rehearsal
+    assert d.moved == Amount(6, 21_000) and d.unaccounted == Amount() and d.clean
+    assert [r.released.won for r in d.releases] == [6_000, 15_000]
