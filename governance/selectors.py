@@ -369,6 +369,7 @@ class RoleCheck:
     basis: str
     controller: str  # the field's controller as the catalogue records it ("" if none)
     fits: bool
+    ground: str = ""  # why that operator controls it (the ownership row's ground)
 
 
 def plan_role_checks(plan: TransferPlan) -> list[RoleCheck]:
@@ -378,6 +379,9 @@ def plan_role_checks(plan: TransferPlan) -> list[RoleCheck]:
     owners = field_current_owners(r.field_id for r in rules)
     names = dict(Operator.objects.filter(
         pk__in={c for c, _ in owners.values() if c is not None}).values_list("pk", "name"))
+    grounds = dict(FieldOwnership.objects.filter(
+        field_id__in=list(owners), role=Operator.Role.CONTROLLER, until__isnull=True)
+        .order_by("since", "id").values_list("field_id", "ground"))
     parties = plan_parties(plan)
     checks = []
     for rule in rules:
@@ -385,7 +389,8 @@ def plan_role_checks(plan: TransferPlan) -> list[RoleCheck]:
         ownership = Ownership(controller=controller, processor=processor)
         checks.append(RoleCheck(rule.field.key, rule.field.label_ko, rule.basis,
                                 names.get(controller, ""),
-                                role_fits(rule.basis, ownership, parties)))
+                                role_fits(rule.basis, ownership, parties),
+                                grounds.get(rule.field_id, "")))
     return checks
 
 

@@ -197,6 +197,7 @@ def test_the_plan_page_shows_roles_misfits_and_kept_consents_before_approval(
     assert "개인정보처리자 (controller): <strong>서울특별시</strong>" in html
     misfit = html.split('data-role-field="merchant.representative_name"')[1].split("</tr>")[0]
     assert "denied_role_mismatch" in misfit and "서울특별시" in misfit
+    assert "개인정보보호위원회 2022-03-04" in misfit  # why the city controls it
     fits = html.split('data-role-field="merchant.email"')[1].split("</tr>")[0]
     assert "적합" in fits and "denied_role_mismatch" not in fits
     kept = html.split('data-consent-field="merchant.settlement_bank_account"')[1].split("</tr>")[0]
