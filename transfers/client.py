@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -64,6 +65,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+# The post-quantum option: ML-KEM-768 + X25519 (X-Wing, HPKE KEM 0x647A), named in the
+# manifest's `suite.kem_id`; the keys file then also holds `hpke_mlkem_seed` (64 bytes).
+HYBRID_SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256,
+                          hpke.AEAD.AES_256_GCM)
+KEM_X25519, KEM_HYBRID = 0x0020, 0x647A
 FORMAT = "consent-broker-release/1"
 BALANCE_FIELD = "user.certificate_balance"
 
@@ -170,11 +176,41 @@ def _choose_release(api: Api, plan_id: int, new: bool, wait_seconds: float) -> d
     return release
 
 
+def hybrid_keys_new() -> tuple[dict, bytes]:
+    """A new post-quantum recipient key: the keys-file entries (keep them secret) and the
+    1,216-byte public key to register (ML-KEM-768's public key, then X25519's)."""
+    from cryptography.hazmat.primitives import serialization
+
+    seed = secrets.token_bytes(64)
+    kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(seed)
+    x25519 = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    public = kem.public_key().public_bytes(*raw) + x25519.public_key().public_bytes(*raw)
+    private = x25519.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                   serialization.NoEncryption())
+    return {"hpke_mlkem_seed": base64.b64encode(seed).decode(),
+            "hpke_private_key": base64.b64encode(private).decode()}, public
+
+
+def release_key(keys: dict, suite: dict):
+    """The HPKE suite and private key for the manifest's ``suite``: X25519 alone, or
+    ML-KEM-768 + X25519 (``hpke_mlkem_seed`` and ``hpke_private_key`` in the keys file)."""
+    x25519 = X25519PrivateKey.from_private_bytes(base64.b64decode(keys["hpke_private_key"]))
+    if suite.get("kem_id") == KEM_X25519:
+        return SUITE, x25519
+    if suite.get("kem_id") == KEM_HYBRID:
+        if not keys.get("hpke_mlkem_seed"):
+            raise ClientError("the release is for a hybrid key: hpke_mlkem_seed is missing")
+        seed = base64.b64decode(keys["hpke_mlkem_seed"])
+        return HYBRID_SUITE, hpke.MLKEM768X25519PrivateKey(
+            mlkem.MLKEM768PrivateKey.from_seed_bytes(seed), x25519)
+    raise ClientError(f"unknown HPKE KEM in the manifest: {suite.get('kem_id')}")
+
+
 def pull(api: Api, keys: dict, out: Path, *, plan_id: int | None = None, new: bool = False,
          wait_seconds: float = 600, service_key_b64: str | None = None,
          log=print) -> dict:
     """Download, verify, decrypt and acknowledge one release. Returns a summary."""
-    hpke_key = X25519PrivateKey.from_private_bytes(base64.b64decode(keys["hpke_private_key"]))
     signing_key = Ed25519PrivateKey.from_private_bytes(
         base64.b64decode(keys["signing_private_key"]))
     plan_id = _recipient_plan(api, plan_id)
@@ -197,6 +233,7 @@ def pull(api: Api, keys: dict, out: Path, *, plan_id: int | None = None, new: bo
         raise ClientError("the manifest is not for this release")
     if keys.get("hpke_key_id") and manifest["recipient"]["key_id"] != keys["hpke_key_id"]:
         raise ClientError("the release is encrypted to another key than ours")
+    suite, hpke_key = release_key(keys, manifest["suite"])
     out = out / release_id
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_bytes(body)
@@ -215,7 +252,7 @@ def pull(api: Api, keys: dict, out: Path, *, plan_id: int | None = None, new: bo
                         f"key={manifest['recipient']['key_id']}")
             if not all(part.encode() in info for part in expected):
                 raise ClientError(f"{chunk['file']}: info does not bind this chunk to us")
-            plain = SUITE.decrypt(data, hpke_key, info=info)
+            plain = suite.decrypt(data, hpke_key, info=info)
             lines = [line for line in plain.split(b"\n") if line]
             if len(lines) != chunk["records"]:
                 raise ClientError(f"{chunk['file']}: {len(lines)} records, manifest says "
@@ -247,6 +284,7 @@ def pull(api: Api, keys: dict, out: Path, *, plan_id: int | None = None, new: bo
                "rehearsal": manifest.get("rehearsal", False), "records": totals["records"],
                "chunks": len(manifest["chunks"]), "counts_match_manifest": counts_ok,
                "acknowledged": answer["matches"], "mismatches": answer["mismatches"],
+               "kem": manifest["suite"]["kem"],
                "out": str(records_path)}
     log(json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
