@@ -25,6 +25,7 @@ from audit.chain import format_timestamp
 from audit.checkpoints import CheckpointError, verify_checkpoint
 from audit.merkle import Frontier
 from audit.models import AuditEvent, Checkpoint, LogState, WitnessCosignature
+from audit.prefetch import prefetch_possible, rows_prefetched
 from audit.witness.note import (
     Note,
     NoteError,
@@ -184,6 +185,9 @@ def _stream_entries(chunk_size: int) -> Iterator[tuple]:
     if connection.vendor != "postgresql":
         yield from (AuditEvent.objects.filter(seq__isnull=False).order_by("seq")
                     .values_list(*ENTRY_COLUMNS).iterator(chunk_size=chunk_size))
+        return
+    if prefetch_possible():  # audit.prefetch: PostgreSQL renders a chunk while we hash one
+        yield from rows_prefetched(_PG_STREAM, chunk_size, name="audit_verify")
         return
     connection.ensure_connection()
     with transaction.atomic(), connection.connection.cursor(name="audit_verify") as cursor:
