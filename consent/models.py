@@ -320,6 +320,12 @@ class ConsentRecord(models.Model):
     # request an objection or its withdrawal overrides, the answer a new answer replaces).
     changes = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="+", verbose_name="변경하는 기록")
+    # The privacy page (/privacy) in force when the record was written: its version and the
+    # SHA-256 of its text (served at /privacy/<sha256>). Empty for records made before.
+    privacy_version = models.PositiveIntegerField("개인정보 처리방침 버전", default=0,
+                                                  db_default=0)
+    privacy_hash = models.CharField("개인정보 처리방침 SHA-256", max_length=64, blank=True,
+                                    default="", db_default="")
     created_at = models.DateTimeField("기록 시각", default=timezone.now, editable=False)
 
     class Meta:

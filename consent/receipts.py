@@ -41,7 +41,7 @@ from django.utils import timezone
 from audit.signing import service_key_id, service_public_key_b64, service_sign
 from consent.models import ConsentRecord
 from consent.notices import notice_items
-from consent.roles import field_controllers, plan_parties, privacy_page
+from consent.roles import field_controllers, plan_parties
 from governance.models import Field, FieldRule
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
@@ -259,10 +259,33 @@ def _validity(record: ConsentRecord) -> dict:
             "plan": {"lineage": str(plan.lineage), "version": plan.version}}
 
 
+def _privacy_policy(record: ConsentRecord) -> dict:
+    """The privacy page in force when the record was written (stored on it)."""
+    if not record.privacy_hash:
+        return {"url": "", "permalink": "", "version": 0, "sha256": ""}
+    base = settings.PUBLIC_BASE_URL
+    return {"url": base + reverse("governance:privacy"),
+            "permalink": base + reverse("governance:privacy_version",
+                                        args=[record.privacy_hash]),
+            "version": record.privacy_version, "sha256": record.privacy_hash}
+
+
 def _listed(items: list[dict], moves: str) -> list[dict]:
     keep = {"other_basis": ("key", "label", "lawfulBasis"),
             "stays": ("key", "label", "staysBecause")}.get(moves, ("key", "label"))
     return [{k: i[k] for k in keep} for i in items if i["moves"] == moves]
+
+
+def _audit_checkpoint(record: ConsentRecord) -> dict | None:
+    """The first checkpoint the witnesses co-signed past this record's audit event: null
+    until it is sealed and co-signed, then always the same (docs/audit.md, "Witnesses")."""
+    from audit.selectors import witnessed_checkpoint_covering
+
+    if not record.request_id:
+        return None
+    return witnessed_checkpoint_covering(target_type="consent_request",
+                                         target_id=str(record.request.public_id),
+                                         receipt=str(record.receipt_id))
 
 
 def receipt_build(record: ConsentRecord) -> dict:
@@ -289,7 +312,7 @@ def receipt_build(record: ConsentRecord) -> dict:
         else record.items_declined
     sensitive = [labels.get(k, k) for k in covered if by_key.get(k, {}).get("sensitive")]
     parties = plan_parties(plan)
-    policy = privacy_page()
+    policy = _privacy_policy(record)
     has_transfer_items = any(i["basis"] == Basis.NOTICE_OPT_OUT for i in information)
     created = timezone.localtime(record.created_at)
     return {
@@ -352,6 +375,7 @@ def receipt_build(record: ConsentRecord) -> dict:
         "validityDuration": _validity(record),
         "plan": {"lineage": str(plan.lineage), "version": plan.version},
         "request": str(record.request.public_id) if record.request_id else "",
+        "auditCheckpoint": _audit_checkpoint(record),
     }
 
 

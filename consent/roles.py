@@ -5,15 +5,12 @@ The roles are governance's (`governance.selectors.plan_roles`): the controller (
 (수탁자), and the outgoing operator's subcontractor (재수탁자) where it has one. The outgoing
 operator is never called the "provider": a processor returns the data to its controller's
 next processor on the controller's instruction (PIPA Art. 26), it provides nothing of its own
-accord. The privacy page (`/privacy`, `governance.selectors.privacy_page_current`) is named
-with its version and hash, so a receipt proves which text was in force.
+accord.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from django.conf import settings
 
 from governance.models import TransferPlan
 
@@ -85,17 +82,6 @@ def plan_parties(plan: TransferPlan) -> list[Party]:
                               duty=f"{roles.outgoing_processor.name}의 재위탁을 받아 처리한 자",
                               on_behalf_of=roles.outgoing_processor.name))
     return parties
-
-
-def privacy_page() -> dict:
-    """The privacy page in force: ``{"url", "permalink", "version", "sha256"}`` (the page,
-    this version's own address, its version and the SHA-256 of its text)."""
-    from governance.selectors import privacy_page_current
-
-    page = privacy_page_current()
-    base = settings.PUBLIC_BASE_URL
-    return {"url": base + page.url, "permalink": base + page.permalink,
-            "version": int(page.version), "sha256": page.text_hash}
 
 
 def field_controllers(plan: TransferPlan) -> dict[str, str]:

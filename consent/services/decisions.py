@@ -1,7 +1,8 @@
 """What a subject says: answer (agree/decline per item), withdraw, object. -> ConsentRecord
 
-Every call writes, in ONE transaction: an immutable `ConsentRecord`, the whole per-plan-version
-state in governance (`subject_consent_state_set`), the request's status, and one audit event.
+Every call writes, in ONE transaction: an immutable `ConsentRecord` (naming the privacy page
+in force, `record_create`), the whole per-plan-version state in governance
+(`subject_consent_state_set`), the request's status, and one audit event.
 The request row is locked (`select_for_update`) first, so two answers arriving at once (a
 double-clicked button, a web answer and an SMS reply) are applied one after the other, never
 interleaved.
@@ -142,6 +143,16 @@ def _labels(keys, items: dict[str, NoticeItem]) -> str:
     return ", ".join(items[k].label if k in items else k for k in sorted(keys))
 
 
+def record_create(**values) -> ConsentRecord:
+    """Write the immutable record, naming the privacy page in force as it is written (the
+    receipt cites that version, not whatever is current when it is downloaded)."""
+    from governance.selectors import privacy_page_current
+
+    page = privacy_page_current()
+    return ConsentRecord.objects.create(privacy_version=page.version,
+                                        privacy_hash=page.text_hash, **values)
+
+
 def _last(plan, subject, *actions) -> ConsentRecord | None:
     return (ConsentRecord.objects.select_related("notice")
             .filter(plan=plan, subject=subject, action__in=actions)
@@ -187,7 +198,7 @@ def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: 
             earlier_granted = set(state.fields_granted) if state.withdrawn_at is None else set()
             granted |= earlier_granted - declined_all
             declined_all |= set(state.fields_declined) - granted
-        record = ConsentRecord.objects.create(
+        record = record_create(
             plan=plan, subject=subject, request=req, notice=notice,
             notice_hash=notice.text_hash if notice else "", sms_message=sms_message,
             changes=_last(plan, subject, Action.ANSWER),
@@ -247,7 +258,7 @@ def consent_withdraw(*, request: ConsentRequest, channel: str, identity_factor: 
         notice = (last_answer.notice if last_answer and last_answer.notice else
                   notice_current(plan=plan, subject_kind=subject.kind,
                                  kind=Notice.Kind.CONSENT))
-        record = ConsentRecord.objects.create(
+        record = record_create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
             changes=last_answer, action=Action.WITHDRAW, items_agreed=[],
             items_declined=sorted(granted),
@@ -283,7 +294,7 @@ def consent_object(*, request: ConsentRequest, channel: str, identity_factor: st
                                 kind=Notice.Kind.TRANSFER)
         early = (_last(plan, subject, Action.EARLY_REQUEST)
                  if state is not None and state.early_requested_at is not None else None)
-        record = ConsentRecord.objects.create(
+        record = record_create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
             changes=early, action=Action.OBJECT, items_agreed=[],
             items_declined=sorted(items.notice),

@@ -36,6 +36,7 @@ from consent.services.decisions import (
     _last,
     _locked,
     _state,
+    record_create,
     request_is_live,
     request_items,
 )
@@ -97,7 +98,7 @@ def consent_early_request(*, request: ConsentRequest, channel: str, identity_fac
         notice = notice_current(plan=plan, subject_kind=subject.kind, kind=Notice.Kind.TRANSFER)
         if notice_hash is not None and notice_hash != notice.text_hash:
             raise NoticeChanged()
-        record = ConsentRecord.objects.create(
+        record = record_create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
             action=Action.EARLY_REQUEST, items_agreed=sorted(items), items_declined=[],
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
@@ -129,7 +130,7 @@ def consent_early_withdraw(*, request: ConsentRequest, channel: str, identity_fa
                            since=state.early_requested_at) is not None:
             raise AlreadyMoved()
         notice = notice_current(plan=plan, subject_kind=subject.kind, kind=Notice.Kind.TRANSFER)
-        record = ConsentRecord.objects.create(
+        record = record_create(
             plan=plan, subject=subject, request=req, notice=notice, notice_hash=notice.text_hash,
             changes=_last(plan, subject, Action.EARLY_REQUEST), action=Action.EARLY_WITHDRAW,
             items_agreed=[], items_declined=sorted(items),

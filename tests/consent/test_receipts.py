@@ -330,6 +330,23 @@ def settings_base() -> str:
     return settings.PUBLIC_BASE_URL
 
 
+def test_a_receipt_names_the_privacy_page_in_force_when_it_was_recorded(answered,
+                                                                        merchant_request):
+    from governance.models import Operator
+
+    before = receipt_document(answered)["receipt"]["privacyPolicy"]
+    assert before["sha256"] == answered.privacy_hash and before["version"] >= 1
+    # The page changes (the city's privacy officer has a new number): a new version.
+    Operator.objects.filter(code="SEOUL").update(privacy_officer_contact="02-120 (새 번호)")
+    later = consent_withdraw(request=merchant_request, channel="web", identity_factor="brn")
+    assert later.privacy_hash != answered.privacy_hash
+    assert later.privacy_version == before["version"] + 1
+    # The first receipt still names the page its record was made under, and still verifies.
+    document = json.loads(receipt_file_bytes(answered))
+    assert document["receipt"]["privacyPolicy"] == before
+    _verify_with_cryptography(document)
+
+
 def test_a_receipt_with_newlines_and_quotes_in_its_text_still_verifies(answered):
     """Control characters and quotes in strings (say, in a plan's purpose) are escaped the
     documented way: the receipt's own text carries several lines (the SMS), so check a
