@@ -298,7 +298,7 @@ def receipt_build(record: ConsentRecord) -> dict:
                                                        kind=notice.kind)}
     fields = _plan_fields(record)
     standing = _standing(record)
-    controllers = field_controllers(plan)
+    controllers = field_controllers(plan, on=timezone.localdate(record.created_at))
     information = [_item(field, rule, record, standing, controllers) for field, rule in fields]
     by_key = {i["key"]: i for i in information}
     labels = {**{k: i["label"] for k, i in by_key.items()}, **labels}

@@ -84,8 +84,21 @@ def plan_parties(plan: TransferPlan) -> list[Party]:
     return parties
 
 
-def field_controllers(plan: TransferPlan) -> dict[str, str]:
-    """Field key -> the name of the operator that controls it (catalogue and rulings)."""
-    from governance.selectors import plan_roles
+def field_controllers(plan: TransferPlan, *, on=None) -> dict[str, str]:
+    """Field key -> the name of the operator that controls it by the catalogue's ownership
+    (and the rulings it records): now, or ``on`` a date (a receipt asks for its record's
+    day, so a later ruling does not rewrite it)."""
+    if on is None:
+        from governance.selectors import plan_roles
 
-    return {key: operator.name for key, operator in plan_roles(plan).field_controllers.items()}
+        return {key: op.name for key, op in plan_roles(plan).field_controllers.items()}
+    from django.db.models import Q
+
+    from governance.models import FieldOwnership, Operator
+
+    rows = (FieldOwnership.objects
+            .filter(field__rules__plan=plan, role=Operator.Role.CONTROLLER)
+            .filter(Q(since__isnull=True) | Q(since__lte=on))
+            .filter(Q(until__isnull=True) | Q(until__gt=on))
+            .order_by("since", "id").values_list("field__key", "operator__name"))
+    return dict(rows)  # a later row (since) wins, as in governance.selectors

@@ -347,6 +347,19 @@ def test_a_receipt_names_the_privacy_page_in_force_when_it_was_recorded(answered
     _verify_with_cryptography(document)
 
 
+def test_a_later_ruling_does_not_rewrite_whose_data_an_old_receipt_names(answered, city):
+    import datetime as dt
+
+    from governance.models import Field
+    from governance.services import ownership_set
+
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    ownership_set(field=Field.objects.get(key=ACCOUNT), operator=city, role="controller",
+                  ground="a later ruling (test)", since=tomorrow, by=None)
+    items = _by_key(receipt_document(answered)["receipt"])
+    assert items[ACCOUNT]["piiController"] == "한국간편결제진흥원"
+
+
 def test_a_receipt_with_newlines_and_quotes_in_its_text_still_verifies(answered):
     """Control characters and quotes in strings (say, in a plan's purpose) are escaped the
     documented way: the receipt's own text carries several lines (the SMS), so check a
