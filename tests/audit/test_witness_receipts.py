@@ -1,0 +1,40 @@
+"""A consent receipt names the first checkpoint the witnesses co-signed past its record's
+audit event (audit.selectors.witnessed_checkpoint_covering): the recipient can look the
+record up in the history the commission saw, and a receipt built later says the same."""
+
+from __future__ import annotations
+
+from audit.models import AuditEvent, Checkpoint, WitnessCosignature
+from consent.receipts import receipt_document
+from consent.services.decisions import consent_answer
+from tests.consent.conftest import merchant_campaign, merchant_request  # noqa: F401 - fixtures
+
+from .conftest import record
+
+
+def test_a_receipt_names_the_first_witnessed_checkpoint_past_its_event(
+        commission_witness, merchant_request):  # noqa: F811 - the fixture
+    answered = consent_answer(request=merchant_request,
+                              agreed=["merchant.settlement_bank_account"],
+                              declined=["merchant.email"], channel="web",
+                              identity_factor="brn")
+    receipt = receipt_document(answered)["receipt"]
+    event = AuditEvent.objects.get(action="consent.answered",
+                                   details__receipt=str(answered.receipt_id))
+    first = (Checkpoint.objects.filter(size__gt=event.seq, cosignatures__isnull=False)
+             .order_by("size").first())
+    assert WitnessCosignature.objects.filter(checkpoint=first).exists()
+    assert receipt["auditCheckpoint"]["size"] == first.size > event.seq
+    assert receipt["auditCheckpoint"]["witnesses"] == [commission_witness.name]
+    record(3)  # the log moves on; the receipt does not
+    assert receipt_document(answered)["receipt"] == receipt
+
+
+def test_a_receipt_claims_no_checkpoint_before_one_is_witnessed(
+        merchant_request, settings):  # noqa: F811 - the fixture
+    settings.AUDIT_WITNESSES = []
+    answered = consent_answer(request=merchant_request,
+                              agreed=["merchant.settlement_bank_account"],
+                              declined=["merchant.email"], channel="web",
+                              identity_factor="brn")
+    assert receipt_document(answered)["receipt"]["auditCheckpoint"] is None
