@@ -73,51 +73,70 @@ def _joined(grounds: dict[str, str]) -> str:
     return "; ".join(sorted(set(grounds.values())))
 
 
+def _subjects_carrying(keys: Iterable[str], groups: list[tuple[frozenset[str], int]]) -> int:
+    wanted = set(keys)
+    return sum(n for fields, n in groups if fields & wanted)
+
+
 @transaction.atomic
 def release_register(*, plan: TransferPlan, items: Iterable[str], subject_count: int,
                      started_at: datetime, by: Actor, ended_at: datetime | None = None,
-                     file_name: str = "", reference: str = "") -> ReleaseRegistered:
+                     file_name: str = "", reference: str = "",
+                     groups: Iterable[tuple[Iterable[str], int]] | None = None
+                     ) -> ReleaseRegistered:
     """Record what one release under ``plan`` moved: its provision items in the provision
     register, its entrustment items in the entrustment register (a row each, only where
     there are items), each item with its ground. ``items`` are field keys that moved; an
     item the plan could not have moved (not in the plan, prohibited, a basis that does not
-    fit the roles) is refused and nothing is written. A rehearsal plan writes nothing."""
+    fit the roles) is refused and nothing is written. A rehearsal plan writes nothing.
+
+    ``groups``: the release's subjects by the items each carried (field keys, number of
+    subjects); each register row then counts the subjects that carried one of its items.
+    Without it both rows count ``subject_count``, all the release's subjects."""
     items = sorted(set(items))
     if subject_count < 0:
         raise GovernanceError("subject_count must not be negative")
     provided, entrusted = _split(plan, items)
     if plan.rehearsal:
         return ReleaseRegistered(None, None)
+    shapes = None if groups is None else [(frozenset(f), int(n)) for f, n in groups]
+    provided_count = (subject_count if shapes is None
+                      else _subjects_carrying(provided, shapes))
+    entrusted_count = (subject_count if shapes is None
+                       else _subjects_carrying(entrusted, shapes))
     name = file_name or f"{plan.title} v{plan.version}"
     provision = entrustment = None
     if provided:
         provision = ProvisionRecord.objects.create(
             plan=plan, recipient_id=plan.to_operator_id, file_name=name, purpose=plan.purpose,
             statutory_ground=_joined(provided), items=sorted(provided), item_grounds=provided,
-            subject_count=subject_count, provided_from=started_at, provided_until=ended_at,
+            subject_count=provided_count, provided_from=started_at, provided_until=ended_at,
             method=plan.method, recipient_limits=plan.recipient_limits, reference=reference)
         record(by, "provision.recorded", provision, {
-            "plan_id": plan.pk, "items": sorted(provided), "subject_count": subject_count,
+            "plan_id": plan.pk, "items": sorted(provided), "subject_count": provided_count,
             "reference": reference})
     if entrusted:
         entrustment = EntrustmentRecord.objects.create(
             plan=plan, controller_id=plan.controller_id, from_processor_id=plan.from_operator_id,
             to_processor_id=plan.to_operator_id, file_name=name, entrusted_work=plan.purpose,
-            items=sorted(entrusted), item_grounds=entrusted, subject_count=subject_count,
+            items=sorted(entrusted), item_grounds=entrusted, subject_count=entrusted_count,
             started_at=started_at, ended_at=ended_at, method=plan.method,
             reference=reference)
         record(by, "entrustment.recorded", entrustment, {
-            "plan_id": plan.pk, "items": sorted(entrusted), "subject_count": subject_count,
+            "plan_id": plan.pk, "items": sorted(entrusted), "subject_count": entrusted_count,
             "reference": reference})
     return ReleaseRegistered(provision, entrustment)
 
 
 def provision_record(*, plan: TransferPlan, items: Iterable[str], subject_count: int,
                      provided_from: datetime, by: Actor, provided_until: datetime | None = None,
-                     file_name: str = "", reference: str = "") -> ProvisionRecord | None:
+                     file_name: str = "", reference: str = "",
+                     groups: Iterable[tuple[Iterable[str], int]] | None = None
+                     ) -> ProvisionRecord | None:
     """`release_register` under its older name (transfers calls it for each release):
     returns the provision row, or None when the release provided nothing to a third party
     (only entrustment or non-personal items, or a rehearsal)."""
     return release_register(plan=plan, items=items, subject_count=subject_count,
                             started_at=provided_from, ended_at=provided_until, by=by,
-                            file_name=file_name, reference=reference).provision
+                            file_name=file_name, reference=reference,
+                            groups=groups).provision

@@ -106,3 +106,15 @@ def test_officers_download_each_register_from_the_admin(client, officer, approve
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
         body = response.content.decode("utf-8-sig")
         assert header in body.splitlines()[0] and wanted in body
+
+
+def test_each_register_counts_the_subjects_that_carried_one_of_its_items(approved_plan):
+    groups = [(["merchant.representative_phone", "merchant.shop_name"], 7),  # city's only
+              (["user.phone", "user.issuance_records"], 5),  # one of each
+              (["user.phone"], 2)]  # KEPF's own only
+    registered = release_register(
+        plan=approved_plan, by=None, subject_count=14, started_at=timezone.now(),
+        items=["merchant.representative_phone", "merchant.shop_name", "user.phone",
+               "user.issuance_records"], groups=groups)
+    assert registered.provision.subject_count == 7
+    assert registered.entrustment.subject_count == 12

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.models import AuditEvent
 from audit.signing import service_public_key_bytes
-from governance.models import ProvisionRecord
+from governance.models import EntrustmentRecord, ProvisionRecord
 from governance.services import subject_consent_state_set
 from tests.transfers.reader import read_release_api, read_release_dir
 from transfers import synthetic
@@ -61,10 +61,17 @@ def test_the_recipient_pulls_verifies_and_decrypts_a_release_with_pyhpke(
     assert manifest["counts"]["denied"]["denied_prohibited"] == 20
     balances = sum(synthetic.user_row(i)["user.certificate_balance"] for i in range(1, 11))
     assert manifest["control_totals"]["certificate_balance_sum"] == balances
-    # The register has the provision; the audit trail the export.
+    # The provision register has the users' Art. 27 items (KEPF's own data, provided to
+    # Shinhan); the city's data, handed from its processor to its next one, is an
+    # entrustment change (governance.services.release_register); the audit trail the export.
     register = ProvisionRecord.objects.get()
-    assert register.subject_count == 20 and register.reference == f"release:{release_id}"
-    assert "merchant.settlement_bank_account" not in register.items
+    assert register.subject_count == 10 and register.reference == f"release:{release_id}"
+    assert set(register.items) == USER_ALLOWED - {"user.issuance_records"}
+    entrustment = EntrustmentRecord.objects.get()
+    assert entrustment.subject_count == 20
+    assert set(entrustment.items) == (MERCHANT_ALLOWED | {"user.issuance_records"}) - {
+        "merchant.shop_name", "merchant.address", "merchant.business_type",
+        "merchant.qr_merchant_id", "merchant.fee_tier"}
     assert AuditEvent.objects.filter(action="release.exported").count() == 1
 
 

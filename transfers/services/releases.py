@@ -177,7 +177,9 @@ def _export(release: Release) -> Release:
         # A rehearsal moves nothing, so it is not a provision.
         provision_record(plan=plan, items=sorted(tally.items), subject_count=tally.records,
                          provided_from=now, by=SYSTEM, file_name=f"{plan.title} 릴리스 "
-                         f"#{release.number}", reference=f"release:{release.public_id}")
+                         f"#{release.number}", reference=f"release:{release.public_id}",
+                         groups=ReleaseGroup.objects.filter(release_id=release.pk)
+                         .values_list("fields", "subject_count"))
     record(SYSTEM, "release.exported", "transfers.release", release.pk,
            {"release": str(release.public_id), "records": tally.records,
             "chunks": len(chunks), "manifest_sha256": release.manifest_sha256,
