@@ -10,8 +10,9 @@ worker on Redis sealing the log, as in production.
    checkpoint interval itself: under steady load an event waits up to one interval. And from
    commit to a checkpoint covering it that the witness has co-signed (one local witness,
    `python -m audit.witness serve`, asked by the worker's task). Goal: p99 <= 3 s.
-3. Verification time per million entries (`audit_log_verify`, one Python process), against
-   the ceiling of merely streaming the same rows out of PostgreSQL. Goal: <= 10 s.
+3. Verification time per million entries (`audit_log_verify`, one Python process, rows
+   prefetched by audit.prefetch), against the ceiling of merely streaming the same rows out
+   of PostgreSQL; and, for comparison, without the prefetch. Goal: <= 10 s.
 
     .venv/bin/python bench/audit.py [--writers 16] [--seconds 8] [--entries 1000000]
 """
