@@ -186,3 +186,10 @@ def test_the_dashboard_shows_open_corrections_per_reason(
     assert '<strong class="alert">2</strong>' in card
     assert 'data-reason="phone_unreachable">연락 불가 (phone_unreachable) 2' in card
     assert client.get("/admin/transfers/correction/?status__exact=open").status_code == 200
+
+
+def test_the_qr_index_is_the_blind_index_of_the_qr_id():
+    from governance.crypto import blind_index
+    from transfers.services.uploads import qr_indexer
+
+    assert qr_indexer()("SQ0000000001") == blind_index("qr:SQ0000000001")

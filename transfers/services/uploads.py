@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -217,7 +219,8 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
         records_replace(plan, replacing)
     subject_ids = _store(plan, upload, batch, valid, known, by)
     qr_ids_hold(plan.from_operator_id, {subject_ids[key]: index
-                                        for key, index in qr_ids.items()})
+                                        for key, index in qr_ids.items()},
+                {pk for rows in known.values() for pk, _public in rows.values()})
     if replacing:
         batch.corrected_count = corrections_answered(plan, replacing, batch)
     kinds = Counter(r.kind for r in valid)
@@ -282,14 +285,15 @@ def qr_ids_check(operator_id: int, valid: list[ValidRow], known: dict[str, dict]
                  ) -> tuple[list[ValidRow], dict[tuple[str, str], str]]:
     """Reject a merchant row whose QR merchant id another merchant of the operator holds
     (an earlier upload, or an earlier line of this batch): `qr_id_taken`. Returns the rows
-    kept and, per (kind, external id) of those with a QR id, its keyed hash."""
-    indexes = {(r.kind, r.external_id): blind_index("qr:" + r.values[QR_FIELD])
-               for r in valid if r.values.get(QR_FIELD)}
-    if not indexes:
+    kept and, per (kind, external id) of those with a QR id, its keyed hash. One indexed
+    lookup for the batch (a concurrent batch claiming the same id loses at the unique index
+    and is retried, then refused here)."""
+    with_qr = [r for r in valid if r.values.get(QR_FIELD)]
+    if not with_qr:
         return valid, {}
-    holders = dict(QrMerchantId.objects.filter(operator_id=operator_id,
-                                               qr_index__in=set(indexes.values()))
-                   .values_list("qr_index", "subject_id"))
+    index_of = qr_indexer()
+    indexes = {(r.kind, r.external_id): index_of(r.values[QR_FIELD]) for r in with_qr}
+    holders = _qr_holders(operator_id, "qr_index", list(set(indexes.values())))
     kept, claimed = [], {}
     for row in valid:
         key = (row.kind, row.external_id)
@@ -311,15 +315,57 @@ def qr_ids_check(operator_id: int, valid: list[ValidRow], known: dict[str, dict]
     return kept, indexes
 
 
-def qr_ids_hold(operator_id: int, held: dict[int, str]) -> None:
-    """Record which subject holds each QR id (a corrected row may change its own)."""
+def qr_indexer():
+    """The QR id's keyed hash, ``governance.crypto.blind_index("qr:" + id)``, with the key
+    read once for a batch (the settings lookup and key encoding were most of its cost)."""
+    key = settings.BLIND_INDEX_KEY.encode()
+    if not key:
+        return lambda qr_id: blind_index("qr:" + qr_id)  # raises: no key configured
+    digest = hmac.digest
+    return lambda qr_id: digest(key, b"qr:" + qr_id.encode(), "sha256").hex()
+
+
+def _qr_holders(operator_id: int, column: str, values: list) -> dict[str, int]:
+    """QR index -> holding subject id, for the holders whose ``column`` (qr_index or
+    subject_id) is one of ``values``."""
+    if not values:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT qr_index, subject_id FROM {QrMerchantId._meta.db_table} "  # noqa: S608
+                           f"WHERE operator_id = %s AND {column} = ANY(%s)",
+                           [operator_id, values])
+            return dict(cursor.fetchall())
+    return {index: sid for start in range(0, len(values), 5000)
+            for index, sid in QrMerchantId.objects.filter(
+                operator_id=operator_id, **{f"{column}__in": values[start:start + 5000]})
+            .values_list("qr_index", "subject_id")}
+
+
+def qr_ids_hold(operator_id: int, held: dict[int, str], known_ids: set[int]) -> None:
+    """Record which subject holds each QR id. Only subjects that existed before the batch
+    (``known_ids``: a corrected row, a later plan version) can hold one already, and may have
+    changed it: their old holding is dropped. New holdings are COPYed on PostgreSQL."""
     if not held:
         return
-    QrMerchantId.objects.filter(operator_id=operator_id, subject_id__in=list(held)).exclude(
-        qr_index__in=list(held.values())).delete()
-    QrMerchantId.objects.bulk_create(
-        [QrMerchantId(operator_id=operator_id, subject_id=sid, qr_index=index)
-         for sid, index in held.items()], ignore_conflicts=True, batch_size=2000)
+    before = _qr_holders(operator_id, "subject_id", [sid for sid in held if sid in known_ids])
+    unchanged = {sid for index, sid in before.items() if held.get(sid) == index}
+    stale = [index for index, sid in before.items() if sid not in unchanged]
+    if stale:
+        QrMerchantId.objects.filter(operator_id=operator_id, qr_index__in=stale).delete()
+    rows = [(sid, index) for sid, index in held.items() if sid not in unchanged]
+    if connection.vendor != "postgresql":
+        QrMerchantId.objects.bulk_create(
+            [QrMerchantId(operator_id=operator_id, subject_id=sid, qr_index=index)
+             for sid, index in rows], batch_size=2000)
+        return
+    sql = (f"COPY {QrMerchantId._meta.db_table} (operator_id, subject_id, qr_index) "
+           "FROM STDIN")
+    with (connection.cursor() as cursor, connection.wrap_database_errors,
+          cursor.cursor.copy(sql) as copy):
+        # Integers and hex digests only: nothing to escape.
+        copy.write("".join(f"{int(operator_id)}\t{int(sid)}\t{index}\n"
+                           for sid, index in rows).encode())
 
 
 def _recorded_subject_ids(plan: TransferPlan, subject_ids: list[int]) -> list[int]:
