@@ -17,12 +17,18 @@ reference client. The story, in order:
                KEPF's app, which KEPF attests through the API with the reference client
 6. users       some users open the notice and ask to move now ("지금 이전하기"), a few
                object; the unreached cannot do either
+6b. refunds    half the objectors ask for their balance back; KEPF confirms half, signed
 7. release 1   what may move now: merchants' non-disputed fields, the early movers (users
                whose notice period still runs stay back, the disputed fields wait)
 8. ruling      the commission rules half way: the disputed fields follow the plan again
 9. changes     some merchants withdraw after their data moved; Shinhan confirms deletion
 10. release 2  the bulk release at cut-over, once every reached user's notice period has run:
                what became releasable since (never the unreached, never the objectors)
+11a. totals    KEPF, its subcontractor, the city and Shinhan declare their totals, signed;
+               the subcontractor's per-user list disagrees with KEPF on a few hundred users
+11b. every won the accepted balance split into moved, refunded, refund requested and held
+               by reason, nothing unaccounted
+11c. statement the settlement statement, co-signed by every party
 11. reconcile  declared, accepted, released and acknowledged totals side by side
 12. audit      the trail sealed, verified, exported and verified again by the bundle's own
                standalone verifier
@@ -53,6 +59,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+from operations.rehearsal import money
 from operations.rehearsal.people import Visitor, link_in
 from operations.rehearsal.runner import Progress
 
@@ -153,6 +160,7 @@ def stage_scenario(ctx: Context) -> None:
                   "title": f"[리허설 {now:%Y-%m-%d %H:%M}] {PLAN_VALUES['title']}"}
         plan = plan_create(by=ctx.officer, from_operator=operators["KEPF"],
                            to_operator=operators["SHINHAN"], rules=seoul_plan_rules(fields),
+                           subcontractor=money.subcontractor_ensure(),
                            notice_starts_at=now,
                            cutover_at=now + dt.timedelta(seconds=ctx.options.day_seconds,
                                                          hours=1), **values)
@@ -593,6 +601,9 @@ def stage_changes(ctx: Context) -> None:
             for job in [pool.submit(_merchant_withdraws, ctx, i) for i in withdrawing]:
                 job.result()
                 st.advance()
+        # What Celery beat does every minute (transfers.tasks.detect_deletions): the feed's
+        # GET only reads, so the search runs here before Shinhan polls.
+        call_command("detect_deletions", stdout=open("/dev/null", "w"))  # noqa: SIM115
         api = Api(ctx.base_url, *ctx.shinhan_client)
         api.authenticate()
         confirmed = deletions(api, ctx.out / "shinhan", plan_id=ctx.plan.pk, confirm=True,
@@ -647,5 +658,6 @@ def stage_audit(ctx: Context) -> None:
 
 
 STAGES = (stage_scenario, stage_upload, stage_campaigns, stage_answers, stage_notices,
-          stage_users, stage_release_early, stage_ruling, stage_changes, stage_release_bulk,
-          stage_reconcile, stage_audit)
+          stage_users, money.stage_refunds, stage_release_early, stage_ruling, stage_changes,
+          stage_release_bulk, money.stage_party_totals, money.stage_disposition,
+          money.stage_statement, stage_reconcile, stage_audit)

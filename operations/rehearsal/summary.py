@@ -37,7 +37,8 @@ def build(ctx, stages: list[dict]) -> dict:
     o = ctx.options
     campaigns = Campaign.objects.filter(pk__in=ctx.facts.get("campaigns", {}).values())
     merchant_campaign = campaigns.filter(subject_kind="merchant").first()
-    reconciliation = _reconciliation(ctx.facts.get("reconciliation", []))
+    reconciliation = _reconciliation(ctx.facts.get("reconciliation", []),
+                                     ctx.facts.get("money", {}).get("disposition"))
     audit = dict(ctx.facts.get("audit", {}))
     audit["by_stage"] = _audit_by_stage(stages)
     notice = notice_section(ctx)
@@ -51,6 +52,7 @@ def build(ctx, stages: list[dict]) -> dict:
         "fields": _fields(plan),
         "reconciliation": reconciliation,
         "notice": notice,
+        "money": ctx.facts.get("money", {}),
         "audit": audit,
         "releases": [{k: r[k] for k in ("release", "number", "records", "chunks",
                                         "acknowledged")} for r in ctx.releases],
@@ -58,6 +60,8 @@ def build(ctx, stages: list[dict]) -> dict:
     summary["passed"] = bool(
         reconciliation and all(r["match"] for r in reconciliation)
         and audit.get("verified") and audit.get("bundle_verified") and notice["passed"]
+        and ctx.facts.get("money", {}).get("disposition", {}).get("clean", False)
+        and bool(ctx.facts.get("money", {}).get("statement"))
         and all(r["acknowledged"] for r in ctx.releases))
     return summary
 
@@ -162,7 +166,10 @@ def _fields(plan) -> list[dict]:
     return rows
 
 
-def _reconciliation(rows) -> list[dict]:
+def _reconciliation(rows, disposition: dict | None) -> list[dict]:
+    """The totals side by side. The balance also has to be accounted for won by won: equal
+    declared and accepted sums say nothing of the objectors' balances that never moved, so
+    its row matches only when the disposition (settlement) leaves nothing unaccounted."""
     out = []
     for row in rows:
         label = TOTAL_LABELS.get(row.metric)
@@ -171,8 +178,25 @@ def _reconciliation(rows) -> list[dict]:
         out.append({"key": row.metric, "label": label or row.metric, "declared": row.declared,
                     "accepted": row.accepted, "moved": row.moved, "released": row.released,
                     "acknowledged": row.acknowledged, "match": row.ok,
-                    "problem": row.problem})
+                    "problem": row.problem, "note": ""})
+        if row.metric == "certificate_balance_sum":
+            _balance_accounted(out[-1], disposition)
     return out
+
+
+def _balance_accounted(row: dict, disposition: dict | None) -> None:
+    if disposition is None:
+        row.update(match=False, problem="잔액 처리 내역(every won)을 만들지 못했습니다")
+        return
+    balance = disposition["balance"]
+    held = sum(balance["held"].values())
+    parts = (f"이전 {balance['moved']:,} + 환불 {balance['refunded']:,} + 환불 요청 "
+             f"{balance['refund_requested']:,} + 보류 {held:,}원")
+    if not disposition["clean"]:
+        row.update(match=False, problem=f"처리 내역에 없는 금액 {balance['unaccounted']:,}원 "
+                                        f"({parts})")
+    else:
+        row["note"] = parts
 
 
 def _audit_by_stage(stages: list[dict]) -> list[dict]:

@@ -151,6 +151,27 @@ def users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal):
     assert notice["passed"], [c for c in notice["checks"] if not c["ok"]]
 
 
+def every_won_of_the_balance_is_accounted_for_and_the_statement_co_signed(rehearsal):
+    run, releases, cast = rehearsal
+    money = run.summary["money"]
+    balance = money["disposition"]["balance"]
+
+    assert money["disposition"]["clean"] and balance["unaccounted"] == 0
+    assert balance["accepted"] == (balance["moved"] + balance["refunded"]
+                                   + balance["refund_requested"] + sum(balance["held"].values()))
+    carried = {u: r["fields"]["user.certificate_balance"] for release in releases
+               for u, r in release.items() if "user.certificate_balance" in r["fields"]}
+    assert balance["moved"] == sum(carried.values())  # each user's balance moves once
+    assert money["refunds"]["asked"] >= 1 and money["refunds"]["confirmed"] >= 1
+    listed = money["subcontractor_list"]["summary"]
+    assert listed["differing"] > 0 and listed["only_accepted"] > 0 and listed["only_listed"] > 0
+    assert sorted(money["statement"]["signed_by"]) == ["city", "recipient", "source",
+                                                       "subcontractor"]
+    balance_row = next(r for r in run.summary["reconciliation"]
+                       if r["key"] == "certificate_balance_sum")
+    assert balance_row["match"] and "환불" in balance_row["note"]
+
+
 def the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer):
     run, _records, _cast = rehearsal
     login_verified(client, officer)
@@ -174,4 +195,5 @@ def test_the_seoul_rehearsal_tells_the_whole_story(tmp_path, client, officer):
     a_merchant_who_withdrew_is_deleted_at_shinhan_and_not_sent_again(rehearsal)
     objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal)
     users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal)
+    every_won_of_the_balance_is_accounted_for_and_the_statement_co_signed(rehearsal)
     the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer)
