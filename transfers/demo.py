@@ -72,9 +72,15 @@ def _ensure_client(operator: Operator) -> None:
         "client_secret": new.client_secret, "base_url": "http://127.0.0.1:8000"}, indent=2))
 
 
+DEMO_QR_BASE = 9_000_000_000
+
+
 def _rows() -> list[dict]:
     """The governance demo's subjects (same ids and phones), every field of the catalogue."""
-    rows = [synthetic.merchant_row(i) | {"external_id": f"M-{i:06d}"}
+    # QR ids of their own (a QR id belongs to one merchant, and upload refuses one already
+    # held): the rehearsal's merchants take synthetic.merchant_row's from 1 up.
+    rows = [synthetic.merchant_row(i) | {"external_id": f"M-{i:06d}",
+                                         "merchant.qr_merchant_id": f"SQ{DEMO_QR_BASE + i:010d}"}
             for i in range(1, MERCHANTS + 1)]
     rows += [synthetic.user_row(5000 + i) | {"external_id": f"U-{i:06d}"}
              for i in range(1, USERS + 1)]
