@@ -20,7 +20,8 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import NoEditAdmin
 from audit.services import officer_actor
 from governance.models import DataSubject, Operator, TransferPlan
-from officers.access import access_record, client_address
+from officers.access import AccessRefused, access_reason_clean, access_record, client_address
+from officers.access_admin import AccessLoggedAdmin
 from settlement.disposition import held_label, plan_disposition
 from settlement.models import (
     BalanceList,
@@ -57,7 +58,12 @@ def _age(case: RefundCase) -> str:
 
 
 @admin.register(RefundCase)
-class RefundCaseAdmin(NoEditAdmin):
+class RefundCaseAdmin(AccessLoggedAdmin, NoEditAdmin):
+    """A case shows a user's balance (the amount) and, on its page, the reason an officer
+    typed (which may name the caller): the list page and each case's page are access
+    entries (officers.access_admin), one per page view."""
+
+    access_target_type = "settlement.refundcase"
     list_display = ("short_id", "plan", "subject_ref", "amount_won", "status", "channel",
                     "age", "refunded_at", "reference")
     list_filter = ("status", "channel", "plan")
@@ -66,6 +72,22 @@ class RefundCaseAdmin(NoEditAdmin):
               "confirmation_key", "confirmation_nonce", "confirmed_at")
     readonly_fields = fields
     change_list_template = "admin/settlement/refundcase/change_list.html"
+    # What each page shows of the user: the list its balance and the case's state; a case's
+    # page also the reason typed and the operator's reference.
+    LIST_FIELDS = ("user.certificate_balance", "refund.status")
+    CASE_FIELDS = (*LIST_FIELDS, "refund.reason", "refund.reference")
+
+    def access_subjects_of(self, obj: RefundCase) -> list[str]:
+        return [obj.subject.public_id]
+
+    def access_target_id(self, obj: RefundCase) -> str:
+        return str(obj.public_id)
+
+    def _access(self, request, *, action: str, subjects, target_id: str, **kwargs) -> None:
+        fields = self.LIST_FIELDS if target_id == "changelist" else self.CASE_FIELDS
+        access_record(by=request.user, address=client_address(request), action=action,
+                      subjects=subjects, fields=fields, target_type=self.access_target_type,
+                      target_id=target_id, **kwargs)
 
     @admin.display(description="환불 건")
     def short_id(self, obj: RefundCase):
@@ -137,17 +159,6 @@ class RefundCaseAdmin(NoEditAdmin):
                    "reconciliation_url": reverse("admin:transfers_release_reconciliation",
                                                  args=[plan.pk])}
         return TemplateResponse(request, "admin/settlement/disposition.html", context)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if object_id and request.method == "GET":
-            case = RefundCase.objects.filter(pk=object_id).select_related("subject").first()
-            if case is not None:
-                # The reason an officer typed may name the caller: viewing it is an access.
-                access_record(by=request.user, address=client_address(request), action="view",
-                              subjects=[case.subject.public_id], fields=["refund.reason"],
-                              target_type="settlement.refundcase",
-                              target_id=str(case.public_id))
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 # Colours of the chart's parts (no CDN, no script: an inline SVG).
@@ -299,10 +310,17 @@ class BalanceListAdmin(NoEditAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         balance_list = get_object_or_404(BalanceList, pk=list_id)
         form = DownloadReasonForm(request.POST or None)
+        reason = ""
         if request.method == "POST" and form.is_valid():
+            try:
+                # As every export: a reason that holds personal data is refused.
+                reason = access_reason_clean(form.cleaned_data["reason"])
+            except AccessRefused as refused:
+                form.add_error("reason", refused.args[0])
+        if reason:
             rows = list(balance_list.differences.select_related("subject").order_by("id"))
             access_record(by=request.user, address=client_address(request), action="download",
-                          reason=form.cleaned_data["reason"],
+                          reason=reason,
                           subjects=[r.subject.public_id for r in rows if r.subject_id],
                           fields=["subject.external_id", "user.certificate_balance"],
                           target_type="settlement.balancelist",

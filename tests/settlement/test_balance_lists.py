@@ -162,3 +162,16 @@ def test_a_list_is_received_once_and_its_manifest_cannot_be_replayed(
 
     assert (again.status_code, again.json()["error"]) == (409, "already_received")
     assert BalanceListLine.objects.count() == 6
+
+
+def test_a_download_reason_holding_a_phone_number_is_refused_and_nothing_is_logged(
+        client, officer, compared):
+    balance_list = BalanceList.objects.get()
+    login_verified(client, officer)
+
+    response = client.post(f"/admin/settlement/balancelist/{balance_list.pk}/report/",
+                           {"reason": "010-1234-5678 고객 잔액 문의"})
+
+    assert response.status_code == 200 and "text/csv" not in response["Content-Type"]
+    assert "개인정보" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="access.download").exists()
