@@ -24,6 +24,8 @@ reference client. The story, in order:
 9. changes     some merchants withdraw after their data moved; Shinhan confirms deletion
 10. release 2  the bulk release at cut-over, once every reached user's notice period has run:
                what became releasable since (never the unreached, never the objectors)
+10b. corrections Shinhan reports, signed, a few hundred merchants it could not apply; KEPF
+               corrects them through the normal upload; release 3 carries them again
 11a. totals    KEPF, its subcontractor, the city and Shinhan declare their totals, signed;
                the subcontractor's per-user list disagrees with KEPF on a few hundred users
 11b. every won the accepted balance split into moved, refunded, refund requested and held
@@ -59,7 +61,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from operations.rehearsal import money
+from operations.rehearsal import corrections, money
 from operations.rehearsal.people import Visitor, link_in
 from operations.rehearsal.runner import Progress
 
@@ -659,5 +661,5 @@ def stage_audit(ctx: Context) -> None:
 
 STAGES = (stage_scenario, stage_upload, stage_campaigns, stage_answers, stage_notices,
           stage_users, money.stage_refunds, stage_release_early, stage_ruling, stage_changes,
-          stage_release_bulk, money.stage_party_totals, money.stage_disposition,
-          money.stage_statement, stage_reconcile, stage_audit)
+          stage_release_bulk, corrections.stage_corrections, money.stage_party_totals,
+          money.stage_disposition, money.stage_statement, stage_reconcile, stage_audit)

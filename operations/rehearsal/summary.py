@@ -53,6 +53,7 @@ def build(ctx, stages: list[dict]) -> dict:
         "reconciliation": reconciliation,
         "notice": notice,
         "money": ctx.facts.get("money", {}),
+        "corrections": ctx.facts.get("corrections", {}),
         "audit": audit,
         "releases": [{k: r[k] for k in ("release", "number", "records", "chunks",
                                         "acknowledged")} for r in ctx.releases],
@@ -62,6 +63,7 @@ def build(ctx, stages: list[dict]) -> dict:
         and audit.get("verified") and audit.get("bundle_verified") and notice["passed"]
         and ctx.facts.get("money", {}).get("disposition", {}).get("clean", False)
         and bool(ctx.facts.get("money", {}).get("statement"))
+        and ctx.facts.get("corrections", {}).get("open", 1) == 0
         and all(r["acknowledged"] for r in ctx.releases))
     return summary
 

@@ -63,7 +63,8 @@ def the_rehearsal_passes_with_every_total_reconciled_and_the_audit_verified(rehe
 
 
 def disputed_fields_wait_for_the_ruling_then_move_at_cut_over(rehearsal):
-    _run, (early, bulk), _cast = rehearsal
+    _run, releases, _cast = rehearsal
+    early, bulk = releases[:2]
 
     merchants_early = [r for r in early.values() if r["kind"] == "merchant"]
     assert len(merchants_early) == MERCHANTS
@@ -73,7 +74,8 @@ def disputed_fields_wait_for_the_ruling_then_move_at_cut_over(rehearsal):
 
 
 def consent_items_move_only_for_merchants_who_agreed(rehearsal):
-    _run, (early, bulk), cast = rehearsal
+    _run, releases, cast = rehearsal
+    early, bulk = releases[:2]
 
     agreed = _merchants(cast, "agree_all")
     refused = _merchants(cast, "required_only", "decline", "opened_only", "never")
@@ -87,7 +89,8 @@ def consent_items_move_only_for_merchants_who_agreed(rehearsal):
 def a_merchant_who_withdrew_is_deleted_at_shinhan_and_not_sent_again(rehearsal):
     from transfers.models import DeletionNotice
 
-    run, (early, bulk), cast = rehearsal
+    run, releases, cast = rehearsal
+    early, bulk = releases[:2]
 
     withdrawn = [f"M-{i:07d}" for i in sorted(cast.withdrawing)]
     assert withdrawn
@@ -143,7 +146,7 @@ def users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal):
                and notified[u] + plan.notice_period > first_as_of]
     assert waiting, "release 1 came after every period had run: the early story is not told"
     objecting = {f"U-{i:07d}" for i in cast.objecting_users}
-    assert all(carried(releases[-1], u) for u in waiting if u not in objecting)
+    assert all(carried(releases[1], u) for u in waiting if u not in objecting)
     notice = run.summary["notice"]
     channels = {c["channel"]: c["count"] for c in notice["reached_by_channel"]}
     assert channels.get("operator") == len(cast.app_users) and channels.get("lms")
@@ -172,6 +175,17 @@ def every_won_of_the_balance_is_accounted_for_and_the_statement_co_signed(rehear
     assert balance_row["match"] and "환불" in balance_row["note"]
 
 
+def records_shinhan_could_not_apply_come_back_corrected_in_the_next_release(rehearsal):
+    run, releases, _cast = rehearsal
+    corrections = run.summary["corrections"]
+
+    assert corrections["reported"] == MERCHANTS  # every merchant of release 2, at this size
+    assert corrections["corrected"] == corrections["carried"] == corrections["reported"]
+    assert corrections["open"] == 0 and corrections["rejected"] == 0
+    assert len(releases) == 3
+    assert sum(1 for r in releases[2].values() if r["kind"] == "merchant") == MERCHANTS
+
+
 def the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer):
     run, _records, _cast = rehearsal
     login_verified(client, officer)
@@ -196,4 +210,5 @@ def test_the_seoul_rehearsal_tells_the_whole_story(tmp_path, client, officer):
     objecting_users_are_not_moved_and_nothing_prohibited_ever_is(rehearsal)
     users_move_on_their_own_notice_evidence_or_their_early_request(rehearsal)
     every_won_of_the_balance_is_accounted_for_and_the_statement_co_signed(rehearsal)
+    records_shinhan_could_not_apply_come_back_corrected_in_the_next_release(rehearsal)
     the_report_opens_in_the_admin_with_the_run_s_figures(rehearsal, client, officer)
