@@ -263,7 +263,28 @@ def deletion_search(plan, changed: int) -> tuple[float, int, float]:
     return first, notices, time.perf_counter() - started
 
 
-def _report(run: int, result: dict, rows: int, copy_seconds: float) -> None:
+def _recipient_key_new(operator, suite: str) -> None:
+    """A new current encryption key of ``suite`` for the recipient: the classical X25519 or
+    the post-quantum hybrid (ML-KEM-768 + X25519), whose releases use that HPKE suite."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from governance.models import OperatorKey
+    from governance.services import operator_key_register
+    from transfers.client import hybrid_keys_new
+    from transfers.services.keys import recipient_hybrid_key_register
+
+    if suite == "hybrid":
+        _keys, public = hybrid_keys_new()
+        recipient_hybrid_key_register(operator=operator, public_key=public, by=None)
+        return
+    public = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw,
+                                                                   PublicFormat.Raw)
+    operator_key_register(operator=operator, purpose=OperatorKey.Purpose.ENCRYPTION,
+                          public_key=public, by=None)
+
+
+def _report(run: str, result: dict, rows: int, copy_seconds: float) -> None:
     """One export's figures against the better of the COPY ceilings just before and after."""
     figure = result["records"] / result["seconds"]
     ceiling_rate = rows / copy_seconds
@@ -292,7 +313,11 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=270_000)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--runs", type=int, default=2,
-                        help="exports of the same data, each between two COPY ceilings")
+                        help="exports of the same data per suite, each between two COPY "
+                             "ceilings")
+    parser.add_argument("--suites", default="classical,hybrid",
+                        help="recipient key suites, comma-separated: classical (X25519, the "
+                             "goal's) and hybrid (ML-KEM-768 + X25519)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--var-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -316,12 +341,15 @@ def main() -> None:
         from transfers.models import Release
 
         copy_seconds, rows = ceiling(plan.pk)
-        for run in range(1, args.runs + 1):
-            # Each run is a full first release: the one before it is set aside (failed), so
-            # nothing counts as carried already.
+        exports = [(run, suite) for run in range(1, args.runs + 1)
+                   for suite in args.suites.split(",")]
+        for number, (run, suite) in enumerate(exports, start=1):
+            _recipient_key_new(plan.to_operator, suite)
+            # Each export is a full first release: the one before it is set aside (failed),
+            # so nothing counts as carried already.
             Release.objects.filter(plan=plan).update(status=Release.Status.FAILED)
             release = Release.objects.create(
-                plan=plan, number=run, recipient=plan.to_operator, as_of=timezone.now(),
+                plan=plan, number=number, recipient=plan.to_operator, as_of=timezone.now(),
                 recipient_key=operator_current_key(plan.to_operator,
                                                    OperatorKey.Purpose.ENCRYPTION),
                 requested_by="system:bench")
@@ -331,7 +359,7 @@ def main() -> None:
                                  check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
             copy_after, _ = ceiling(plan.pk)
-            _report(run, result, rows, min(copy_seconds, copy_after))
+            _report(f"{run} ({suite})", result, rows, min(copy_seconds, copy_after))
             copy_seconds = copy_after
         Release.objects.filter(pk=release.pk).update(status=Release.Status.READY)
         first, notices, next_one = deletion_search(plan, changed=1000)
