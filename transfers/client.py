@@ -20,6 +20,13 @@ every check passed and the service says our totals match.
 lists the deletion requests (withdrawals after release) and, with --confirm, confirms them
 after removing those subjects' fields from every ``records.ndjson`` under --out.
 
+    python -m transfers.client ... apply-report --release ID --file failed.ndjson
+
+reports, signed, the records of a release we loaded but could not apply, one per line:
+``{"subject": public id, "reason": "qr_unknown" | "qr_duplicate" | "account_invalid" |
+"phone_unreachable" | "other", "text": "..." (with other)}``; the source receives each as a
+correction request and the next release carries the corrected record.
+
 For the outgoing operator, which told its users of the move itself (in its app, by post):
 
     python -m transfers.client --credentials var/operator-clients/KEPF.json \
@@ -405,6 +412,24 @@ def refunds(api: Api, keys: dict | None, confirmations=None, *, plan_id: int | N
     return summary
 
 
+def apply_report(api: Api, keys: dict, release_id: str, records, *, log=print) -> dict:
+    """Sign and post, in one report, the records of ``release_id`` we could not apply
+    (dicts of subject, reason and, for ``other``, text): each becomes a correction request
+    to the source. The report binds the release's manifest as we hold it."""
+    signing_key = Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode(keys["signing_private_key"]))
+    manifest_sha256 = api.json("GET", f"/api/releases/{release_id}")["manifest_sha256"]
+    payload = json.dumps({
+        "release": release_id, "manifest_sha256": manifest_sha256,
+        "nonce": secrets.token_urlsafe(24), "signed_at": dt.datetime.now(dt.UTC).isoformat(),
+        "records": list(records)}, sort_keys=True).encode()
+    answer = api.json("POST", f"/api/releases/{release_id}/apply-reports", {
+        "payload": base64.b64encode(payload).decode(),
+        "signature": base64.b64encode(signing_key.sign(payload)).decode()}, expect=(201,))
+    log(json.dumps(answer, ensure_ascii=False, indent=2))
+    return answer
+
+
 def _delete_locally(path: Path, notices: list[dict]) -> None:
     if not path.exists():
         return
@@ -450,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "them, signed)")
     refunds_cmd.add_argument("--confirm", metavar="FILE", default=None,
                              help="NDJSON: case, amount, refunded_at, reference")
+    report_cmd = commands.add_parser("apply-report", help="report, signed, the records of a "
+                                     "release we could not apply (the source corrects them)")
+    report_cmd.add_argument("--release", required=True, help="the release's id")
+    report_cmd.add_argument("--file", required=True, help="NDJSON: subject (its public id), "
+                            "reason (qr_unknown | qr_duplicate | account_invalid | "
+                            "phone_unreachable | other), text (with other)")
     args = parser.parse_args(argv)
     credentials = load_json(args.credentials)
     scope = ("upload" if args.command in ("attest", "refunds")
@@ -465,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "refunds":
             refunds(api, load_json(args.keys) if args.confirm else None,
                     read_ndjson(Path(args.confirm)) if args.confirm else None, plan_id=args.plan)
+            return 0
+        if args.command == "apply-report":
+            apply_report(api, load_json(args.keys), args.release, read_ndjson(Path(args.file)))
             return 0
         if args.command == "pull":
             summary = pull(api, load_json(args.keys), Path(args.out), plan_id=args.plan,

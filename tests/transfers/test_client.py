@@ -164,3 +164,26 @@ def test_the_client_stops_at_a_refused_batch_and_says_why(
     assert "unknown_subject" in capsys.readouterr().err
     assert sorted(NoticeEvidence.objects.values_list("subject__external_id", flat=True)) == [
         "U-0000001", "U-0000002"]
+
+
+def test_the_client_reports_signed_the_records_it_could_not_apply(
+        live_server, tmp_path, approved_plan, incoming_operator, capsys):
+    from transfers.models import Correction, Release
+
+    upload_rows(approved_plan, list(synthetic.rows("merchant", 1, 3)))
+    creds, keys = _files(tmp_path, incoming_operator)
+    args = ["--base-url", live_server.url, "--credentials", creds, "--keys", keys,
+            "--out", str(tmp_path / "out")]
+    assert reference.main(args + ["pull"]) == 0
+    capsys.readouterr()
+    release = Release.objects.get()
+    merchant = DataSubject.objects.get(kind="merchant", external_id="M-0000002")
+    failed = tmp_path / "failed.ndjson"
+    failed.write_text(json.dumps({"subject": merchant.public_id, "reason": "qr_unknown"})
+                      + "\n")
+
+    assert reference.main(args + ["apply-report", "--release", str(release.public_id),
+                                  "--file", str(failed)]) == 0
+    assert json.loads(capsys.readouterr().out)["corrections_opened"] == 1
+    assert list(Correction.objects.values_list("subject_id", "reason")) == [
+        (merchant.pk, "qr_unknown")]
