@@ -4,13 +4,14 @@ disposition of every won of a plan (`settlement.disposition`)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.models import DataSubject, SubjectConsentState, TransferPlan
-from settlement.models import PartyDeclaration, RefundCase
+from settlement.models import PartyDeclaration, PartyRole, RefundCase
 from transfers.models import Record, Release
 from transfers.selectors import releases_carried
 from transfers.validation import BALANCE_FIELD
@@ -114,10 +115,31 @@ def _declared_value(declaration, metric: str) -> int | None:
         declaration.fee_sum)
 
 
+METRIC_LABELS = {"subjects.merchant": "가맹점 수", "subjects.user": "이용자 수",
+                 "certificate_balance_sum": "상품권 잔액 합계 (원)",
+                 "issuance_fee_sum": "발행 수수료 합계 (원)"}
+
+
+def _moved_figures(plan: TransferPlan) -> dict[str, int | None]:
+    """What the plan's ready releases moved, from their signed manifests and groups: the
+    merchants carried for the first time, the users whose balance moved and that balance.
+    Fees are in no record: None."""
+    from settlement.disposition import _moved_subject_ids, _moved_won
+
+    releases = list(Release.objects.filter(plan=plan, status=Release.Status.READY))
+    merchants = sum(json.loads(bytes(r.manifest))["counts"]["first_time"]
+                    .get("subjects", {}).get("merchant", 0) for r in releases)
+    return {"subjects.merchant": merchants, "subjects.user": len(_moved_subject_ids(releases)),
+            "certificate_balance_sum": _moved_won(releases), "issuance_fee_sum": None}
+
+
 def declarations_side_by_side(plan: TransferPlan) -> dict:
     """Every party's newest totals next to what the service accepted, per metric, with each
-    party's difference from the accepted figure (fees are not in the records: there the
-    source's declared fee is the reference)."""
+    party's difference from its reference: for the source, its subcontractor and the city,
+    the accepted figure (fees are not in the records: there the source's declared fee); for
+    the recipient, what the releases moved to it (it never received the objectors' or the
+    refunded users' balances; no fee reference), so a recipient that declares exactly what
+    it received agrees."""
     from transfers.models import UploadBatch
     from transfers.selectors import balance_sum_of
 
@@ -131,20 +153,25 @@ def declarations_side_by_side(plan: TransferPlan) -> dict:
                 "certificate_balance_sum": balance_sum_of(batches), "issuance_fee_sum": None}
     newest = latest_declarations(plan)
     roles = [role for role in ROLE_ORDER if role in newest]
+    moved = _moved_figures(plan) if "recipient" in newest else {}
     rows = []
     for metric in METRICS:
         values = {role: _declared_value(newest[role], metric) for role in roles}
         reference = accepted[metric]
         if reference is None and "source" in values:
             reference = values["source"]
-        differences = {role: (None if v is None or reference is None else v - reference)
-                       for role, v in values.items()}
-        rows.append({"metric": metric, "accepted": accepted[metric], "values": values,
-                     "differences": differences,
+        references = {role: (moved[metric] if role == "recipient" else reference)
+                      for role in roles}
+        differences = {role: (None if v is None or references[role] is None
+                              else v - references[role]) for role, v in values.items()}
+        rows.append({"metric": metric, "label": METRIC_LABELS[metric],
+                     "accepted": accepted[metric], "moved": moved.get(metric),
+                     "values": values, "references": references, "differences": differences,
                      "agree": all(d in (0, None) for d in differences.values())})
     return {"plan": plan.pk, "parties": [
-        {"role": role, "operator": newest[role].operator.code, "as_of": newest[role].as_of,
-         "received_at": newest[role].received_at, "key_id": newest[role].key.key_id}
+        {"role": role, "label": PartyRole(role).label, "operator": newest[role].operator.code,
+         "as_of": newest[role].as_of, "received_at": newest[role].received_at,
+         "key_id": newest[role].key.key_id}
         for role in roles], "rows": rows, "agree": all(r["agree"] for r in rows)}
 
 

@@ -107,11 +107,18 @@ class DeclarationRowSerializer(serializers.Serializer):
                                              "certificate_balance_sum, issuance_fee_sum")
     accepted = serializers.IntegerField(allow_null=True, help_text=(
         "what the service accepted (null for fees: the records hold none)"))
+    label = serializers.CharField(help_text="the metric's name in Korean")
+    moved = serializers.IntegerField(allow_null=True, help_text=(
+        "what the releases moved to the recipient (null for fees, or when the recipient "
+        "has not declared)"))
     values = serializers.DictField(child=serializers.IntegerField(allow_null=True),
                                    help_text="role -> declared")
+    references = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="role -> the figure its declaration is set against: the accepted one (fees: "
+                  "the source's declared fee); for the recipient, what the releases moved")
     differences = serializers.DictField(child=serializers.IntegerField(allow_null=True),
-                                        help_text="role -> declared minus accepted (fees: "
-                                                  "minus the source's)")
+                                        help_text="role -> declared minus its reference")
     agree = serializers.BooleanField()
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from settlement.models import PartyDeclaration
-from tests.settlement.conftest import signed
+from tests.settlement.conftest import release_now, signed
 from tests.staff import login_verified
 from tests.transfers.conftest import make_api
 
@@ -34,6 +34,7 @@ def _url(plan) -> str:
 def test_every_party_declares_and_the_report_puts_them_side_by_side(
         client, officer, approved_plan, users, outgoing_operator, incoming_operator,
         subcontractor, city_party):
+    release_now(approved_plan)  # every user's balance and both merchants move to Shinhan
     for who, role, scope, figures in (
             (outgoing_operator, "source", "upload", {}),
             (subcontractor, "subcontractor", "upload", {"users": 7, "balance": 21_500,
@@ -63,12 +64,45 @@ def test_every_party_declares_and_the_report_puts_them_side_by_side(
     assert rows["subjects.user"]["differences"]["subcontractor"] == 1
     assert rows["issuance_fee_sum"]["accepted"] is None
     assert rows["issuance_fee_sum"]["differences"] == {
-        "source": 0, "subcontractor": 50, "city": 0, "recipient": 0}
+        "source": 0, "subcontractor": 50, "city": 0, "recipient": None}  # no fee moves
     assert report["agree"] is False
     assert AuditEvent.objects.filter(action="settlement.declared").count() == 4
     assert AuditEvent.objects.filter(action="settlement.declared",
                                      actor_id=f"user:{officer.pk}").count() == 1
     assert 'data-metric="certificate_balance_sum"' in page and "+500" in page
+    assert "상품권 잔액 합계" in page and "이전 운영사의 재수탁자" in page
+    assert rows["certificate_balance_sum"]["references"]["recipient"] == 21_000  # moved
+
+
+def test_the_recipient_is_set_against_what_moved_not_what_was_accepted(
+        client, officer, approved_plan, users, incoming_operator):
+    """Two users objected (one asked for a refund): their 3,000 + 4,000 won never reached
+    Shinhan. A recipient declaring what it received agrees; one declaring the accepted
+    total is 7,000 won and two users over what moved."""
+    from tests.settlement.conftest import object_to, refund_for
+
+    object_to(approved_plan, users[2])
+    refund_for(approved_plan, users[3])
+    release_now(approved_plan)
+    api = make_api(incoming_operator, scope="release:ack")
+
+    def declare(**figures):
+        response = api.post(_url(approved_plan), signed(
+            incoming_operator.signing_private_key,
+            _declaration(approved_plan, "recipient", **figures)))
+        assert response.status_code == 201, response.content
+        return {r["metric"]: r for r in api.get(_url(approved_plan)).json()["rows"]}
+
+    received = declare(users=4, balance=14_000, fee=1_400)
+    assert received["certificate_balance_sum"]["moved"] == 14_000
+    assert received["certificate_balance_sum"]["differences"] == {"recipient": 0}
+    assert received["subjects.user"]["differences"] == {"recipient": 0}
+    assert received["subjects.merchant"]["differences"] == {"recipient": 0}
+    assert received["issuance_fee_sum"]["differences"] == {"recipient": None}
+
+    claimed = declare(users=6, balance=21_000)
+    assert claimed["certificate_balance_sum"]["differences"] == {"recipient": 7_000}
+    assert claimed["subjects.user"]["differences"] == {"recipient": 2}
 
 
 def test_a_city_declaration_signed_with_another_key_is_refused_in_the_admin(

@@ -67,7 +67,14 @@ def test_the_rehearsal_accounts_for_every_won_and_names_the_subcontractors_diffe
     rows = {r["metric"]: r for r in facts["declarations"]["rows"]}
     assert rows["certificate_balance_sum"]["differences"]["subcontractor"] == 3_000 + 100_000
     assert rows["certificate_balance_sum"]["differences"]["city"] == 0
+    # Shinhan declares what it received (the balances that moved): no difference.
+    assert rows["certificate_balance_sum"]["differences"]["recipient"] == 0
+    assert rows["subjects.user"]["differences"]["recipient"] == 0
     assert facts["statement"]["signed_by"] == ["city", "recipient", "source", "subcontractor"]
     html = render_to_string("settlement/_rehearsal_money.html", {"money": facts})
     assert 'data-money-clean="1"' in html and "U-SUB-00000" in html
     assert "서명 완료" in html
+    # In Korean, as the admin's pages: roles, metrics and kinds of difference.
+    assert "이전 운영사의 재수탁자" in html and "상품권 잔액 합계" in html
+    assert ">only_listed<" not in html and "목록에만" in html
+    assert "city, recipient" not in html
