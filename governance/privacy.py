@@ -73,6 +73,17 @@ def _published_plans() -> list[TransferPlan]:
     return list(newest.values())
 
 
+def josa(word: str, with_final: str, without_final: str) -> str:
+    """``word`` with the particle its last syllable takes ("서울특별시" + 는, "진흥원" + 이):
+    a public page in Korean reads "서울특별시는", not "서울특별시은(는)". A word that does
+    not end in a Hangul syllable keeps both forms."""
+    last = word.rstrip()[-1:] if word.strip() else ""
+    if not ("\uac00" <= last <= "\ud7a3"):
+        return f"{word}{with_final}({without_final})"
+    has_final = (ord(last) - 0xAC00) % 28 != 0
+    return word + (with_final if has_final else without_final)
+
+
 def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y년 %m월 %d일") if value else "추후 안내"
 
@@ -113,9 +124,10 @@ def render() -> str:
         controller = Operator.objects.filter(role=Operator.Role.CONTROLLER).first()
     blocks: list[list[str]] = []
 
+    who = controller.name if controller else "개인정보처리자"
     blocks.append(["개인정보 처리방침 (개인정보 보호법 제30조)",
-                   f"{controller.name if controller else '개인정보처리자'}은(는) 아래 사업의 "
-                   "개인정보를 이 처리방침에 따라 처리합니다.",
+                   f"{josa(who, '은', '는')} 아래 사업의 개인정보를 이 처리방침에 따라 "
+                   "처리합니다.",
                    *[f"- {p.title}" for p in plans]])
 
     block = ["1. 개인정보처리자와 개인정보 보호책임자"]
@@ -168,8 +180,11 @@ def render() -> str:
         consent = [r.field for r in theirs if r.basis == Basis.CONSENT]
         notice = [r.field for r in theirs if r.basis == Basis.NOTICE_OPT_OUT]
         source = plan.from_operator.name
-        block.append(f"{source}이(가) 자신의 서비스를 위해 직접 받은 다음 정보는 {source}이(가) "
-                     f"관리합니다: {_labels(r.field for r in theirs)}")
+        block.append(f"{josa(source, '이', '가')} 자신의 서비스를 위해 직접 받은 다음 정보는 "
+                     f"{josa(source, '이', '가')} 스스로 개인정보처리자로서 관리합니다: "
+                     f"{_labels(r.field for r in theirs)}")
+        block.append(f"  {source}의 연락처: {_party(plan.from_operator)}; 개인정보 보호책임자 "
+                     f"{_officer(plan.from_operator)}")
         if consent:
             block.append(f"- 동의를 받아 {plan.to_operator.name}에 제공 (제17조, 동의하지 않으면 "
                          f"제공하지 않음): {_labels(consent)}")
@@ -205,6 +220,12 @@ def render() -> str:
              f"- 링크가 만료되었거나 없으시면 {base}/c/ 에서 휴대전화 번호로 일회용 코드를 받아 "
              "같은 화면으로 들어오실 수 있습니다.",
              f"- 콜센터 {settings.CALL_CENTRE_PHONE}"]
+    if any(r.basis == Basis.NOTICE_OPT_OUT and r.field.data_type == "money"
+           for plan in plans for r in rules[plan.pk].values()):
+        # Issue 16: whoever objects to the move may have the balance refunded instead.
+        block.insert(3, "- 이전을 거부하신 이용자는 같은 화면에서 상품권 잔액의 환불을 요청하실 수 "
+                        "있습니다 (기존 운영사가 환불하며, 환불을 요청한 잔액은 새 운영사로 옮기지 "
+                        "않습니다).")
     if controller is not None:
         block.append(f"- 개인정보 보호책임자: {_officer(controller)}")
     blocks.append(block)

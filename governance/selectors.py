@@ -320,6 +320,21 @@ class ConsentCarry:
     label: str
     kept: bool
     changed: tuple[str, ...]  # the terms that differ (names of `ConsentTerms` attributes)
+    was_consent: bool = True  # a consent item of the previous version
+    is_consent: bool = True  # a consent item of this version
+
+    @property
+    def outcome(self) -> str:
+        """What the officer approving this version is told: kept, void and to be asked
+        again, no longer a consent item (the field moves, or not, on this version's basis),
+        or a new consent item that nobody has been asked yet."""
+        if self.kept:
+            return "kept"
+        if not self.is_consent:
+            return "no_longer_consent"
+        if not self.was_consent:
+            return "new_consent"
+        return "void"
 
     @property
     def changed_labels(self) -> list[str]:
@@ -354,8 +369,10 @@ def plan_consent_carry(plan: TransferPlan) -> list[ConsentCarry]:
         else:
             changed = tuple(name for name in TERM_LABELS
                             if getattr(old, name) != getattr(new, name))
+        consent = FieldRule.Basis.CONSENT
         rows.append(ConsentCarry(key, labels.get(key, key), consent_terms_kept(old, new),
-                                 changed))
+                                 changed, was_consent=old is not None and old.basis == consent,
+                                 is_consent=new is not None and new.basis == consent))
     return rows
 
 
@@ -370,6 +387,14 @@ class RoleCheck:
     controller: str  # the field's controller as the catalogue records it ("" if none)
     fits: bool
     ground: str = ""  # why that operator controls it (the ownership row's ground)
+
+    @property
+    def basis_label(self) -> str:
+        """"entrustment_return" -> "위탁 반환 (PIPA Art. 26)", as the rules' table says it."""
+        try:
+            return FieldRule.Basis(self.basis).label
+        except ValueError:
+            return self.basis
 
 
 def plan_role_checks(plan: TransferPlan) -> list[RoleCheck]:

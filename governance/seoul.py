@@ -128,17 +128,17 @@ FIELDS: list[tuple] = [
 # Why a field does not move (the plan's note on its rule, shown on the privacy page).
 MARKETING_REASON = ("마케팅 수신 동의는 그 동의를 받은 운영사가 자기 광고를 보내는 데에만 "
                     "쓰는 별도의 동의이므로 새 운영사로 옮기지 않습니다. 새 운영사의 광고를 "
-                    "받으시려면 새 운영사가 따로 묻는 동의에 답해 주십시오. (A marketing "
-                    "consent is given to one sender for its own messages: it never moves; the "
-                    "incoming operator asks afresh.)")
+                    "받으시려면 새 운영사가 따로 묻는 동의에 답해 주십시오.")
+# (A marketing consent is given to one sender for its own messages: it never moves; the
+# incoming operator asks afresh. The notes are shown on the public page: Korean only.)
 
 NOT_MOVED_REASONS = {
     "merchant.marketing_opt_in": MARKETING_REASON,
+    # the operator's own assessment
     "merchant.internal_risk_score": ("운영사가 자체 목적으로 만든 평가로, 새 운영사의 업무에 "
-                                     "필요하지 않아 옮기지 않습니다. (the operator's own "
-                                     "assessment)"),
-    "user.device_id": "기기 식별자는 새 운영사의 앱이 새로 만들기 때문에 옮기지 않습니다. (the new "
-                      "app makes its own)",
+                                     "필요하지 않아 옮기지 않습니다."),
+    # the new app makes its own
+    "user.device_id": "기기 식별자는 새 운영사의 앱이 새로 만들기 때문에 옮기지 않습니다.",
 }
 
 DISPUTED_FIELDS = ("merchant.representative_name", "merchant.representative_phone")

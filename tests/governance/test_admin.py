@@ -204,3 +204,32 @@ def test_the_plan_page_shows_roles_misfits_and_kept_consents_before_approval(
     assert "동의 유지 (kept)" in kept
     voided = html.split('data-consent-field="merchant.email"')[1].split("</tr>")[0]
     assert "동의 무효" in voided and "필수·선택" in voided
+
+
+def test_the_review_names_each_basis_and_says_when_a_field_stops_or_starts_being_asked(
+        client, officer, approved_plan, field_catalogue):
+    """A field that is no longer a consent item under the new version has nobody to ask
+    again, and a field that becomes one has never been asked: the page says which."""
+    from governance.services import plan_new_version, plan_rule_set
+
+    v2 = plan_new_version(plan=approved_plan, by=officer)
+    plan_rule_set(plan=v2, field=field_catalogue["merchant.email"], basis="prohibited",
+                  by=officer)
+    plan_rule_set(plan=v2, field=field_catalogue["merchant.representative_name"],
+                  basis="consent", by=officer)
+    login_verified(client, officer)
+    html = client.get(reverse("admin:governance_transferplan_change", args=[v2.pk])
+                      ).content.decode()
+
+    def row(attr, key):
+        return html.split(f'{attr}="{key}"')[1].split("</tr>")[0]
+
+    assert "위탁 반환 (PIPA Art. 26)" in row("data-role-field",
+                                          "merchant.business_registration_number")
+    stopped = row("data-consent-field", "merchant.email")
+    assert 'data-outcome="no_longer_consent"' in stopped and "동의 항목이 아님" in stopped
+    assert "다시 받아야 함" not in stopped
+    started = row("data-consent-field", "merchant.representative_name")
+    assert 'data-outcome="new_consent"' in started and "새 동의 항목" in started
+    kept = row("data-consent-field", "merchant.settlement_bank_account")
+    assert 'data-outcome="kept"' in kept

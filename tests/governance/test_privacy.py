@@ -95,3 +95,41 @@ def test_a_caller_may_reuse_the_last_answer_for_a_while_and_gets_a_fresh_one_by_
     plan_approve(plan=v2, by=second_officer)
     assert privacy_page_current(max_age=60) == first  # the documented staleness
     assert privacy_page_current().version == first.version + 1
+
+
+def test_the_page_reads_as_korean_a_citizen_would_read(client, approved_plan, city,
+                                                       outgoing_operator):
+    html = _text(client.get("/privacy"))
+    kepf = outgoing_operator.operator
+    # Particles follow the word ("서울특별시는", "한국간편결제진흥원이"), never "은(는)".
+    assert "은(는)" not in html and "이(가)" not in html
+    assert f"{city.name}는 아래 사업의" in html
+    own = html.split("4. 운영사가 직접 관리하는")[1].split("5. 옮기지 않는")[0]
+    # The operator controls its own data: its privacy officer is named where that data is.
+    assert f"{kepf.name}이 스스로 개인정보처리자로서 관리합니다" in own
+    assert kepf.privacy_officer_name in own and kepf.privacy_officer_contact in own
+    # An objector may ask for the balance back instead (issue 16), and the page says so.
+    rights = html.split("7. 정보주체의 권리와 행사 방법")[1].split("8. 권익침해")[0]
+    assert "상품권 잔액의 환불을 요청" in rights
+
+
+@pytest.mark.parametrize("word, pair, expected", [
+    ("서울특별시", ("은", "는"), "서울특별시는"),
+    ("한국간편결제진흥원", ("이", "가"), "한국간편결제진흥원이"),
+    ("신한카드 컨소시엄", ("이", "가"), "신한카드 컨소시엄이"),
+    ("비즈플레이", ("이", "가"), "비즈플레이가"),
+    ("KEPF", ("은", "는"), "KEPF은(는)"),
+])
+def test_a_particle_follows_the_last_syllable(word, pair, expected):
+    from governance.privacy import josa
+
+    assert josa(word, *pair) == expected
+
+
+def test_the_demo_notes_on_what_never_moves_are_korean_only():
+    import re
+
+    from governance.seoul import NOT_MOVED_REASONS
+
+    for note in NOT_MOVED_REASONS.values():
+        assert not re.search(r"[A-Za-z]{3,}", note), note
