@@ -57,3 +57,15 @@ def test_the_commission_reviewer_looking_at_a_case_is_logged_too(
 
     assert client.get(f"/admin/settlement/refundcase/{case.pk}/change/").status_code == 200
     assert [e.target_id for e in _entries()] == [str(case.public_id)]
+
+
+def test_the_phone_refund_form_says_where_to_record_the_objection_first(
+        client, officer, approved_plan, users):
+    login_verified(client, officer)
+    page = client.get("/admin/settlement/refundcase/phone/").content.decode()
+    assert 'id="phone-objection"' in page and "/admin/consent/consentrecord/phone/" in page
+
+    refused = client.post("/admin/settlement/refundcase/phone/", {
+        "plan": approved_plan.pk, "external_id": users[0].external_id,
+        "reason": "본인 전화, 생년월일 확인"}).content.decode()
+    assert "먼저 이전을 거부하셔야" in refused
