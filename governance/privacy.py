@@ -224,8 +224,8 @@ def render() -> str:
            for plan in plans for r in rules[plan.pk].values()):
         # Issue 16: whoever objects to the move may have the balance refunded instead.
         block.insert(3, "- 이전을 거부하신 이용자는 같은 화면에서 상품권 잔액의 환불을 요청하실 수 "
-                        "있습니다 (기존 운영사가 환불하며, 환불을 요청한 잔액은 새 운영사로 옮기지 "
-                        "않습니다).")
+                        "있습니다 (기존 운영사가 환불하며, 환불을 요청하신 분의 정보는 새 운영사로 "
+                        "옮기지 않습니다).")
     if controller is not None:
         block.append(f"- 개인정보 보호책임자: {_officer(controller)}")
     blocks.append(block)
