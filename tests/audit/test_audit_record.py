@@ -55,6 +55,14 @@ def test_it_accepts_ids_counts_and_hashes(db):
     assert event.details["count"] == 1234567890
 
 
+def test_a_uuid_whose_hex_groups_read_like_a_phone_number_is_still_an_id(db):
+    lineage = "5a187b29-8216-4394-8546-50a589e977eb"  # "8216-4394-8546": +82 16 4394 8546
+    event = _record(target_id=lineage, details={"lineage": lineage, "ids": [lineage.upper()]})
+    assert event.details["lineage"] == lineage
+    with pytest.raises(PersonalDataInAuditDetails):  # a phone beside a UUID is still caught
+        _record(details={"note": f"{lineage} 010-1234-5678"})
+
+
 def test_it_refuses_an_unknown_actor_type(db):
     with pytest.raises(ValueError):
         _record(actor_type="hacker")
