@@ -369,9 +369,19 @@ class StatementSignatureForm(forms.Form):
 class SettlementStatementAdmin(NoEditAdmin):
     list_display = ("short_id", "plan", "signed_by", "awaiting", "created_at")
     list_filter = ("plan",)
-    fields = ("public_id", "plan", "sha256", "created_by", "created_at", "signature_table",
+    fields = ("public_id", "plan", "sha256", "made_by", "created_at", "signature_table",
               "content_text")
     readonly_fields = fields
+
+    @admin.display(description="작성자")
+    def made_by(self, obj):
+        """The officer by name (the record keeps the actor id, user:<pk>)."""
+        from django.contrib.auth import get_user_model
+
+        kind, _, pk = (obj.created_by or "").partition(":")
+        user = (get_user_model().objects.filter(pk=pk).first()
+                if kind == "user" and pk.isdigit() else None)
+        return f"{user.get_username()} ({obj.created_by})" if user else obj.created_by
 
     @admin.display(description="명세서")
     def short_id(self, obj):
@@ -392,7 +402,7 @@ class SettlementStatementAdmin(NoEditAdmin):
     @admin.display(description="서명")
     def signature_table(self, obj):
         rows = [(s.get_role_display(), s.operator.code, s.key.key_id,
-                 f"{s.signed_at:%Y-%m-%d %H:%M:%S}")
+                 f"{timezone.localtime(s.signed_at):%Y-%m-%d %H:%M:%S %Z}")
                 for s in obj.signatures.select_related("operator", "key")]
         if not rows:
             return "아직 서명이 없습니다."

@@ -8,6 +8,7 @@ import json
 import secrets
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.utils import timezone
 
@@ -69,6 +70,11 @@ def test_every_party_co_signs_and_the_admin_shows_who_signed(
     assert sorted(s["role"] for s in shown["signatures"]) == [
         "city", "recipient", "source", "subcontractor"]
     assert "KEPFSUB" in page and "SEOUL" in page
+    # Times as the rest of the admin shows them (Seoul), and the maker by name.
+    signed_at = timezone.localtime(statement.signatures.get(role="city").signed_at)
+    assert f"{signed_at:%Y-%m-%d %H:%M:%S} KST" in page
+    maker = get_user_model().objects.filter(pk=1).first()
+    assert (f"{maker.get_username()} (user:1)" if maker else "user:1") in page
     listing = client.get("/admin/settlement/settlementstatement/").content.decode()
     assert "모두 서명함" in listing
     assert AuditEvent.objects.filter(action="settlement.statement_signed").count() == 4
