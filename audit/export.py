@@ -29,6 +29,10 @@ WITNESS_SOURCE = Path(__file__).resolve().parent / "witness"
 # Names what the signature over manifest.json means: the same key signs release manifests and
 # consent receipts, and verify.py accepts only a manifest that says it is this one.
 MANIFEST_FORMAT = "consent-broker-audit-bundle/1"
+# Files other apps put in the bundle (audit imports none of them): each provider returns
+# {relative name: exact bytes}, written under attachments/ with their SHA-256 in the signed
+# manifest. settlement registers its co-signed statements here from its AppConfig.ready.
+BUNDLE_ATTACHMENTS: list[Callable[[], dict[str, bytes]]] = []
 ROW_FIELDS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
               "target_id", "details", "request_id")
 
@@ -127,6 +131,7 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
                 fh.write(json.dumps({"seq": seq, "tree_size": tree_size, "proof": [
                     p.hex() for p in tree.inclusion_proof(seq, tree_size)]}) + "\n")
 
+    attachments = _write_attachments(out_dir)
     origin = settings.AUDIT_LOG_ORIGIN
     public_key = signing.service_public_key_bytes()
     (out_dir / "public_key").write_text(
@@ -147,6 +152,7 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
         "until": until.isoformat() if until else None,
         "exported_at": timezone.now().isoformat(),
         **selection.manifest(),
+        **({"attachments": attachments} if attachments else {}),
     })
     (out_dir / "witnesses.json").write_text(json.dumps(
         [{"name": w["name"], "vkey": w["vkey"]} for w in settings.AUDIT_WITNESSES], indent=2)
@@ -161,6 +167,20 @@ def audit_bundle_export(*, out_dir: Path, since: datetime | None = None,
     return ExportReport(out_dir=out_dir, first_seq=first, last_seq=last, tree_size=tree_size,
                         checkpoints=len(checkpoints), complete=complete, witnesses=witnessed,
                         selected=selection.count if actions else None)
+
+
+def _write_attachments(out_dir: Path) -> dict[str, str]:
+    """The registered providers' files under attachments/; {name: SHA-256 hex}, sorted."""
+    files: dict[str, bytes] = {}
+    for provider in BUNDLE_ATTACHMENTS:
+        files.update(provider())
+    for name, data in files.items():
+        path = out_dir / "attachments" / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ExportError(f"attachment name {name!r} is not a relative path inside")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return {name: hashlib.sha256(files[name]).hexdigest() for name in sorted(files)}
 
 
 def _write_signed_manifest(out_dir: Path, manifest: dict) -> None:

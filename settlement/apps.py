@@ -14,3 +14,9 @@ class SettlementConfig(AppConfig):
 
         if refund_withheld_subject_ids not in RELEASE_WITHHOLD:
             RELEASE_WITHHOLD.append(refund_withheld_subject_ids)
+        # The co-signed settlement statements travel in the commission's audit bundle.
+        from audit.export import BUNDLE_ATTACHMENTS
+        from settlement.bundle import statement_bundle_files
+
+        if statement_bundle_files not in BUNDLE_ATTACHMENTS:
+            BUNDLE_ATTACHMENTS.append(statement_bundle_files)

@@ -27,7 +27,10 @@ SHA-256(name || 0x0A || 0x04 || key) and whose signature is 8 bytes of big-endia
 then Ed25519 over "cosignature/v1\ntime <t>\n" followed by the checkpoint's note text;
 selection.jsonl holds, line for line as in entries.jsonl, the entries whose action matches
 one of the manifest's "selection" patterns (shell-style, case-sensitive), with their count
-and the file's SHA-256 in the manifest.
+and the file's SHA-256 in the manifest; attachments/ holds exactly the files the manifest's
+"attachments" names, each with its SHA-256, and every co-signature in it (NAME.payload,
+NAME.sig, NAME.key: Ed25519 over the payload's bytes with the raw public key) verifies, and
+names, as "sha256", the SHA-256 of the statement.json beside it (a settlement statement).
 """
 
 from __future__ import annotations
@@ -376,10 +379,51 @@ def read_signed_manifest(bundle: Path, public_key: bytes) -> dict:
     return manifest
 
 
+# --- Attachments (the settlement statements and their co-signatures) ----------------------
+
+
+def verify_attachments(bundle: Path, manifest: dict) -> str:
+    """The files under attachments/ against the signed manifest, and their co-signatures."""
+    named = manifest.get("attachments") or {}
+    folder = bundle / "attachments"
+    present = ({p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+               if folder.is_dir() else set())
+    if present != set(named):
+        extra, missing = sorted(present - set(named)), sorted(set(named) - present)
+        raise Failed(f"attachments differ from the signed manifest: extra {extra}, missing "
+                     f"{missing}")
+    for name, digest in named.items():
+        if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+            raise Failed(f"attachment {name} was changed: its SHA-256 is not the signed one")
+    cosigned = 0
+    for sig in sorted(folder.rglob("*.sig")) if named else []:
+        payload, key = sig.with_suffix(".payload"), sig.with_suffix(".key")
+        label = sig.relative_to(folder).as_posix()
+        if not (payload.is_file() and key.is_file()):
+            raise Failed(f"co-signature {label} lacks its .payload or .key")
+        try:
+            Ed25519PublicKey.from_public_bytes(key.read_bytes()).verify(sig.read_bytes(),
+                                                                        payload.read_bytes())
+        except (InvalidSignature, ValueError) as exc:
+            raise Failed(f"co-signature {label} does not verify over its payload") from exc
+        statement = sig.parent / "statement.json"
+        if statement.is_file():
+            try:
+                said = json.loads(payload.read_bytes()).get("sha256")
+            except (ValueError, AttributeError) as exc:
+                raise Failed(f"co-signature {label}: its payload is not a JSON object") from exc
+            if said != hashlib.sha256(statement.read_bytes()).hexdigest():
+                raise Failed(f"co-signature {label} signs another statement than the one "
+                             "beside it")
+        cosigned += 1
+    return f"; {len(named)} attachments, {cosigned} co-signatures verified" if named else ""
+
+
 def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
                   pinned_witnesses: list[str] | None = None, quorum: int | None = None) -> str:
     public_key = read_public_key(bundle, pinned_key)
     manifest = read_signed_manifest(bundle, public_key)
+    attached = verify_attachments(bundle, manifest)
     origin = manifest["origin"]
     witnesses, needed, witnesses_pinned = read_witness_policy(bundle, pinned_witnesses or [],
                                                               quorum)
@@ -547,7 +591,7 @@ def verify_bundle(bundle: Path, trusted: list[Path], pinned_key: str | None,
             f"latest root {base64.b64encode(checkpoints[latest]).decode()}; manifest signed "
             f"by key {key_id(public_key)} ({whose}); latest checkpoint {witnessed} "
             f"({len(cosigners)} of {len(witnesses)}, quorum {needed}; {witness_keys})"
-            f"{selected}")
+            f"{selected}{attached}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,3 +147,33 @@ def test_the_bundle_files_let_anyone_check_each_signature_offline(
     assert json.loads(payload)["sha256"] == hashlib.sha256(content).hexdigest()
     Ed25519PublicKey.from_public_bytes(files[f"{base}/source.key"]).verify(
         files[f"{base}/source.sig"], payload)
+
+
+def test_the_audit_bundle_carries_the_co_signed_statement_and_verify_checks_it(
+        tmp_path, approved_plan, statement, outgoing_operator, incoming_operator):
+    import subprocess
+    import sys
+
+    from audit.export import audit_bundle_export
+
+    for who, role, scope in ((outgoing_operator, "source", "upload"),
+                             (incoming_operator, "recipient", "release:ack")):
+        response = make_api(who, scope=scope).post(
+            f"{_url(approved_plan)}/signatures",
+            signed(who.signing_private_key, _signature(approved_plan, statement, role)))
+        assert response.status_code == 201, response.content
+    bundle = tmp_path / "bundle"
+    audit_bundle_export(out_dir=bundle)
+
+    def verify():
+        return subprocess.run([sys.executable, str(bundle / "verify.py"), str(bundle)],
+                              capture_output=True, text=True, timeout=120)
+
+    base = bundle / "attachments" / "settlement" / str(statement.public_id)
+    assert (base / "statement.json").read_bytes() == bytes(statement.content)
+    checked = verify()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "7 attachments, 2 co-signatures verified" in checked.stdout
+    # A co-signature over another statement, or an edited statement, fails the bundle.
+    (base / "source.payload").write_bytes(b'{"sha256": "00"}')
+    assert verify().returncode == 1
