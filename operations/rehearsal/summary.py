@@ -21,6 +21,7 @@ from governance.models import FieldRule
 from governance.policy import EXPLANATIONS, Reason
 from governance.selectors import plan_decisions
 from operations.rehearsal.notice_summary import notice_section
+from settlement.selectors import refund_withheld_subject_ids
 from transfers.models import Record
 
 PROFILE_LABELS = {
@@ -139,7 +140,12 @@ def _uploaded_decisions(plan):
         if wanted is None:
             return
         if wanted == subject.id:
-            yield decisions
+            yield subject.id, decisions
+
+
+# A user with a refund case never moves, whatever the policy says of its fields (settlement
+# keeps it out of every release): its fields are held back for that reason.
+REFUND_REASON, REFUND_LABEL = "refund_requested", "환불 요청 (이전하지 않음)"
 
 
 def _fields(plan) -> list[dict]:
@@ -147,7 +153,12 @@ def _fields(plan) -> list[dict]:
     held: dict[str, Counter] = {}
     shapes: Counter = Counter()
     by_shape = {}
-    for decisions in _uploaded_decisions(plan):
+    refunding = refund_withheld_subject_ids(plan)
+    for subject_id, decisions in _uploaded_decisions(plan):
+        if subject_id in refunding:
+            for key in decisions:
+                held.setdefault(key, Counter())[REFUND_REASON] += 1
+            continue
         shapes[id(decisions)] += 1
         by_shape[id(decisions)] = decisions
     for shape, n in shapes.items():
@@ -163,9 +174,15 @@ def _fields(plan) -> list[dict]:
         reasons = held.get(key, Counter())
         rows.append({"key": key, "label": rule.field.label_ko, "moved": moved.get(key, 0),
                      "held": sum(reasons.values()),
-                     "reasons": [{"reason": r, "label": EXPLANATIONS[Reason(r)].split(" (")[0],
-                                  "count": n} for r, n in reasons.most_common()]})
+                     "reasons": [{"reason": r, "label": _reason_label(r), "count": n}
+                                 for r, n in reasons.most_common()]})
     return rows
+
+
+def _reason_label(reason: str) -> str:
+    if reason == REFUND_REASON:
+        return REFUND_LABEL
+    return EXPLANATIONS[Reason(reason)].split(" (")[0]
 
 
 def _reconciliation(rows, disposition: dict | None) -> list[dict]:

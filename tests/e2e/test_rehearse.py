@@ -165,6 +165,10 @@ def every_won_of_the_balance_is_accounted_for_and_the_statement_co_signed(rehear
     carried = {u: r["fields"]["user.certificate_balance"] for release in releases
                for u, r in release.items() if "user.certificate_balance" in r["fields"]}
     assert balance["moved"] == sum(carried.values())  # each user's balance moves once
+    # The report's field table agrees: a user with a refund case is held back, not "moved".
+    field = next(f for f in run.summary["fields"] if f["key"] == "user.certificate_balance")
+    assert field["moved"] == len(carried)
+    assert any(r["reason"] == "refund_requested" for r in field["reasons"])
     assert money["refunds"]["asked"] >= 1 and money["refunds"]["confirmed"] >= 1
     listed = money["subcontractor_list"]["summary"]
     assert listed["differing"] > 0 and listed["only_accepted"] > 0 and listed["only_listed"] > 0
