@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -498,18 +499,47 @@ class DataSubjectAdmin(AccessLoggedAdmin, NoEditAdmin):
             return search_kind(term)
         return "phone"
 
-    def get_search_results(self, request, queryset, search_term):
-        """A phone number is searched through its blind index, never in the clear."""
+    # A phone number never stays in an address (server and proxy logs, browser history,
+    # bookmarks): the page's own form posts it, and the list is shown at ?pi=<its blind
+    # index>; a number typed into the ordinary search box is turned into that address too.
+    change_list_template = "admin/governance/datasubject/change_list.html"
+    PHONE_INDEX_PARAM = "pi"
+
+    def changelist_view(self, request, extra_context=None):
+        moved = self._phone_search_redirect(request)
+        if moved is not None:
+            return moved
+        index = request.GET.get(self.PHONE_INDEX_PARAM)
+        if index is not None:
+            request.GET = request.GET.copy()
+            del request.GET[self.PHONE_INDEX_PARAM]
+            request.phone_index = index if re.fullmatch(r"[0-9a-f]{64}", index) else "-"
+            request.access_search_kind = "phone"
+        return super().changelist_view(request, {"phone_search": index is not None,
+                                                 **(extra_context or {})})
+
+    def _phone_search_redirect(self, request):
+        """The address of the list of subjects with a phone number, from the page's form
+        (POST ``phone_lookup``) or from ``?q=`` when it holds one; None otherwise."""
         from governance.crypto import InvalidPhone, blind_index, normalize_mobile
 
+        typed = (request.POST.get("phone_lookup") if request.method == "POST"
+                 else request.GET.get("q"))
+        if typed is None:
+            return None
         try:
-            index = blind_index("phone:" + normalize_mobile(search_term))
+            index = blind_index("phone:" + normalize_mobile(typed))
         except InvalidPhone:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(phone_index=index), False
+            if request.method != "POST":
+                return None  # an ordinary search term
+            messages.error(request, "휴대전화 번호 형식이 아닙니다. (not a mobile number)")
+            return HttpResponseRedirect(request.path)
+        return HttpResponseRedirect(f"{request.path}?{self.PHONE_INDEX_PARAM}={index}")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("phone")
+        subjects = super().get_queryset(request).defer("phone")
+        index = getattr(request, "phone_index", None)
+        return subjects if index is None else subjects.filter(phone_index=index)
 
     @admin.action(description="선택한 정보주체 CSV 내려받기 (사유 필요; export, reason required)",
                   permissions=["view"])

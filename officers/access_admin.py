@@ -93,9 +93,13 @@ class AccessLoggedAdmin(admin.ModelAdmin):
             term = cl.query.strip()
             subjects = [s for obj in cl.result_list for s in self.access_subjects_of(obj)]
             extra = {"page": cl.page_num}
-            if term:
-                extra["search"] = self.access_search_kind(term)
-            self._access(request, action=AccessAction.SEARCH if term else AccessAction.VIEW,
+            # A search the admin ran from something other than ?q= (a phone number looked up
+            # by its blind index) names its kind on the request.
+            kind = self.access_search_kind(term) if term else getattr(
+                request, "access_search_kind", None)
+            if kind:
+                extra["search"] = kind
+            self._access(request, action=AccessAction.SEARCH if kind else AccessAction.VIEW,
                          subjects=subjects, target_id="changelist", extra=extra)
         return response
 

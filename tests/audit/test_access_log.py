@@ -41,13 +41,21 @@ def test_a_search_by_phone_records_whom_it_found_and_never_the_number(client, of
     login_verified(client, officer)
     typed = synthetic_phone(1)
 
-    page = client.get(reverse(SUBJECTS), {"q": typed})
+    typed_in_box = client.get(reverse(SUBJECTS), {"q": typed})
+    posted = client.post(reverse(SUBJECTS), {"phone_lookup": typed})
+    page = client.get(posted["Location"])
 
+    digits = "".join(ch for ch in typed if ch.isdigit())
+    # Either way the list is at an address that holds no part of the number.
+    assert typed_in_box.status_code == posted.status_code == 302
+    assert typed_in_box["Location"] == posted["Location"]
+    assert digits[-4:] not in posted["Location"].split("pi=")[0]
+    assert "pi=" in posted["Location"] and typed not in posted["Location"]
     assert merchant.public_id in page.content.decode()
+    assert user.public_id not in page.content.decode()
     [entry] = _access_entries()
     assert entry.action == "access.search" and entry.details["search"] == "phone"
     assert entry.details["subjects"] == [merchant.public_id]
-    digits = "".join(ch for ch in typed if ch.isdigit())
     assert digits[-8:] not in json.dumps(entry.details) + entry.target_id
 
 
@@ -145,3 +153,13 @@ def test_a_request_without_a_peer_address_gives_axes_none_and_the_log_unknown(rf
     bare = HttpRequest()  # as django.test.Client.force_login builds it: no REMOTE_ADDR
     assert axes_client_ip(bare) is None and client_address(bare) == "unknown"
     assert axes_client_ip(rf.get("/", REMOTE_ADDR="203.0.113.5")) == "203.0.113.5"
+
+
+def test_a_phone_lookup_that_is_not_a_mobile_number_says_so_and_searches_nothing(
+        client, officer, merchant):
+    login_verified(client, officer)
+
+    answer = client.post(reverse(SUBJECTS), {"phone_lookup": "02-120"}, follow=True)
+
+    assert "휴대전화 번호 형식이 아닙니다" in answer.content.decode()
+    assert not [e for e in _access_entries() if e.action == "access.search"]
