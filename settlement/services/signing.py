@@ -9,22 +9,18 @@ by the database (409 `replayed`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.utils import timezone
 
 from governance.models import Operator, OperatorKey, TransferPlan
-from governance.selectors import operator_current_key
-from transfers.services.common import Conflict, TransferError
+from transfers.services.common import TransferError
+from transfers.services.signing import signed_bytes
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 REFERENCE = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
@@ -51,15 +47,6 @@ def invalid(what: str, message: str) -> TransferError:
     return TransferError(message, code=f"invalid_{what}")
 
 
-def _decode(value: Any, name: str, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise invalid(what, f"{name} must be base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise invalid(what, f"{name} is not valid base64") from exc
-
-
 def aware_time(value: Any, name: str, what: str) -> dt.datetime:
     """An ISO 8601 time with its UTC offset (a time without one is ambiguous by hours)."""
     try:
@@ -77,16 +64,8 @@ def signed_payload(*, operator: Operator, plan: TransferPlan, payload_b64: Any,
     object with exactly ``keys`` (among them plan, nonce, signed_at), for ``plan``, signed
     within the window. ``what`` names the submission in refusal codes (invalid_<what>,
     stale_<what>)."""
-    payload = _decode(payload_b64, "payload", what)
-    signature = _decode(signature_b64, "signature", what)
-    key = operator_current_key(operator, OperatorKey.Purpose.SIGNATURE)
-    if key is None:
-        raise Conflict("the operator has no registered signing key", code="no_key")
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes(key.public_key)).verify(signature, payload)
-    except InvalidSignature as exc:
-        raise TransferError("the signature does not verify with the operator's registered "
-                            "signing key", code="bad_signature") from exc
+    key, payload, signature = signed_bytes(operator=operator, payload_b64=payload_b64,
+                                           signature_b64=signature_b64, what=what)
     try:
         body = orjson.loads(payload)  # no NaN, bounded nesting, no lone surrogates
     except orjson.JSONDecodeError as exc:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import re
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.models import OperatorKey
-from governance.selectors import operator_current_key
 from transfers.models import Acknowledgement, Release
 from transfers.services.common import Conflict, TransferError, record
+from transfers.services.signing import signed_bytes
 from transfers.validation import MAX_INTEGER, MAX_JSON_DEPTH, json_depth
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -54,16 +49,6 @@ def totals_mismatches(expected: dict[str, Any], got: dict[str, Any]) -> list[dic
         elif a != b:
             out.append({"metric": key, "released": a, "acknowledged": b})
     return out
-
-
-def _decode(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise TransferError(f"{what} must be base64 text", code="invalid_acknowledgement")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise TransferError(f"{what} is not valid base64", code="invalid_acknowledgement") \
-            from exc
 
 
 def _count(value: Any) -> bool:
@@ -101,15 +86,9 @@ def acknowledgement_receive(*, release: Release, payload_b64: Any, signature_b64
     """
     if release.status != Release.Status.READY:
         raise Conflict("the release is not ready yet", code="release_not_ready")
-    payload, signature = _decode(payload_b64, "payload"), _decode(signature_b64, "signature")
-    key = operator_current_key(release.recipient, OperatorKey.Purpose.SIGNATURE)
-    if key is None:
-        raise Conflict("the recipient has no registered signing key", code="no_key")
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes(key.public_key)).verify(signature, payload)
-    except InvalidSignature as exc:
-        raise TransferError("the signature does not verify with the recipient's registered "
-                            "signing key", code="bad_signature") from exc
+    key, payload, signature = signed_bytes(
+        operator=release.recipient, payload_b64=payload_b64, signature_b64=signature_b64,
+        what="acknowledgement", party="recipient")
     try:
         # orjson, like every other body: no NaN, a depth limit, no lone surrogates.
         body = orjson.loads(payload)

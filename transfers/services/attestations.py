@@ -10,8 +10,6 @@ evidence itself only knows that an operator attested it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import re
@@ -19,17 +17,16 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.models import NoticeChannel, OperatorKey, TransferPlan
-from governance.selectors import operator_current_key, plan_notice_kinds, subjects_by_external_id
+from governance.models import NoticeChannel, TransferPlan
+from governance.selectors import plan_notice_kinds, subjects_by_external_id
 from governance.services import Evidence, GovernanceError, notice_evidence_record
 from transfers.models import NoticeAttestation
 from transfers.services.common import Conflict, TransferError, record
+from transfers.services.signing import signed_bytes
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CHANNELS = ("in_app", "post")
@@ -49,15 +46,6 @@ def _invalid(message: str) -> TransferError:
     return TransferError(message, code="invalid_attestation")
 
 
-def _decode(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise _invalid(f"{what} must be base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise _invalid(f"{what} is not valid base64") from exc
-
-
 def _aware_time(value: Any, what: str) -> dt.datetime:
     """An ISO 8601 time with its UTC offset (a time without one is ambiguous by hours)."""
     try:
@@ -67,18 +55,6 @@ def _aware_time(value: Any, what: str) -> dt.datetime:
     if parsed.tzinfo is None:
         raise _invalid(f"{what} must say its UTC offset (for example +09:00 or Z)")
     return parsed
-
-
-def _verified(operator, payload: bytes, signature: bytes) -> OperatorKey:
-    key = operator_current_key(operator, OperatorKey.Purpose.SIGNATURE)
-    if key is None:
-        raise Conflict("the operator has no registered signing key", code="no_key")
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes(key.public_key)).verify(signature, payload)
-    except InvalidSignature as exc:
-        raise TransferError("the signature does not verify with the operator's registered "
-                            "signing key", code="bad_signature") from exc
-    return key
 
 
 def _body(payload: bytes, plan: TransferPlan) -> dict[str, Any]:
@@ -173,8 +149,9 @@ def notice_attestation_receive(*, plan: TransferPlan, payload_b64: Any, signatur
     """
     if not plan.in_force:
         raise Conflict("the plan is not approved or active", code="plan_not_in_force")
-    payload, signature = _decode(payload_b64, "payload"), _decode(signature_b64, "signature")
-    key = _verified(plan.from_operator, payload, signature)
+    key, payload, signature = signed_bytes(operator=plan.from_operator,
+                                           payload_b64=payload_b64,
+                                           signature_b64=signature_b64, what="attestation")
     body = _body(payload, plan)
     nonce, lines = body["nonce"], body["lines"]
     evidence = _evidence(plan, nonce, lines)

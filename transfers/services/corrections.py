@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 import zlib
@@ -22,18 +20,16 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.models import DataSubject, OperatorKey, TransferPlan
-from governance.selectors import operator_current_key
+from governance.models import DataSubject, TransferPlan
 from transfers.blocks import block_lines
 from transfers.models import ApplyReport, Correction, Record, RecordBlock, Release, UploadBatch
 from transfers.selectors import releases_carried
 from transfers.services.acknowledgements import NONCE, ack_window
 from transfers.services.common import Conflict, TransferError, record
+from transfers.services.signing import signed_bytes
 from transfers.validation import MAX_JSON_DEPTH, json_depth
 
 REASONS = frozenset(Correction.Reason.values)
@@ -44,13 +40,6 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 def _refuse(message: str, code: str = "invalid_apply_report"):
     raise TransferError(message, code=code)
-
-
-def _decode(value: Any, what: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise TransferError(f"{what} is not valid base64", code="invalid_apply_report") from exc
 
 
 def _payload(release: Release, payload: bytes) -> dict[str, Any]:
@@ -109,15 +98,9 @@ def apply_report_receive(*, release: Release, payload_b64: Any, signature_b64: A
     report, a subject this release did not carry (another plan's or release's records)."""
     if release.status != Release.Status.READY:
         raise Conflict("the release is not ready yet", code="release_not_ready")
-    payload, signature = _decode(payload_b64, "payload"), _decode(signature_b64, "signature")
-    key = operator_current_key(release.recipient, OperatorKey.Purpose.SIGNATURE)
-    if key is None:
-        raise Conflict("the recipient has no registered signing key", code="no_key")
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes(key.public_key)).verify(signature, payload)
-    except InvalidSignature as exc:
-        raise TransferError("the signature does not verify with the recipient's registered "
-                            "signing key", code="bad_signature") from exc
+    key, payload, signature = signed_bytes(
+        operator=release.recipient, payload_b64=payload_b64, signature_b64=signature_b64,
+        what="apply_report", party="recipient")
     body = _payload(release, payload)
     subjects = _carried_subjects(release, [item["subject"] for item in body["records"]])
     reasons = Counter(item["reason"] for item in body["records"])
