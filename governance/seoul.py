@@ -105,8 +105,10 @@ FIELDS: list[tuple] = [
      "financial", True, "high", "user.financial.bank_account", "text", B.CONSENT, True),
     ("merchant.email", "merchant", "이메일", "E-mail", "contact", True, "low",
      "user.contact.email", "text", B.CONSENT, False),
+    # Never moved as a value: a marketing consent is given to one sender for its own
+    # messages (PIPA Art. 22(4)); the incoming operator asks afresh (MARKETING_REASON).
     ("merchant.marketing_opt_in", "merchant", "마케팅 수신 동의", "Marketing opt-in", "contact",
-     True, "low", "user.behavior", "text", B.CONSENT, False),
+     True, "low", "user.behavior", "text", B.PROHIBITED, False),
     ("merchant.internal_risk_score", "merchant", "내부 위험 평가", "Internal risk score",
      "operational", True, "high", "user.behavior", "integer", B.PROHIBITED, False),
     ("user.phone", "user", "이용자 전화번호", "User phone", "contact", True, "medium",

@@ -222,21 +222,24 @@ def field_catalogue(db) -> dict:
 def approved_plan(db, officer, second_officer, outgoing_operator, incoming_operator,
                   field_catalogue):
     """KEPF → Shinhan, submitted by Kim and approved by Lee, using every legal basis
-    (governance.seoul.FIELDS), with a 30-day Art. 27 notice period. No notice has reached
-    anyone yet: `notice_opt_out` fields wait for each subject's own evidence (see
-    `notified_long_ago`)."""
+    (governance.seoul.FIELDS) and the Seoul map's notes on what never moves, with a 30-day
+    Art. 27 notice period. No notice has reached anyone yet: `notice_opt_out` fields wait for
+    each subject's own evidence (see `notified_long_ago`)."""
     import datetime as dt
 
     from django.utils import timezone
 
-    from governance.seoul import PLAN_VALUES, seoul_plan_rules
-    from governance.services import plan_approve, plan_create, plan_submit
+    from governance.seoul import NOT_MOVED_REASONS, PLAN_VALUES, seoul_plan_rules
+    from governance.services import plan_approve, plan_create, plan_rule_set, plan_submit
 
     now = timezone.now()
     plan = plan_create(
         by=officer, from_operator=outgoing_operator.operator,
         to_operator=incoming_operator.operator, rules=seoul_plan_rules(field_catalogue),
         notice_starts_at=now, cutover_at=now + dt.timedelta(days=31), **PLAN_VALUES)
+    for key, why in NOT_MOVED_REASONS.items():  # as the demo does: why it never moves
+        plan_rule_set(plan=plan, field=field_catalogue[key], basis="prohibited", by=officer,
+                      note=why[:300])
     plan_submit(plan=plan, by=officer)
     return plan_approve(plan=plan, by=second_officer)
 

@@ -60,13 +60,20 @@ def test_a_merchant_agrees_downloads_the_receipt_and_withdraws_on_a_phone(
             expect(page.get_by_role("heading", name="개인정보 제공 동의")).to_be_visible()
             required = page.get_by_role("group", name="필수 항목: 정산 계좌")
             required.get_by_label("동의합니다").check()
-            page.get_by_role("group", name="선택 항목: 이메일").get_by_label("동의합니다").check()
-            page.get_by_role("group", name="선택 항목: 마케팅 수신 동의").get_by_label(
+            page.get_by_role("group", name="선택 항목: 이메일").get_by_label(
                 "동의하지 않습니다").check()
+            # Marketing opt-in is not offered: the new operator asks for it afresh.
+            expect(page.get_by_role("group", name="선택 항목: 마케팅 수신 동의")).to_have_count(0)
+            assert "마케팅" not in page.inner_text("main")
             page.screenshot(path=shots / "2-notice.png", full_page=True)
             page.get_by_role("button", name="선택 내용 확인하기").click()
 
             expect(page.get_by_role("heading", name="선택 내용을 확인해 주세요")).to_be_visible()
+            stays = page.inner_text("main").split("옮겨지지 않는 항목")[1]
+            assert "이메일 — 동의하지 않음" in stays
+            assert "마케팅 수신 동의 — 마케팅 수신 동의는 그 동의를 받은 운영사가" in stays
+            assert "새 운영사가 따로 묻는 동의에 답해 주십시오" in stays
+            page.screenshot(path=shots / "2b-confirm.png", full_page=True)
             page.get_by_role("button", name="이대로 제출하기").click()
             expect(page.get_by_text("접수되었습니다")).to_be_visible()
             page.screenshot(path=shots / "3-receipt.png", full_page=True)
@@ -81,8 +88,10 @@ def test_a_merchant_agrees_downloads_the_receipt_and_withdraws_on_a_phone(
                                    ensure_ascii=False).encode("utf-8")
             Ed25519PublicKey.from_public_bytes(service_public_key_bytes()).verify(
                 base64.b64decode(document["signature"]["value"]), canonical)
-            assert [i["label"] for i in receipt["itemsAgreed"]] == ["이메일", "정산 계좌"]
-            assert [i["label"] for i in receipt["itemsDeclined"]] == ["마케팅 수신 동의"]
+            assert [i["label"] for i in receipt["itemsAgreed"]] == ["정산 계좌"]
+            assert [i["label"] for i in receipt["itemsDeclined"]] == ["이메일"]
+            because = {i["key"]: i["staysBecause"] for i in receipt["stays"]}
+            assert "새 운영사가 따로 묻는 동의" in because["merchant.marketing_opt_in"]
 
             # Later: the current decision, and withdrawal in as many steps as consenting.
             page.get_by_role("link", name="현재 응답 내용 보기 · 동의 철회").click()

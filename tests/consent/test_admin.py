@@ -124,7 +124,7 @@ def test_a_consent_taken_by_phone_needs_a_reason_and_records_the_officer(kim, ru
     request = campaign.requests.get(subject=first)
     url = reverse("admin:consent_consentrecord_phone")
     data = {"request_id": str(request.public_id), "action": "answer",
-            "agreed": ["merchant.email"], "declined": ["merchant.marketing_opt_in"],
+            "agreed": ["merchant.email"], "declined": ["merchant.settlement_bank_account"],
             "reason": ""}
     assert kim.post(url, data).status_code == 200  # the form again, with the error
     assert not ConsentRecord.objects.exists()

@@ -24,8 +24,8 @@ from tests.consent.sms_fixtures import *  # noqa: F403
 def test_it_asks_about_the_plans_consent_and_notice_items_of_that_kind_by_default(
         campaign_for):
     campaign = campaign_for()
-    assert set(campaign.items) == {"merchant.settlement_bank_account", "merchant.email",
-                                   "merchant.marketing_opt_in"}
+    assert set(campaign.items) == {"merchant.settlement_bank_account", "merchant.email"}
+    assert "merchant.marketing_opt_in" not in campaign.items  # prohibited: never asked
     assert AuditEvent.objects.filter(action="campaign.created",
                                      target_id=str(campaign.pk)).exists()
 
@@ -128,7 +128,7 @@ def test_the_funnel_counts_each_step(merchants, campaign_for, outbox,
         campaign_launch(campaign=campaign)
     first = ConsentRequest.objects.filter(campaign=campaign).order_by("id").first()
     consent_answer(request=first, agreed=["merchant.email"],
-                   declined=["merchant.marketing_opt_in"], channel="web",
+                   declined=["merchant.settlement_bank_account"], channel="web",
                    identity_factor="brn")
 
     funnel = campaign_funnel(campaign=campaign)

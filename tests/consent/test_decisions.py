@@ -45,13 +45,13 @@ def _decisions(plan, subject):
 
 
 def test_an_answer_is_recorded_mirrored_and_audited(merchant_request, merchant, approved_plan):
-    record = consent_answer(request=merchant_request, agreed=[ACCOUNT, EMAIL],
-                            declined=[MARKETING], **_web())
+    record = consent_answer(request=merchant_request, agreed=[ACCOUNT], declined=[EMAIL],
+                            **_web())
     assert record.action == ConsentRecord.Action.ANSWER
-    assert record.items_agreed == [EMAIL, ACCOUNT] and record.items_declined == [MARKETING]
+    assert record.items_agreed == [ACCOUNT] and record.items_declined == [EMAIL]
     assert record.notice.kind == "consent" and record.notice_hash == record.notice.text_hash
     state = SubjectConsentState.objects.get(plan=approved_plan, subject=merchant)
-    assert state.fields_granted == [EMAIL, ACCOUNT] and state.fields_declined == [MARKETING]
+    assert state.fields_granted == [ACCOUNT] and state.fields_declined == [EMAIL]
     assert state.notice_hash == record.notice_hash and not state.objected
     merchant_request.refresh_from_db()
     assert merchant_request.status == ConsentRequest.Status.ANSWERED
@@ -60,26 +60,30 @@ def test_an_answer_is_recorded_mirrored_and_audited(merchant_request, merchant, 
     assert event.actor_id == f"subject:{merchant.public_id}"
     assert event.details["receipt"] == str(record.receipt_id)
     assert event.details["request"] == str(merchant_request.public_id)
-    assert event.details["agreed"] == [EMAIL, ACCOUNT]
+    assert event.details["agreed"] == [ACCOUNT] and event.details["declined"] == [EMAIL]
     assert event.details["notice_hash"] == record.notice_hash
     assert event.details["channel"] == "web"
-    # The policy now lets the agreed items move and holds the declined one back.
+    # The policy now lets the agreed item move and holds the declined one back; marketing
+    # opt-in was never asked and never moves (the incoming operator asks afresh).
     decisions = _decisions(approved_plan, merchant)
     assert decisions[ACCOUNT].reason == Reason.ALLOWED_CONSENT
-    assert decisions[MARKETING].reason == Reason.DENIED_CONSENT_DECLINED
+    assert decisions[EMAIL].reason == Reason.DENIED_CONSENT_DECLINED
+    assert decisions[MARKETING].reason == Reason.DENIED_PROHIBITED
 
 
 def test_declining_the_required_items_keeps_them_back_but_optional_ones_still_move(
         merchant_request, merchant, approved_plan):
-    consent_answer(request=merchant_request, agreed=[EMAIL], declined=[ACCOUNT, MARKETING],
-                   **_web())
+    consent_answer(request=merchant_request, agreed=[EMAIL], declined=[ACCOUNT], **_web())
     decisions = _decisions(approved_plan, merchant)
     assert decisions[ACCOUNT].reason == Reason.DENIED_CONSENT_DECLINED
     assert decisions[EMAIL].reason == Reason.ALLOWED_CONSENT
+    assert decisions[MARKETING].reason == Reason.DENIED_PROHIBITED
 
 
 @pytest.mark.parametrize("agreed, declined, words", [
     (["merchant.representative_name"], [], "없는 항목"),          # not a consent item
+    ([MARKETING], [], "없는 항목"),                               # prohibited: never asked
+    ([], [MARKETING], "없는 항목"),
     (["merchant.nonexistent"], [], "없는 항목"),
     ([EMAIL], [EMAIL], "함께 선택할 수 없습니다: 이메일"),
     ([], [], "하나 이상"),
@@ -163,8 +167,7 @@ def test_an_unknown_channel_is_refused(merchant_request):
 
 
 def test_withdrawal_withdraws_everything_agreed(merchant_request, merchant, approved_plan):
-    consent_answer(request=merchant_request, agreed=[ACCOUNT, EMAIL], declined=[MARKETING],
-                   **_web())
+    consent_answer(request=merchant_request, agreed=[ACCOUNT, EMAIL], declined=[], **_web())
     record = consent_withdraw(request=merchant_request, **_web())
     assert record.action == ConsentRecord.Action.WITHDRAW
     assert record.items_declined == [EMAIL, ACCOUNT] and record.items_agreed == []

@@ -26,15 +26,16 @@ def test_the_consent_notice_states_the_five_items_of_article_17(approved_plan):
     assert "1. 제공받는 자: 신한카드 컨소시엄" in text
     assert f"2. 제공받는 자의 이용 목적: {approved_plan.purpose}" in text
     assert "   - 필수: 정산 계좌" in text
-    assert "   - 선택: 이메일, 마케팅 수신 동의" in text
+    assert "   - 선택: 이메일\n" in text
     assert f"4. 제공받는 자의 보유·이용 기간: {approved_plan.retention}" in text
     assert "거부할 권리가 있으며" in text
     assert "선택 항목은 동의하지 않으셔도 아무런 불이익이 없습니다" in text
     assert "필수 항목(정산 계좌)에 동의하지 않으시면" in text
     # Only consent items: Art. 27 items and items moving on other grounds are not in it.
     assert "대표자명" not in text and "이용자 전화번호" not in text
-    assert notice.items == ["merchant.settlement_bank_account", "merchant.email",
-                            "merchant.marketing_opt_in"]
+    # Marketing opt-in is never provided, so never asked: the recipient asks afresh.
+    assert "마케팅" not in text
+    assert notice.items == ["merchant.settlement_bank_account", "merchant.email"]
 
 
 @pytest.mark.parametrize("subject_kind, kind", [("merchant", "consent"), ("user", "transfer")])

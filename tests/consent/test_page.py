@@ -39,9 +39,9 @@ def _verify(client, link, answer=MERCHANT_BRN):
     return client.post(f"/c/{link.token}", {"answer": answer})
 
 
-def _answer(client, link, *, required="agree", email="agree", marketing="decline"):
+def _answer(client, link, *, required="agree", email="agree"):
     response = client.post(f"/c/{link.token}/notice", {
-        "required": required, f"opt:{EMAIL}": email, f"opt:{MARKETING}": marketing})
+        "required": required, f"opt:{EMAIL}": email})
     assert response.status_code == 302, _text(response)
     return client.post(f"/c/{link.token}/confirm")
 
@@ -62,18 +62,24 @@ def test_a_merchant_verifies_agrees_and_gets_a_receipt(client, merchant_link, me
     assert "<legend>필수 항목: 정산 계좌</legend>" in html
     assert "<legend>선택 항목: 이메일</legend>" in html
     assert "동의하지 않으셔도 불이익이 없습니다" in html
+    # Marketing opt-in is not asked: the new operator asks for it afresh.
+    assert "마케팅 수신 동의" not in html and f'name="opt:{MARKETING}"' not in html
 
+    # A forged answer for it is not taken.
     response = client.post(f"/c/{merchant_link.token}/notice", {
-        "required": "agree", f"opt:{EMAIL}": "agree", f"opt:{MARKETING}": "decline"})
+        "required": "agree", f"opt:{EMAIL}": "agree", f"opt:{MARKETING}": "agree"})
     assert response["Location"].endswith("/confirm")
     confirm = _text(client.get(response["Location"]))
-    assert "정산 계좌 (필수), 이메일" in confirm and "마케팅 수신 동의" in confirm
+    assert "정산 계좌 (필수), 이메일" in confirm
+    stays = confirm.split("옮겨지지 않는 항목")[1]
+    assert "<strong>마케팅 수신 동의</strong> — 마케팅 수신 동의는 그 동의를 받은" in stays
+    assert "새 운영사가 따로 묻는 동의에 답해 주십시오" in stays
     assert not ConsentRecord.objects.exists()  # nothing recorded before confirmation
 
     response = client.post(f"/c/{merchant_link.token}/confirm")
     assert response.status_code == 302 and "/receipt/" in response["Location"]
     record = ConsentRecord.objects.get()
-    assert record.items_agreed == [EMAIL, ACCOUNT] and record.items_declined == [MARKETING]
+    assert record.items_agreed == [EMAIL, ACCOUNT] and record.items_declined == []
     assert record.channel == "web" and record.identity_factor == "brn"
     receipt = _text(client.get(response["Location"]))
     assert "접수되었습니다" in receipt and str(record.receipt_id) in receipt
@@ -129,7 +135,7 @@ def test_a_later_visit_shows_the_decision_and_withdrawal_is_as_easy(client, merc
     status = _text(client.get(f"/c/{merchant_link.token}/status"))
     assert "동의를 철회하셨습니다" in status and "동의 철회하기" not in status
     # ... and agreeing again later is a new record.
-    _answer(client, merchant_link, required="agree", email="decline", marketing="decline")
+    _answer(client, merchant_link, required="agree", email="decline")
     assert ConsentRecord.objects.filter(action="answer").count() == 2
 
 
@@ -169,12 +175,13 @@ def test_the_verified_state_expires(client, merchant_link, monkeypatch):
 
 def test_an_unanswered_item_is_asked_again_not_guessed(client, merchant_link):
     _verify(client, merchant_link)
-    response = client.post(f"/c/{merchant_link.token}/notice",
-                           {"required": "agree", f"opt:{EMAIL}": "agree"})
+    response = client.post(f"/c/{merchant_link.token}/notice", {"required": "agree"})
     assert response.status_code == 400
     html = _text(response)
-    assert 'role="alert"' in html and "마케팅 수신 동의" in html
-    assert 'value="agree" checked' in html  # what was chosen stays chosen
+    assert 'role="alert"' in html and "선택해 주세요: 이메일<" in html
+    # what was chosen stays chosen
+    assert re.search(r'name="required" value="agree" aria-describedby="required-hint" '
+                     r'checked>', html)
 
 
 def test_a_wrong_number_is_refused_without_detail_and_locks_after_five(client, merchant_link,
@@ -297,7 +304,7 @@ def test_a_changed_notice_between_reading_and_confirming_asks_to_read_again(
         client, merchant_link, field_catalogue):
     _verify(client, merchant_link)
     client.post(f"/c/{merchant_link.token}/notice", {
-        "required": "agree", f"opt:{EMAIL}": "agree", f"opt:{MARKETING}": "agree"})
+        "required": "agree", f"opt:{EMAIL}": "agree"})
     field = field_catalogue["merchant.email"]
     field.label_ko = "전자우편"
     field.save()
@@ -435,7 +442,7 @@ def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
                                  "brn": synthetic_brn(2)}]).ids
     other_request = make_request(merchant_campaign, DataSubject.objects.get(pk=ids["M-000002"]))
     other = link_issue(request=other_request)
-    consent_answer(request=other_request, agreed=[EMAIL], declined=[ACCOUNT, MARKETING],
+    consent_answer(request=other_request, agreed=[EMAIL], declined=[ACCOUNT],
                    channel="web", identity_factor="brn")
 
     _verify(client, merchant_link)
@@ -450,7 +457,7 @@ def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
     assert re.search(r'name="required" value="decline" aria-describedby="required-hint" '
                      r'checked>', theirs)
     assert f'name="opt:{EMAIL}" value="agree" checked>' in theirs
-    assert f'name="opt:{MARKETING}" value="decline" checked>' in theirs
+    assert f'name="opt:{MARKETING}"' not in theirs  # never asked
     assert f'name="opt:{EMAIL}" value="decline" >' in theirs
     assert f"/c/{other.token}/notice" in theirs and merchant_link.token not in theirs
 
@@ -480,7 +487,7 @@ def test_the_confirm_page_lists_what_moves_on_consent_on_another_basis_and_what_
         client, merchant_link):
     _verify(client, merchant_link)
     client.post(f"/c/{merchant_link.token}/notice", {
-        "required": "agree", f"opt:{EMAIL}": "decline", f"opt:{MARKETING}": "decline"})
+        "required": "agree", f"opt:{EMAIL}": "decline"})
     html = _text(client.get(f"/c/{merchant_link.token}/confirm"))
     assert "동의한 항목만 새 운영사로 이전됩니다" not in html
     moves = html.split("동의하셔서 옮겨지는 항목")[1]
@@ -490,4 +497,5 @@ def test_the_confirm_page_lists_what_moves_on_consent_on_another_basis_and_what_
     assert "<strong>사업자등록번호</strong> — 개인정보 보호법 제26조" in other
     assert "<strong>정산 내역</strong> — 법령상 보관·이관 의무" in other
     assert "<strong>이메일</strong> — 동의하지 않음" in stays
-    assert "<strong>내부 위험 평가</strong> — 이전하지 않는 항목" in stays
+    assert "<strong>내부 위험 평가</strong> — 운영사가 자체 목적으로 만든 평가로" in stays
+    assert "<strong>마케팅 수신 동의</strong> — 마케팅 수신 동의는" in stays  # and why

@@ -20,7 +20,7 @@ from tests.consent.sms_fixtures import *  # noqa: F403
 
 Outcome = InboundSms.Outcome
 REQUIRED = ["merchant.settlement_bank_account"]  # the plan's one required consent item
-OPTIONAL = ["merchant.email", "merchant.marketing_opt_in"]
+OPTIONAL = ["merchant.email"]  # marketing opt-in is never asked: the recipient asks afresh
 
 
 @pytest.fixture
@@ -94,14 +94,20 @@ def test_the_record_of_a_reply_holds_the_sms_it_answers_and_no_notice(sent):
 def test_a_reply_keeps_what_the_subject_chose_on_the_page_for_the_other_items(sent):
     from consent.services.decisions import consent_answer
 
-    (kim, _), campaign = sent
-    consent_answer(request=campaign.requests.get(subject=kim), agreed=["merchant.email"],
-                   declined=["merchant.marketing_opt_in", *REQUIRED], channel="web",
-                   identity_factor="brn")
-    _reply(kim, "동의")
+    (kim, lee), campaign = sent
+    # Kim agreed to the optional item on the page, Lee declined it; both declined the
+    # required one there, then replied yes by SMS.
+    consent_answer(request=campaign.requests.get(subject=kim), agreed=OPTIONAL,
+                   declined=REQUIRED, channel="web", identity_factor="brn")
+    consent_answer(request=campaign.requests.get(subject=lee), agreed=[],
+                   declined=[*OPTIONAL, *REQUIRED], channel="web", identity_factor="brn")
+    _reply(kim, "동의", sid="SMkim")
+    _reply(lee, "동의", sid="SMlee")
     state = SubjectConsentState.objects.get(subject=kim)
-    assert sorted(state.fields_granted) == ["merchant.email", *REQUIRED]
-    assert state.fields_declined == ["merchant.marketing_opt_in"]
+    assert sorted(state.fields_granted) == [*OPTIONAL, *REQUIRED]
+    assert state.fields_declined == []
+    state = SubjectConsentState.objects.get(subject=lee)
+    assert state.fields_granted == REQUIRED and state.fields_declined == OPTIONAL
 
 
 def test_no_declines_only_the_items_the_sms_named(sent):

@@ -49,7 +49,8 @@ def test_a_granted_consent_field_moves_and_a_declined_one_does_not(approved_plan
     decisions = _decisions(approved_plan, merchant)
     assert decisions["merchant.settlement_bank_account"].reason == Reason.ALLOWED_CONSENT
     assert decisions["merchant.email"].reason == Reason.DENIED_CONSENT_DECLINED
-    assert decisions["merchant.marketing_opt_in"].reason == Reason.DENIED_CONSENT_PENDING
+    # Marketing opt-in is no consent item: it never moves (the recipient asks afresh).
+    assert decisions["merchant.marketing_opt_in"].reason == Reason.DENIED_PROHIBITED
 
 
 def test_an_expired_or_withdrawn_consent_no_longer_counts(approved_plan, merchant):

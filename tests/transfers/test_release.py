@@ -58,7 +58,10 @@ def test_the_recipient_pulls_verifies_and_decrypts_a_release_with_pyhpke(
     assert manifest["counts"]["subjects"] == {"merchant": 10, "user": 10}
     assert manifest["counts"]["denied_by_field"]["merchant.settlement_bank_account"] == {
         "denied_consent_pending": 10}
-    assert manifest["counts"]["denied"]["denied_prohibited"] == 20
+    # Never moved: each merchant's risk score and marketing opt-in, each user's device id.
+    assert manifest["counts"]["denied_by_field"]["merchant.marketing_opt_in"] == {
+        "denied_prohibited": 10}
+    assert manifest["counts"]["denied"]["denied_prohibited"] == 30
     balances = sum(synthetic.user_row(i)["user.certificate_balance"] for i in range(1, 11))
     assert manifest["control_totals"]["certificate_balance_sum"] == balances
     # The provision register has the users' Art. 27 items (KEPF's own data, provided to
@@ -118,8 +121,7 @@ def test_a_later_release_carries_only_subjects_that_became_releasable_since(
     assert merchant.pk in dict(release_subjects(first.pk))
     subject_consent_state_set(plan=approved_plan, subject=merchant,
                               fields_granted=["merchant.settlement_bank_account",
-                                              "merchant.email"],
-                              fields_declined=["merchant.marketing_opt_in"])
+                                              "merchant.email"])
     second = _release(approved_plan)
     _, records = read_release_dir(release_path(second), incoming_operator.hpke_private_key,
                                   service_public_key_bytes())
