@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from consent.models import Notice
 from governance.models import DataSubject, FieldRule, TransferPlan
+from governance.privacy import josa
 
 Basis = FieldRule.Basis
 
@@ -110,8 +111,8 @@ def roles_lines(*, plan: TransferPlan, items: list[NoticeItem]) -> list[str]:
     owners = field_controllers(plan)
     controller = next((p.name for p in parties if p.role == "controller"), "")
     if items and all(owners.get(i.key) == source for i in items):
-        lines.append(f"- 아래 항목은 {source}이(가) 자체 서비스를 위해 직접 받아 스스로 "
-                     "관리해 온 정보입니다"
+        lines.append(f"- 아래 항목은 {josa(source, '이', '가')} 자체 서비스를 위해 직접 받아 "
+                     "스스로 관리해 온 정보입니다"
                      + (f" ({controller}의 위탁 업무와 별개)." if controller else "."))
     lines.append("")
     return lines
@@ -126,7 +127,8 @@ def render_consent(*, plan: TransferPlan, subject_kind: str, items: list[NoticeI
     lines = [
         "개인정보 제3자 제공 동의 안내 (개인정보 보호법 제17조제2항)",
         *roles_lines(plan=plan, items=items),
-        f"현재 운영사 {source.name}이(가) 보유한 {_subject_noun(subject_kind)}의 개인정보 중 "
+        f"현재 운영사 {josa(source.name, '이', '가')} 보유한 {_subject_noun(subject_kind)}의 "
+        "개인정보 중 "
         f"아래 항목을 새 운영사 {to.name}에 제공하기 위해 동의를 요청합니다.",
         "",
         f"1. 제공받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
@@ -158,7 +160,7 @@ def render_transfer(*, plan: TransferPlan, subject_kind: str, items: list[Notice
     lines = [
         "영업양도 등에 따른 개인정보 이전 안내 (개인정보 보호법 제27조)",
         *roles_lines(plan=plan, items=items),
-        f"서울사랑상품권 운영사 변경에 따라 현재 운영사 {source.name}이(가) 보유한 "
+        f"서울사랑상품권 운영사 변경에 따라 현재 운영사 {josa(source.name, '이', '가')} 보유한 "
         f"{_subject_noun(subject_kind)}의 개인정보가 아래와 같이 새 운영사로 이전됩니다.",
         "",
         f"1. 개인정보를 이전받는 자: {to.name}" + (f" (연락처: {contact})" if contact else ""),
@@ -169,8 +171,8 @@ def render_transfer(*, plan: TransferPlan, subject_kind: str, items: list[Notice
         "4. 이전을 원하지 않는 경우: 이 화면의 [이전 거부] 버튼을 누르시거나 "
         f"콜센터({settings.CALL_CENTRE_PHONE})로 알려 주십시오.",
         f"5. 이전을 거부하시면 위 항목은 {to.name}에 이전되지 않으며, "
-        f"{source.name}이(가) 관계 법령에 따라 처리합니다 (상품권 잔액은 환불을 신청하실 수 "
-        "있습니다).",
+        f"{josa(source.name, '이', '가')} 관계 법령에 따라 처리합니다 (상품권 잔액은 환불을 "
+        "신청하실 수 있습니다).",
         f"이전받는 자의 이용 목적: {plan.purpose}",
         f"이전받는 자의 보유·이용 기간: {plan.retention}",
     ]

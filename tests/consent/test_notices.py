@@ -48,7 +48,7 @@ def test_both_notices_name_the_city_as_controller_and_the_operators_as_its_proce
             in text)
     assert "- 새 운영사: 신한카드 컨소시엄 (서울특별시의 위탁을 받아 처리하는 수탁자)" in text
     # The items of these notices are the outgoing operator's own (the catalogue says so).
-    assert "한국간편결제진흥원이(가) 자체 서비스를 위해 직접 받아" in text
+    assert "한국간편결제진흥원이 자체 서비스를 위해 직접 받아" in text and "이(가)" not in text
     assert "제공자" not in text and "provider" not in text.lower()
 
 
