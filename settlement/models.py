@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from governance.models import DataSubject, Operator, OperatorKey, TransferPlan
+from transfers.models import SignedSubmission
 
 
 class RefundCase(models.Model):
@@ -80,7 +81,7 @@ class PartyRole(models.TextChoices):
     RECIPIENT = "recipient", "신규 운영사 (recipient)"
 
 
-class PartyDeclaration(models.Model):
+class PartyDeclaration(SignedSubmission):
     """A declaring party's own totals for a plan, as of a date, signed with its registered
     key and kept whole: counts per kind, the balance sum and the issuance-fee sum."""
 
@@ -93,12 +94,6 @@ class PartyDeclaration(models.Model):
     subjects = models.JSONField("유형별 건수", default=dict)
     balance_sum = models.BigIntegerField("상품권 잔액 합계 (원)")
     fee_sum = models.BigIntegerField("발행 수수료 합계 (원)")
-    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
-                            verbose_name="서명 키")
-    nonce = models.CharField("nonce", max_length=64, unique=True)
-    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
-    signature = models.BinaryField("서명 (Ed25519)")
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "기관별 신고 합계 (party declaration)"
@@ -109,7 +104,7 @@ class PartyDeclaration(models.Model):
         return f"{self.get_role_display()} {self.as_of} ({self.operator.code})"
 
 
-class BalanceList(models.Model):
+class BalanceList(SignedSubmission):
     """A declaring party's per-subject balance list for a plan: a signed manifest (line count
     and the SHA-256 of the body), then the body (CSV: external_id,balance,fee), compared with
     the accepted records once it has arrived."""
@@ -129,12 +124,6 @@ class BalanceList(models.Model):
     body_sha256 = models.CharField("본문 SHA-256", max_length=64)
     status = models.CharField("상태", max_length=16, choices=Status.choices,
                               default=Status.AWAITING_BODY)
-    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
-                            verbose_name="서명 키")
-    nonce = models.CharField("nonce", max_length=64, unique=True)
-    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
-    signature = models.BinaryField("서명 (Ed25519)")
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
     compared_at = models.DateTimeField("비교 시각", null=True, blank=True)
     # What the comparison found: {"matching": n, "differing": n, "only_accepted": n,
     # "only_listed": n, "difference_sum": won (listed - accepted, over differing subjects),
@@ -222,7 +211,7 @@ class SettlementStatement(models.Model):
         return f"정산 명세서 {str(self.public_id)[:8]} ({self.plan})"
 
 
-class StatementSignature(models.Model):
+class StatementSignature(SignedSubmission):
     """One party's co-signature of a statement: the payload it signed (naming the statement
     and its SHA-256), kept whole."""
 
@@ -231,13 +220,7 @@ class StatementSignature(models.Model):
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
                                  verbose_name="서명 기관")
     role = models.CharField("역할", max_length=16, choices=PartyRole.choices)
-    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
-                            verbose_name="서명 키")
-    nonce = models.CharField("nonce", max_length=64, unique=True)
-    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
-    signature = models.BinaryField("서명 (Ed25519)")
     signed_at = models.DateTimeField("서명 시각 (기관)")
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "명세서 서명 (statement signature)"

@@ -255,20 +255,31 @@ class ReleaseGroup(models.Model):
         return ids
 
 
-class Acknowledgement(models.Model):
-    """The recipient's signed totals for a release (its own count of what it received)."""
+class SignedSubmission(models.Model):
+    """What every submission an operator signs keeps whole: the key that verified it, its
+    nonce (unique: a replay is refused by the database), the exact payload bytes and the
+    Ed25519 signature over them (`transfers.services.signing.signed_bytes`), and when it
+    arrived."""
 
-    release = models.ForeignKey(Release, on_delete=models.PROTECT,
-                                related_name="acknowledgements", verbose_name="릴리스")
     key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
                             verbose_name="서명 키")
     nonce = models.CharField("nonce", max_length=64, unique=True)
     payload = models.BinaryField("서명된 본문 (정확한 바이트)")
     signature = models.BinaryField("서명 (Ed25519)")
+    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Acknowledgement(SignedSubmission):
+    """The recipient's signed totals for a release (its own count of what it received)."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT,
+                                related_name="acknowledgements", verbose_name="릴리스")
     totals = models.JSONField("수령자 합계")
     matches = models.BooleanField("릴리스와 일치")
     mismatches = models.JSONField("불일치 항목", default=list, blank=True)
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "수령 확인 (acknowledgement)"
@@ -333,7 +344,7 @@ class DeletionScan(models.Model):
         return f"deletion scan {self.lineage} @ {self.scanned_at:%Y-%m-%d %H:%M}"
 
 
-class NoticeAttestation(models.Model):
+class NoticeAttestation(SignedSubmission):
     """The outgoing operator's signed word that its own notice (an in-app notice, a letter)
     reached the subjects it lists: kept whole (the exact payload and its Ed25519 signature),
     so the commission can check each `NoticeEvidence` it produced against the operator's
@@ -343,17 +354,11 @@ class NoticeAttestation(models.Model):
                              verbose_name="계획 버전")
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+",
                                  verbose_name="제공자")
-    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
-                            verbose_name="서명 키")
-    nonce = models.CharField("nonce", max_length=64, unique=True)
-    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
-    signature = models.BinaryField("서명 (Ed25519)")
     signed_at = models.DateTimeField("서명 시각")
     line_count = models.PositiveIntegerField("확인 건수")
     subject_count = models.PositiveIntegerField("정보주체 수")
     # {"in_app": n, "post": n}: how the operator says its notice reached them.
     channel_counts = models.JSONField("경로별 건수", default=dict)
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "운영사 고지 확인 (notice attestation)"
@@ -364,23 +369,17 @@ class NoticeAttestation(models.Model):
         return f"{self.operator.code} 고지 확인 {self.received_at:%Y-%m-%d %H:%M}"
 
 
-class ApplyReport(models.Model):
+class ApplyReport(SignedSubmission):
     """The recipient's signed list of released records it could not apply (load), each with a
     reason: kept whole (the exact payload and its Ed25519 signature), like an acknowledgement.
     Each listed record becomes a `Correction` the source is asked to answer."""
 
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="apply_reports",
                                 verbose_name="릴리스")
-    key = models.ForeignKey(OperatorKey, on_delete=models.PROTECT, related_name="+",
-                            verbose_name="서명 키")
-    nonce = models.CharField("nonce", max_length=64, unique=True)
-    payload = models.BinaryField("서명된 본문 (정확한 바이트)")
-    signature = models.BinaryField("서명 (Ed25519)")
     signed_at = models.DateTimeField("서명 시각")
     record_count = models.PositiveIntegerField("적용 실패 건수")
     # {"qr_unknown": n, ...}: no personal value, only counts per reason.
     reason_counts = models.JSONField("사유별 건수", default=dict)
-    received_at = models.DateTimeField("수신 시각", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "적용 실패 보고 (apply report)"
