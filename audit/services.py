@@ -1,4 +1,19 @@
-"""Writing to the audit trail. Every app records its events through `audit_record`."""
+"""Writing to the audit trail. Every app records its events through `audit_event`.
+
+`audit_event(by=..., action=..., target=..., details=...)` is the one call apps make:
+
+- ``by`` is who acted: an officer (a logged-in user, recorded as ``user:<id>``, never by
+  name) or an ``(actor_type, actor_id)`` pair, such as `system_actor("sms")` or an operator's
+  ``("operator", "operator:<code>")``.
+- ``target`` is what the event is about: a model instance, recorded as its model's
+  ``app_label.modelname`` and primary key (``consent.consentrequest``, ``42``), or, for
+  something that is not one row, a ``(target_type, target_id)`` pair whose type follows the
+  same ``<app>.<noun>`` scheme (``governance.register``). One naming scheme, checked here.
+- ``details`` hold references, counts and hashes only, checked here too.
+
+`audit_record` is the low-level writer underneath, with every column spelled out; only this
+app and tests call it directly.
+"""
 
 from __future__ import annotations
 
@@ -118,6 +133,51 @@ def _schedule_sealing_once(using: str) -> None:
             and pending[-1][0] == set(connection.savepoint_ids)):
         return
     transaction.on_commit(_schedule_sealing, using=using)
+
+
+# ``<app>.<noun>``: a model's ``_meta.label_lower`` or a named non-row target.
+_TARGET_TYPE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+
+Actor = Any  # a logged-in officer (a User) or an (actor_type, actor_id) pair
+Target = Any  # a model instance or a (target_type, target_id) pair
+
+
+def audit_event(*, by: Actor, action: str, target: Target,
+                details: dict[str, Any] | None = None) -> AuditEvent:
+    """Record one event inside the caller's transaction (see the module docstring)."""
+    actor_type, actor_id = actor_pair(by)
+    target_type, target_id = target_pair(target)
+    return audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
+                        target_type=target_type, target_id=target_id, details=details)
+
+
+def actor_pair(by: Actor) -> tuple[str, str]:
+    """The (actor_type, actor_id) recorded for ``by``."""
+    if isinstance(by, tuple):
+        actor_type, actor_id = by
+        return str(actor_type), str(actor_id)
+    if getattr(by, "is_authenticated", False):
+        return officer_actor(by)
+    raise TypeError(f"audit_event(by=...) takes an officer or an (actor_type, actor_id) "
+                    f"pair, not {by!r}")
+
+
+def target_pair(target: Target) -> tuple[str, str]:
+    """The (target_type, target_id) recorded for ``target``, in the one naming scheme."""
+    if isinstance(target, tuple):
+        target_type, target_id = target
+    else:
+        target_type, target_id = target._meta.label_lower, target.pk
+    if not _TARGET_TYPE.fullmatch(target_type):
+        raise ValueError(f"audit target type {target_type!r} is not '<app>.<noun>'")
+    if target_id is None:
+        raise ValueError(f"audit target {target_type} has no id (not saved yet?)")
+    return target_type, str(target_id)
+
+
+def system_actor(name: str) -> tuple[str, str]:
+    """The actor pair of a part of this service acting on its own (``system:sms``)."""
+    return ActorType.SYSTEM, f"system:{name}"
 
 
 def officer_actor(user) -> tuple[str, str]:
