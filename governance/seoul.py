@@ -14,7 +14,7 @@ from governance.crypto import brn_check_digit
 from governance.models import Field, FieldOwnership, FieldRule, Operator
 from governance.services import catalogue_object_save, ownership_set
 
-B = FieldRule.Basis
+Basis = FieldRule.Basis  # the basis each Seoul field has in the KEPF -> Shinhan plan
 
 OPERATORS = {
     # code: (name, English name, role, address, phone, privacy officer, officer's contact).
@@ -83,48 +83,48 @@ OWNERSHIP_SINCE = dt.date(2019, 1, 1)  # demo date: when the operating contract 
 FIELDS: list[tuple] = [
     ("merchant.business_registration_number", "merchant", "사업자등록번호",
      "Business registration number", "identity", True, "medium", "user.government_id", "brn",
-     B.ENTRUSTMENT_RETURN, False),
+     Basis.ENTRUSTMENT_RETURN, False),
     ("merchant.shop_name", "merchant", "상호명", "Shop name", "business", False, "low",
-     "system.operations", "text", B.NOT_PERSONAL, False),
+     "system.operations", "text", Basis.NOT_PERSONAL, False),
     ("merchant.representative_name", "merchant", "대표자명", "Representative name", "identity",
-     True, "medium", "user.name", "text", B.ENTRUSTMENT_RETURN, False),
+     True, "medium", "user.name", "text", Basis.ENTRUSTMENT_RETURN, False),
     ("merchant.representative_phone", "merchant", "대표자 전화번호", "Representative phone",
-     "contact", True, "medium", "user.contact.phone_number", "phone", B.ENTRUSTMENT_RETURN,
+     "contact", True, "medium", "user.contact.phone_number", "phone", Basis.ENTRUSTMENT_RETURN,
      False),
     ("merchant.address", "merchant", "사업장 주소", "Business address", "business", False, "low",
-     "system.operations", "text", B.NOT_PERSONAL, False),
+     "system.operations", "text", Basis.NOT_PERSONAL, False),
     ("merchant.business_type", "merchant", "업종", "Business type", "business", False, "low",
-     "system.operations", "text", B.NOT_PERSONAL, False),
+     "system.operations", "text", Basis.NOT_PERSONAL, False),
     ("merchant.qr_merchant_id", "merchant", "QR 가맹점 ID (MPM)", "QR merchant id",
-     "operational", False, "low", "system.operations", "text", B.NOT_PERSONAL, False),
+     "operational", False, "low", "system.operations", "text", Basis.NOT_PERSONAL, False),
     ("merchant.fee_tier", "merchant", "수수료 등급", "Fee tier", "operational", False, "low",
-     "system.operations", "text", B.NOT_PERSONAL, False),
+     "system.operations", "text", Basis.NOT_PERSONAL, False),
     ("merchant.settlement_history", "merchant", "정산 내역", "Settlement history",
-     "transaction", True, "medium", "user.financial", "json", B.LEGAL_OBLIGATION, False),
+     "transaction", True, "medium", "user.financial", "json", Basis.LEGAL_OBLIGATION, False),
     ("merchant.settlement_bank_account", "merchant", "정산 계좌", "Settlement bank account",
-     "financial", True, "high", "user.financial.bank_account", "text", B.CONSENT, True),
+     "financial", True, "high", "user.financial.bank_account", "text", Basis.CONSENT, True),
     ("merchant.email", "merchant", "이메일", "E-mail", "contact", True, "low",
-     "user.contact.email", "text", B.CONSENT, False),
+     "user.contact.email", "text", Basis.CONSENT, False),
     # Never moved as a value: a marketing consent is given to one sender for its own
     # messages (PIPA Art. 22(4)); the incoming operator asks afresh (MARKETING_REASON).
     ("merchant.marketing_opt_in", "merchant", "마케팅 수신 동의", "Marketing opt-in", "contact",
-     True, "low", "user.behavior", "text", B.PROHIBITED, False),
+     True, "low", "user.behavior", "text", Basis.PROHIBITED, False),
     ("merchant.internal_risk_score", "merchant", "내부 위험 평가", "Internal risk score",
-     "operational", True, "high", "user.behavior", "integer", B.PROHIBITED, False),
+     "operational", True, "high", "user.behavior", "integer", Basis.PROHIBITED, False),
     ("user.phone", "user", "이용자 전화번호", "User phone", "contact", True, "medium",
-     "user.contact.phone_number", "phone", B.NOTICE_OPT_OUT, False),
+     "user.contact.phone_number", "phone", Basis.NOTICE_OPT_OUT, False),
     ("user.name", "user", "이용자 이름", "User name", "identity", True, "medium", "user.name",
-     "text", B.NOTICE_OPT_OUT, False),
+     "text", Basis.NOTICE_OPT_OUT, False),
     ("user.certificate_balance", "user", "상품권 잔액", "Certificate balance", "financial", True,
-     "medium", "user.financial", "money", B.NOTICE_OPT_OUT, False),
+     "medium", "user.financial", "money", Basis.NOTICE_OPT_OUT, False),
     ("user.issuance_records", "user", "발행·환불 기록", "Issuance and refund records",
-     "transaction", True, "medium", "user.financial", "json", B.LEGAL_OBLIGATION, False),
+     "transaction", True, "medium", "user.financial", "json", Basis.LEGAL_OBLIGATION, False),
     ("user.purchase_history", "user", "구매 내역", "Purchase history", "transaction", True,
-     "medium", "user.behavior.purchase_history", "json", B.CONSENT, False),
+     "medium", "user.behavior.purchase_history", "json", Basis.CONSENT, False),
     ("user.refund_account", "user", "환불 계좌", "Refund account", "financial", True, "high",
-     "user.financial.bank_account", "text", B.CONSENT, False),
+     "user.financial.bank_account", "text", Basis.CONSENT, False),
     ("user.device_id", "user", "기기 식별자", "Device identifier", "operational", True, "medium",
-     "user.device.device_identifier", "text", B.PROHIBITED, False),
+     "user.device.device_identifier", "text", Basis.PROHIBITED, False),
 ]
 
 # Why a field does not move (the plan's note on its rule, shown on the privacy page).
