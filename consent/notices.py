@@ -24,7 +24,6 @@ stores the next version.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,15 +32,17 @@ from django.db.models import Max
 from django.utils import timezone
 
 from consent.models import Notice
+from core.cache import clear_all, memoize
 from governance.models import DataSubject, FieldRule, TransferPlan
 from governance.privacy import josa
+from governance.selectors.consent_page import plan_for_page
 
 Basis = FieldRule.Basis
 
-# Process-local cache of the current Notice per (plan, kind of subject, kind of notice), for
-# the page: an approved plan is frozen, so its notice only changes when the catalogue's labels
-# or the call-centre number change; `max_age` bounds how long such a change takes to show.
-_CACHE: dict[tuple[int, str, str], tuple[float, Notice]] = {}
+# How old the page's copy of a notice or of its items may be (`notice_for_page`,
+# `notice_items_for_page`): an approved plan is frozen, so its notice only changes when the
+# catalogue's labels, the operators' details or the call-centre number change.
+PAGE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -51,27 +52,31 @@ class NoticeItem:
     required: bool
 
 
-_ITEMS_CACHE: dict[tuple[int, str, str], tuple[float, list[NoticeItem]]] = {}
-
-
 def notice_items(*, plan: TransferPlan, subject_kind: str, kind: str,
                  max_age: float = 0) -> list[NoticeItem]:
     """The plan's fields of ``subject_kind`` a notice of ``kind`` is about, in catalogue order:
     ``consent`` fields for a consent notice, ``notice_opt_out`` fields for a transfer notice.
-    ``max_age`` > 0 lets the page reuse this process's answer for that many seconds."""
-    cache_key = (plan.pk, subject_kind, kind)
+    ``max_age`` > 0 (the page): this process's copy, `notice_items_for_page`, which is at
+    most ``PAGE_SECONDS`` old whatever the value."""
     if max_age > 0:
-        cached = _ITEMS_CACHE.get(cache_key)
-        if cached is not None and time.monotonic() - cached[0] < max_age:
-            return cached[1]
+        return list(notice_items_for_page(plan.pk, subject_kind, kind))
+    return _notice_items_read(plan.pk, subject_kind, kind)
+
+
+def _notice_items_read(plan_id: int, subject_kind: str, kind: str) -> list[NoticeItem]:
     basis = Basis.CONSENT if kind == Notice.Kind.CONSENT else Basis.NOTICE_OPT_OUT
     rules = (FieldRule.objects.select_related("field")
-             .filter(plan=plan, basis=basis, field__subject_kind=subject_kind)
+             .filter(plan_id=plan_id, basis=basis, field__subject_kind=subject_kind)
              .order_by("field__position", "field__key"))
-    items = [NoticeItem(r.field.key, r.field.label_ko,
-                        r.required and kind == Notice.Kind.CONSENT) for r in rules]
-    _ITEMS_CACHE[cache_key] = (time.monotonic(), items)
-    return items
+    return [NoticeItem(r.field.key, r.field.label_ko, r.required and kind == Notice.Kind.CONSENT)
+            for r in rules]
+
+
+@memoize(seconds=PAGE_SECONDS)
+def notice_items_for_page(plan_id: int, subject_kind: str, kind: str) -> tuple[NoticeItem, ...]:
+    """`notice_items` for the page: this process's copy, at most ``PAGE_SECONDS`` old (the
+    catalogue's labels may have changed meanwhile)."""
+    return tuple(_notice_items_read(plan_id, subject_kind, kind))
 
 
 def text_hash(text: str) -> str:
@@ -194,14 +199,11 @@ def notice_current(*, plan: TransferPlan, subject_kind: str, kind: str,
 
     Race-safe: two processes storing the same new text both end with the same row (the unique
     (plan, kind of subject, kind, hash) constraint lets one win; the other reads its row), and
-    two different texts cannot take the same version number. ``max_age`` > 0 lets the page
-    reuse this process's last answer for that many seconds (no query at all).
+    two different texts cannot take the same version number. ``max_age`` > 0 (the page):
+    this process's copy, `notice_for_page`, at most ``PAGE_SECONDS`` old whatever the value.
     """
-    cache_key = (plan.pk, subject_kind, kind)
     if max_age > 0:
-        cached = _CACHE.get(cache_key)
-        if cached is not None and time.monotonic() - cached[0] < max_age:
-            return cached[1]
+        return notice_for_page(plan.pk, subject_kind, kind)
     text, items = render(plan=plan, subject_kind=subject_kind, kind=kind)
     digest = text_hash(text)
     lookup = dict(plan=plan, subject_kind=subject_kind, kind=kind)
@@ -220,10 +222,17 @@ def notice_current(*, plan: TransferPlan, subject_kind: str, kind: str,
             continue  # someone stored this text, or took that version number: look again
     else:  # pragma: no cover - five lost races in a row
         raise RuntimeError("could not store the notice version")
-    _CACHE[cache_key] = (time.monotonic(), notice)
     return notice
 
 
+@memoize(seconds=PAGE_SECONDS)
+def notice_for_page(plan_id: int, subject_kind: str, kind: str) -> Notice:
+    """`notice_current` for the page: this process's copy, at most ``PAGE_SECONDS`` old (a
+    change of the catalogue's labels, the operators' details or the call-centre number shows
+    within that), rendered from the page's copy of the plan."""
+    return notice_current(plan=plan_for_page(plan_id), subject_kind=subject_kind, kind=kind)
+
+
 def notice_cache_clear() -> None:
-    _CACHE.clear()
-    _ITEMS_CACHE.clear()
+    """Empty this process's page caches (`core.cache.clear_all`; the tests call it)."""
+    clear_all()

@@ -1,4 +1,4 @@
-"""URLs of the merchant consent page (see consent/views.py)."""
+"""URLs of the merchant consent page (see consent/views/)."""
 
 from django.urls import path, re_path
 

@@ -1,4 +1,4 @@
-"""The merchants' pages (consent/views.py) and the SMS provider's webhooks (consent/webhooks.py)."""
+"""The merchants' pages (consent/views/) and the SMS provider's webhooks (consent/webhooks.py)."""
 
 from django.urls import include, path
 

@@ -169,7 +169,7 @@ def test_the_verified_state_expires(client, merchant_link, monkeypatch):
 
     _verify(client, merchant_link)
     later = real_time.time() + 16 * 60
-    monkeypatch.setattr("consent.views.time.time", lambda: later)
+    monkeypatch.setattr("consent.views.links.time.time", lambda: later)
     assert client.get(f"/c/{merchant_link.token}/notice").status_code == 302
 
 
@@ -365,17 +365,13 @@ def test_the_error_templates_render_without_a_request(template):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)  # outside a transaction, where it prepares
-def test_the_prepared_link_query_survives_a_dropped_statement(merchant_link, merchant_request):
+@pytest.mark.django_db(transaction=True)  # outside a transaction as well as inside one
+def test_the_link_query_answers_in_and_out_of_a_transaction(merchant_link, merchant_request):
     from django.db import connection, transaction
 
-    from consent.selectors import _PREPARED, link_request_for_page
+    from consent.selectors import link_request_for_page
 
     assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s",
-                       [_PREPARED])
-        assert cursor.fetchone()[0] == 1
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as a connection pooler might
     assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
@@ -405,9 +401,9 @@ def test_behind_the_proxy_the_rate_limit_counts_the_address_the_proxy_saw(rf, se
 
 def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
         client, merchant_link, merchant_request, user_link):
-    from consent.views import _FILLED
+    from consent.views.page_cache import copies
 
-    _FILLED.clear()
+    copies.clear()
     first = _text(client.get(f"/c/{merchant_link.token}"))
     again = _text(client.get(f"/c/{merchant_link.token}"))  # from the per-process copy
     assert "\x00" not in first + again
@@ -431,12 +427,12 @@ def test_the_blank_identity_form_is_the_template_filled_in_for_each_visit(
 def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
         client, merchant_link, merchant_campaign, outgoing_operator):
     from consent.services.decisions import consent_answer
-    from consent.views import _FILLED
+    from consent.views.page_cache import copies
     from governance.models import DataSubject
     from governance.services import subjects_upsert
     from tests.consent.conftest import make_request
 
-    _FILLED.clear()
+    copies.clear()
     ids = subjects_upsert(operator=outgoing_operator.operator, kind="merchant", by=None,
                           rows=[{"external_id": "M-000002", "phone": synthetic_phone(3),
                                  "brn": synthetic_brn(2)}]).ids
@@ -453,7 +449,7 @@ def test_the_notice_shows_each_subjects_own_choices_from_the_shared_copy(
     other_client = type(client)()
     _verify(other_client, other, answer=synthetic_brn(2))
     theirs = _text(other_client.get(f"/c/{other.token}/notice"))
-    assert len(_FILLED) == 1  # one copy of the notice, shared by both
+    assert len(copies.entries) == 1  # one copy of the notice, shared by both
     assert re.search(r'name="required" value="decline" aria-describedby="required-hint" '
                      r'checked>', theirs)
     assert f'name="opt:{EMAIL}" value="agree" checked>' in theirs

@@ -162,14 +162,14 @@ def test_a_verified_visitor_goes_on_and_the_next_page_shows_the_notice_too(clien
 def test_the_shared_copy_of_the_landing_follows_the_notice_text(client, user_link,
                                                                 field_catalogue,
                                                                 merchant_link):
-    from consent.views import _FILLED
+    from consent.views.page_cache import copies
 
-    _FILLED.clear()
+    copies.clear()
     assert "이용자 이름" in _text(client.get(f"/c/{user_link.token}"))
     field = field_catalogue["user.name"]
     field.label_ko = "이용자 성명"
     field.save()
-    notice_cache_clear()  # what PAGE_CACHE_SECONDS of waiting does
+    notice_cache_clear()  # what PAGE_SECONDS of waiting does
     html = _text(client.get(f"/c/{user_link.token}"))
     assert "이용자 성명" in html and "이용자 이름" not in html
     # A merchant's consent-only landing is another copy, without the users' notice.

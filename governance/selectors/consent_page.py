@@ -1,0 +1,43 @@
+"""Governance reads for the consent app's page (`consent.views`): the plan version it shows,
+the plan's field rules, and the subject's consent state joined to the page's link query.
+
+The consent app reads governance's tables only through these (the layer arrow holds for SQL
+as well as imports).
+"""
+
+from __future__ import annotations
+
+from django.db.models import F, FilteredRelation, Q
+
+from core.cache import memoize
+from governance.models import FieldRule, TransferPlan
+
+PLAN_SECONDS = 60  # how old the page's copy of a plan version may be
+
+
+@memoize(seconds=PLAN_SECONDS)
+def plan_for_page(plan_id: int) -> TransferPlan:
+    """The plan version with both operators, for rendering pages; this process's copy may
+    be up to ``PLAN_SECONDS`` old. A plan past draft is frozen, so only its status (and its
+    operators' contact details) can change meanwhile, and the consent decisions re-read the
+    plan (locked) before they write."""
+    return TransferPlan.objects.select_related("from_operator", "to_operator").get(pk=plan_id)
+
+
+def consent_state_join(*, subject: str, plan_id: str) -> FilteredRelation:
+    """For ``.annotate(<alias>=...)`` and ``.select_related(<alias>)`` on a query of the
+    consent app: the subject's `SubjectConsentState` for the plan as a LEFT JOIN (None when
+    the subject has said nothing yet). ``subject``: the path to the `DataSubject` from the
+    query's model (e.g. ``"request__subject"``); ``plan_id``: the path to the plan's id
+    (e.g. ``"request__campaign__plan_id"``)."""
+    states = f"{subject}__consent_states"
+    return FilteredRelation(states, condition=Q(**{f"{states}__plan_id": F(plan_id)}))
+
+
+def plan_field_rules(*, plan_id: int, subject_kind: str) -> list[FieldRule]:
+    """The plan's field rules for one kind of subject, with their fields, in catalogue
+    order: what the confirm page and the receipt sort into "moves on consent", "moves on
+    another basis" and "stays"."""
+    return list(FieldRule.objects.select_related("field")
+                .filter(plan_id=plan_id, field__subject_kind=subject_kind)
+                .order_by("field__position", "field__key"))
