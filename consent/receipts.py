@@ -283,8 +283,8 @@ def _audit_checkpoint(record: ConsentRecord) -> dict | None:
 
     if not record.request_id:
         return None
-    return witnessed_checkpoint_covering(target_type="consent_request",
-                                         target_id=str(record.request.public_id),
+    return witnessed_checkpoint_covering(target_type="consent.consentrequest",
+                                         target_id=str(record.request_id),
                                          receipt=str(record.receipt_id))
 
 

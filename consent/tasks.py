@@ -1,5 +1,6 @@
 """Thin Celery tasks: they take ids, call one service, and queue their successor.
 
+Queued with `core.tasks.enqueue_on_commit` (by name from services: ``consent.tasks.<name>``).
 ``send_*`` tasks run on the ``sms`` queue (CELERY_TASK_ROUTES). A campaign is sent by a chain
 of `send_campaign` runs, each holding the campaign's sender lease for about 20 s of paced
 batches (never one task per message); `tick` (celery beat, every minute, Asia/Seoul) queues
@@ -13,18 +14,7 @@ from celery import shared_task
 from django.conf import settings
 
 from consent.services import lifecycle, sending
-
-
-def enqueue(task, *args) -> None:
-    """Queue ``task`` on the broker, or run it right here without one (the embedded default).
-
-    In-process, ``Task.apply`` rather than ``delay``: Celery's eager ``delay`` still opens a
-    producer pool on the (unset, hence default) broker URL, and the app keeps that pool.
-    """
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        task.apply(args=args, throw=True)
-    else:
-        task.delay(*args)
+from core.tasks import enqueue_on_commit
 
 
 @shared_task(name="consent.tasks.send_campaign", ignore_result=True)
@@ -33,7 +23,7 @@ def send_campaign(campaign_id: int) -> dict:
     budget = None if settings.CELERY_TASK_ALWAYS_EAGER else 20.0
     result = sending.campaign_send_run(campaign_id=campaign_id, budget_seconds=budget)
     if result.more:
-        enqueue(send_campaign, campaign_id)
+        enqueue_on_commit(send_campaign, campaign_id)
     return {"sent": dict(result.sent), "skipped": dict(result.skipped), "more": result.more,
             "busy": result.busy}
 
@@ -45,10 +35,7 @@ def send_settle() -> dict:
 
 @shared_task(name="consent.tasks.tick", ignore_result=True)
 def tick() -> dict:
-    summary = lifecycle.consent_tick()
-    for campaign_id in sending.campaigns_due():
-        enqueue(send_campaign, campaign_id)
-    return summary
+    return lifecycle.consent_tick_and_send()
 
 
 @shared_task(name="consent.tasks.send_return_code", ignore_result=True)

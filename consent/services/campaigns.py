@@ -1,8 +1,8 @@
 """Campaigns: who is asked, about what, when; launch, pause, resume, cancel; the funnel.
 
 Launching creates one `ConsentRequest` per subject and one queued invitation `SmsMessage` per
-request with two INSERT ... SELECT statements (270,000 rows in seconds, not a query per
-row); the links themselves are issued just before each send (consent.services.sending).
+request with two INSERT ... SELECT statements (`consent.bulk`; 270,000 rows in seconds, not
+a query per row); the links themselves are issued just before each send (consent.services.sending).
 Subjects without a phone number get a `skipped` invitation (``no_mobile``) and are counted;
 numbers that opted out get a `skipped` one (``opted_out``).
 
@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from audit.services import audit_record, officer_actor
-from consent import sms_text
+from audit.services import audit_event, system_actor
+from consent import bulk, sms_text
 from consent.models import Campaign, ConsentRecord, ConsentRequest, SmsMessage
 from consent.services.errors import ConsentError
 from governance.models import DataSubject, FieldRule, TransferPlan
@@ -36,14 +36,13 @@ class CampaignError(ConsentError):
     default_message = "캠페인 요청을 처리할 수 없습니다."
 
 
-def _actor(by) -> tuple[str, str]:
-    return officer_actor(by) if by is not None else ("system", "system:consent")
+def _actor(by):
+    """The officer who acted, or this service itself (a campaign made without one)."""
+    return by if by is not None else system_actor("consent")
 
 
 def _audit(by, action: str, campaign: Campaign, details: dict | None = None) -> None:
-    actor_type, actor_id = _actor(by)
-    audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                 target_type="consent.campaign", target_id=campaign.pk, details=details or {})
+    audit_event(by=_actor(by), action=action, target=campaign, details=details or {})
 
 
 def campaign_items_available(*, plan: TransferPlan, subject_kind: str) -> list[str]:
@@ -115,49 +114,15 @@ def _audience(campaign: Campaign):
     return [base]
 
 
-def _uuid_sql() -> str:
-    if connection.vendor == "postgresql":
-        return "gen_random_uuid()"
-    return "lower(hex(randomblob(16)))"  # SQLite: Django keeps UUIDs as 32 hex characters
-
-
 def _create_requests(campaign: Campaign, now: dt.datetime) -> int:
-    created = 0
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for subjects in _audience(campaign):
-            sub_sql, sub_params = subjects.values("id").query.sql_with_params()
-            # The subquery is SQL compiled by the ORM, the UUID expression a constant.
-            sql = ("INSERT INTO consent_consentrequest (campaign_id, subject_id, public_id,"  # noqa: S608
-                   " status, created_at, expires_at, reminders_sent, verify_failures)"
-                   f" SELECT %s, s.id, {_uuid_sql()}, %s, %s, %s, 0, 0 FROM ({sub_sql}) s"
-                   " WHERE true ON CONFLICT (campaign_id, subject_id) DO NOTHING")
-            cursor.execute(sql,
-                [campaign.pk, ConsentRequest.Status.CREATED, adapt(now),
-                 adapt(campaign.expires_at), *sub_params])
-            created += max(cursor.rowcount, 0)
-    return created
+    return sum(bulk.requests_insert(campaign_id=campaign.pk, subjects=subjects,
+                                    expires_at=campaign.expires_at, now=now)
+               for subjects in _audience(campaign))
 
 
 def _create_invitations(campaign: Campaign, now: dt.datetime) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
-    q, s = SmsMessage.Status.QUEUED, SmsMessage.Status.SKIPPED
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO consent_smsmessage (request_id, purpose, sequence, status, body_redacted,"
-            " provider, attempts, error_code, claimed_by, not_before, created_at)"
-            " SELECT r.id, %s, 0,"
-            "  CASE WHEN s.phone_index = '' OR o.id IS NOT NULL THEN %s ELSE %s END, '', '', 0,"
-            "  CASE WHEN s.phone_index = '' THEN 'no_mobile'"
-            "       WHEN o.id IS NOT NULL THEN 'opted_out' ELSE '' END, '', %s, %s"
-            " FROM consent_consentrequest r"
-            " JOIN governance_datasubject s ON s.id = r.subject_id"
-            " LEFT JOIN consent_smsoptout o ON o.phone_index = s.phone_index"
-            "  AND s.phone_index <> ''"
-            " WHERE r.campaign_id = %s"
-            " ON CONFLICT (request_id, purpose, sequence) DO NOTHING",
-            [SmsMessage.Purpose.INVITATION, s, q, adapt(max(campaign.starts_at, now)),
-             adapt(now), campaign.pk])
+    bulk.invitations_insert(campaign_id=campaign.pk, not_before=max(campaign.starts_at, now),
+                            now=now)
 
 
 @dataclass(frozen=True)
@@ -289,14 +254,15 @@ def campaign_funnel(*, campaign: Campaign) -> dict[str, int]:
         request__campaign=campaign, purpose=SmsMessage.Purpose.INVITATION,
         status__in=(SmsMessage.Status.FAILED, SmsMessage.Status.UNDELIVERED))
         .aggregate(n=Count("request_id", distinct=True))["n"])
-    A = ConsentRecord.Action
     records = ConsentRecord.objects.filter(request__campaign=campaign).aggregate(
         agreed=Count("request_id", distinct=True,
-                     filter=Q(action=A.ANSWER) & ~Q(items_agreed=[])),
+                     filter=Q(action=ConsentRecord.Action.ANSWER) & ~Q(items_agreed=[])),
         declined=Count("request_id", distinct=True,
-                       filter=Q(action=A.ANSWER) & ~Q(items_declined=[])),
-        withdrawn=Count("request_id", distinct=True, filter=Q(action=A.WITHDRAW)),
-        objected=Count("request_id", distinct=True, filter=Q(action=A.OBJECT)))
+                       filter=Q(action=ConsentRecord.Action.ANSWER) & ~Q(items_declined=[])),
+        withdrawn=Count("request_id", distinct=True,
+                        filter=Q(action=ConsentRecord.Action.WITHDRAW)),
+        objected=Count("request_id", distinct=True,
+                       filter=Q(action=ConsentRecord.Action.OBJECT)))
     merged = {**requests, **records, "failed": failed}
     return {step: merged[step] for step in FUNNEL_STEPS}
 
@@ -321,8 +287,6 @@ def notice_unreached_export(*, plan: TransferPlan, by, reason: str, with_phone: 
                    "reason_length": len(reason)}
         if looks_personal(reason) is None:
             details["reason"] = reason[:500]
-        actor_type, actor_id = _actor(by)
-        audit_record(actor_type=actor_type, actor_id=actor_id,
-                     action="notice.unreached_exported", target_type="governance.transferplan",
-                     target_id=plan.pk, details=details)
+        audit_event(by=_actor(by), action="notice.unreached_exported", target=plan,
+                    details=details)
     return rows

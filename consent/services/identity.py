@@ -32,7 +32,7 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_event, system_actor
 from consent.models import ConsentRequest
 from consent.services.errors import IdentityFailed, IdentityLocked, TooManyAttempts
 from governance.crypto import InvalidBRN, brn_hash
@@ -95,7 +95,6 @@ def identity_verify(*, request: ConsentRequest, answer: str, client_ip: str) -> 
         subject = req.subject
         factor = identity_factor_for(subject)
         actor = (AuditEvent.ActorType.SUBJECT, f"subject:{subject.public_id}")
-        target = {"target_type": "consent_request", "target_id": str(req.public_id)}
         if req.locked_until and req.locked_until > now:
             outcome = "locked"
         elif _matches(subject, answer):
@@ -104,25 +103,21 @@ def identity_verify(*, request: ConsentRequest, answer: str, client_ip: str) -> 
             if req.status in _BEFORE_VERIFIED:
                 req.status = ConsentRequest.Status.VERIFIED
             req.save(update_fields=["verify_failures", "locked_until", "verified_at", "status"])
-            audit_record(actor_type=actor[0], actor_id=actor[1],
-                         action="consent.identity_verified", **target,
-                         details={"request": str(req.public_id), "factor": factor})
+            audit_event(by=actor, action="consent.identity_verified", target=req,
+                        details={"request": str(req.public_id), "factor": factor})
             outcome = "ok"
         else:
             req.verify_failures += 1
-            audit_record(actor_type=actor[0], actor_id=actor[1],
-                         action="consent.identity_failed", **target,
-                         details={"request": str(req.public_id), "factor": factor,
-                                  "failures": req.verify_failures})
+            audit_event(by=actor, action="consent.identity_failed", target=req,
+                        details={"request": str(req.public_id), "factor": factor,
+                                 "failures": req.verify_failures})
             outcome = "failed"
             if req.verify_failures >= MAX_FAILURES:
                 req.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                audit_record(actor_type=AuditEvent.ActorType.SYSTEM,
-                             actor_id="system:consent.identity",
-                             action="consent.identity_locked", **target,
-                             details={"request": str(req.public_id), "factor": factor,
-                                      "failures": req.verify_failures,
-                                      "minutes": LOCK_MINUTES})
+                audit_event(by=system_actor("consent.identity"),
+                            action="consent.identity_locked", target=req,
+                            details={"request": str(req.public_id), "factor": factor,
+                                     "failures": req.verify_failures, "minutes": LOCK_MINUTES})
                 req.verify_failures = 0  # after the lock, a fresh set of tries
                 outcome = "locked"
             req.save(update_fields=["verify_failures", "locked_until"])

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_event, system_actor
+from consent import bulk
 from consent.models import Campaign, ConsentRequest, SmsMessage
-from consent.services.sending import sms_settle
+from consent.services.sending import sending_kick_due, sms_settle
 from governance.models import SubjectNotice
 
-R = ConsentRequest.Status
+RequestStatus = ConsentRequest.Status
 # Requests still waiting for an answer (reminders go to these only).
-WAITING = (R.CREATED, R.SENT, R.DELIVERED, R.OPENED, R.VERIFIED)
+WAITING = (RequestStatus.CREATED, RequestStatus.SENT, RequestStatus.DELIVERED,
+           RequestStatus.OPENED, RequestStatus.VERIFIED)
 CHUNK = 5000
+TICK_ACTOR = system_actor("consent-tick")
 
 
 def _audit(action: str, campaign: Campaign, details: dict) -> None:
-    audit_record(actor_type="system", actor_id="system:consent-tick", action=action,
-                 target_type="consent.campaign", target_id=campaign.pk, details=details)
+    audit_event(by=TICK_ACTOR, action=action, target=campaign, details=details)
 
 
 def reminders_queue(*, now: dt.datetime | None = None) -> int:
@@ -42,23 +44,15 @@ def reminders_queue(*, now: dt.datetime | None = None) -> int:
                        .values_list("id", "reminders_sent"))
             if not due:
                 continue
-            adapt = connection.ops.adapt_datetimefield_value
-            with connection.cursor() as cursor:
-                for i in range(0, len(due), CHUNK):
-                    cursor.executemany(
-                        "INSERT INTO consent_smsmessage (request_id, purpose, sequence, status,"
-                        " body_redacted, provider, attempts, error_code, claimed_by, not_before,"
-                        " created_at) VALUES (%s, %s, %s, %s, '', '', 0, '', '', %s, %s)"
-                        " ON CONFLICT (request_id, purpose, sequence) DO NOTHING",
-                        [(rid, SmsMessage.Purpose.REMINDER, sent + 1, SmsMessage.Status.QUEUED,
-                          adapt(now), adapt(now)) for rid, sent in due[i:i + CHUNK]])
+            for i in range(0, len(due), CHUNK):
+                bulk.reminders_insert(due=due[i:i + CHUNK], now=now)
             last = [rid for rid, sent in due if sent + 1 >= campaign.reminder_count]
             more = [rid for rid, sent in due if sent + 1 < campaign.reminder_count]
             for ids, next_at in ((last, None),
                                  (more, now + dt.timedelta(hours=campaign.reminder_after_hours))):
                 for i in range(0, len(ids), CHUNK):
                     ConsentRequest.objects.filter(id__in=ids[i:i + CHUNK]).update(
-                        reminders_sent=_plus_one(), next_reminder_at=next_at)
+                        reminders_sent=F("reminders_sent") + 1, next_reminder_at=next_at)
             _audit("campaign.reminders_queued", campaign, {"reminders": len(due)})
             total += len(due)
     return total
@@ -77,13 +71,7 @@ def _due(campaign: Campaign, now: dt.datetime):
         return due.filter(status__in=WAITING)
     reached = SubjectNotice.objects.filter(lineage=campaign.plan.lineage,
                                            subject_id=OuterRef("subject_id"))
-    return due.filter(status__in=WAITING + (R.FAILED,)).exclude(Exists(reached))
-
-
-def _plus_one():
-    from django.db.models import F
-
-    return F("reminders_sent") + 1
+    return due.filter(status__in=WAITING + (RequestStatus.FAILED,)).exclude(Exists(reached))
 
 
 def requests_expire(*, now: dt.datetime | None = None) -> int:
@@ -95,11 +83,11 @@ def requests_expire(*, now: dt.datetime | None = None) -> int:
             status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED)):
         with transaction.atomic():
             expired = ConsentRequest.objects.filter(
-                campaign=campaign, status__in=WAITING + (R.FAILED,),
-                expires_at__lte=now).update(status=R.EXPIRED, next_reminder_at=None)
+                campaign=campaign, status__in=WAITING + (RequestStatus.FAILED,),
+                expires_at__lte=now).update(status=RequestStatus.EXPIRED, next_reminder_at=None)
             skipped = SmsMessage.objects.filter(
                 request__campaign=campaign, status=SmsMessage.Status.QUEUED,
-                request__status=R.EXPIRED).update(status=SmsMessage.Status.SKIPPED,
+                request__status=RequestStatus.EXPIRED).update(status=SmsMessage.Status.SKIPPED,
                                                   error_code="expired", status_at=now)
             finished = campaign.expires_at <= now and bool(Campaign.objects.filter(
                 pk=campaign.pk, status=campaign.status).update(
@@ -124,3 +112,11 @@ def consent_tick(*, now: dt.datetime | None = None) -> dict:
     pruned = return_codes_prune(now=now)
     return {"expired": expired, "reminders": reminders, "settled": dict(settled),
             "return_codes_pruned": pruned}
+
+
+def consent_tick_and_send(*, now: dt.datetime | None = None) -> dict:
+    """`consent_tick`, then the sending loop of every running campaign with a message due is
+    queued (on commit): what the periodic task does each minute."""
+    summary = consent_tick(now=now)
+    sending_kick_due()
+    return summary

@@ -23,7 +23,7 @@ import unicodedata
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record, officer_actor
+from audit.services import audit_event, system_actor
 from consent.models import (
     Campaign,
     ConsentRecord,
@@ -69,11 +69,9 @@ def _open_requests(index: str):
 
 
 def _audit_reply(inbound: InboundSms, action: str, details: dict, actor=None) -> None:
-    actor_type, actor_id = actor or ("system", "system:sms")
-    audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                 target_type="consent.inboundsms", target_id=inbound.pk,
-                 details={"outcome": inbound.outcome,
-                          "request_id": inbound.request_id, **details})
+    audit_event(by=actor or system_actor("sms"), action=action, target=inbound,
+                details={"outcome": inbound.outcome, "request_id": inbound.request_id,
+                         **details})
 
 
 def sms_reply_receive(*, provider_sid: str, from_phone: str, body: str) -> InboundSms:
@@ -206,7 +204,7 @@ def sms_reply_resolve(*, inbound: InboundSms, action: str, officer,
         inbound.save(update_fields=["outcome", "request", "record", "resolved_by",
                                     "resolved_at"])
         _audit_reply(inbound, "sms.reply_resolved", {"resolution": action},
-                     actor=officer_actor(officer))
+                     actor=officer)
     return inbound
 
 
@@ -219,5 +217,5 @@ def sms_reply_dismiss(*, inbound: InboundSms, officer) -> InboundSms:
         if not updated:
             raise ReviewError("이미 처리된 회신입니다.")
         inbound.refresh_from_db()
-        _audit_reply(inbound, "sms.reply_dismissed", {}, actor=officer_actor(officer))
+        _audit_reply(inbound, "sms.reply_dismissed", {}, actor=officer)
     return inbound

@@ -39,10 +39,11 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_event, system_actor
 from consent.models import Campaign, ConsentLink, ConsentRequest, ReturnCode
 from consent.services.errors import ConsentError, TooManyAttempts
 from consent.tokens import IssuedLink, token_hash
+from core.tasks import enqueue_on_commit
 from governance.crypto import InvalidPhone, blind_index, normalize_mobile, phone_index
 from governance.models import DataSubject
 
@@ -55,7 +56,7 @@ PER_NUMBER_PER_HOUR = 3
 PER_NUMBER_PER_DAY = 10
 LINK_MINUTES = 30
 FACTOR = "sms_code"
-_ACTOR = (AuditEvent.ActorType.SYSTEM, "system:consent.return")
+_ACTOR = system_actor("consent.return")
 
 
 class InvalidNumber(ConsentError):
@@ -119,14 +120,12 @@ def return_code_request(*, phone: str, client_ip: str) -> ReturnCode:
                          created_at=now, code_sealed=code if subjects else "")
         row.code_hash = _code_hash(str(row.public_id), code)
         row.save()
-        audit_record(actor_type=_ACTOR[0], actor_id=_ACTOR[1],
-                     action="consent.return_code_requested", target_type="consent.returncode",
-                     target_id=str(row.public_id),
-                     details={"sent": row.sent, "subjects_count": len(subjects)})
+        audit_event(by=_ACTOR, action="consent.return_code_requested", target=row,
+                    details={"sent": row.sent, "subjects_count": len(subjects)})
         if row.sent:
-            from consent import tasks
+            from consent.tasks import send_return_code  # registers it; it imports us
 
-            transaction.on_commit(lambda: tasks.enqueue(tasks.send_return_code, row.pk))
+            enqueue_on_commit(send_return_code, row.pk)
     return row
 
 
@@ -147,9 +146,8 @@ def return_code_send(*, code_id: int) -> bool:
     body = (f"[서울사랑상품권] 인증번호 {code} ({CODE_MINUTES}분간 유효). "
             "요청하지 않으셨다면 무시하세요.")
     result = provider().send(OutgoingSms(to=to, body=body, reference=f"return:{row.public_id}"))
-    audit_record(actor_type=_ACTOR[0], actor_id=_ACTOR[1], action="consent.return_code_sent",
-                 target_type="consent.returncode", target_id=str(row.public_id),
-                 details={"outcome": result.outcome.value, "provider": provider().name})
+    audit_event(by=_ACTOR, action="consent.return_code_sent", target=row,
+                details={"outcome": result.outcome.value, "provider": provider().name})
     return result.outcome == SendOutcome.ACCEPTED
 
 
@@ -178,12 +176,10 @@ def return_code_verify(*, code_id: str, code: str, client_ip: str) -> list[DataS
                                 .order_by("id"))
                 ok = bool(subjects)
             row.save(update_fields=["attempts", "used_at"])
-            audit_record(actor_type=_ACTOR[0], actor_id=_ACTOR[1],
-                         action="consent.return_code_verified" if ok
-                         else "consent.return_code_failed",
-                         target_type="consent.returncode", target_id=str(row.public_id),
-                         details=({"subjects": [s.public_id for s in subjects]} if ok
-                                  else {"attempts": row.attempts}))
+            audit_event(by=_ACTOR, action="consent.return_code_verified" if ok
+                        else "consent.return_code_failed", target=row,
+                        details=({"subjects": [s.public_id for s in subjects]} if ok
+                                 else {"attempts": row.attempts}))
     if not ok:
         raise CodeRefused()
     return subjects
@@ -200,12 +196,11 @@ def return_link_issue(*, request: ConsentRequest, subjects: list[str]) -> Issued
         link = ConsentLink.objects.create(request=request, token_hash=token_hash(token),
                                           expires_at=now + dt.timedelta(minutes=LINK_MINUTES),
                                           via_code=True, created_at=now)
-        audit_record(actor_type=AuditEvent.ActorType.SUBJECT,
-                     actor_id=f"subject:{request.subject.public_id}",
-                     action="consent.return_link_issued", target_type="consent_request",
-                     target_id=str(request.public_id),
-                     details={"request": str(request.public_id), "factor": FACTOR,
-                              "minutes": LINK_MINUTES})
+        audit_event(by=(AuditEvent.ActorType.SUBJECT, f"subject:{request.subject.public_id}"),
+                    action="consent.return_link_issued",
+                    target=request,
+                    details={"request": str(request.public_id), "factor": FACTOR,
+                             "minutes": LINK_MINUTES})
     return IssuedLink(link=link, token=token)
 
 

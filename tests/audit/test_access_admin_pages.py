@@ -46,7 +46,7 @@ def test_a_consent_request_page_logs_its_subject(client, officer, consent_reques
 
     [entry] = _access_entries()
     assert (entry.action, entry.actor_id, entry.target_type) == (
-        "access.view", f"user:{officer.pk}", "consent_request")
+        "access.view", f"user:{officer.pk}", "consent.consentrequest")
     assert entry.details["subjects"] == [consent_request.subject.public_id]
     assert "consent_request.status" in entry.details["fields"]
 
@@ -78,7 +78,7 @@ def test_an_sms_message_page_logs_its_subject(client, officer, consent_request):
 
     [entry] = _access_entries()
     assert (entry.action, entry.target_type, entry.details["subjects"]) == (
-        "access.view", "sms_message", [consent_request.subject.public_id])
+        "access.view", "consent.smsmessage", [consent_request.subject.public_id])
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_a_reply_and_its_review_page_log_whom_they_concern(client, officer, repl
 
     view, review = _access_entries()
     subject = consent_request.subject.public_id
-    assert (view.target_type, view.details["subjects"]) == ("inbound_sms", [subject])
+    assert (view.target_type, view.details["subjects"]) == ("consent.inboundsms", [subject])
     assert review.details["subjects"] == [subject] and review.details["page"] == "resolve"
     for entry in (view, review):
         assert "sms_reply.body" in entry.details["fields"]
@@ -123,7 +123,7 @@ def test_a_consent_record_page_logs_its_subject(client, officer, consent_request
 
     [entry] = _access_entries()
     assert (entry.action, entry.target_type, entry.details["subjects"]) == (
-        "access.view", "consent_record", [consent_request.subject.public_id])
+        "access.view", "consent.consentrecord", [consent_request.subject.public_id])
     assert record.reason not in json.dumps(entry.details, ensure_ascii=False)
 
 
@@ -140,4 +140,27 @@ def test_a_deletion_request_page_logs_its_subject(client, officer, approved_plan
 
     listed, opened = _access_entries()
     assert listed.details["subjects"] == opened.details["subjects"] == [user.public_id]
-    assert opened.target_type == "deletion_notice" and opened.target_id == str(notice.pk)
+    assert opened.target_type == "transfers.deletionnotice" and opened.target_id == str(notice.pk)
+
+
+def test_a_staff_member_without_a_role_opens_no_consent_history_and_nothing_is_logged(
+        client, clerk, consent_request):
+    """Choi logs in with both factors but holds neither role: a subject's consent request,
+    messages and phone notice form are refused without naming the subject, and no access
+    entry is written."""
+    login_verified(client, clerk)
+    subject = consent_request.subject
+
+    responses = [
+        client.get(reverse("admin:consent_consentrequest_changelist")),
+        client.get(reverse("admin:consent_consentrequest_change", args=[consent_request.pk])),
+        client.get(reverse("admin:consent_consentrequest_phone_notice",
+                           args=[consent_request.pk])),
+        client.get(reverse("admin:consent_smsmessage_changelist")),
+    ]
+
+    for response in responses:
+        assert response.status_code in (302, 403)
+        body = response.content.decode()
+        assert subject.public_id not in body and subject.external_id not in body
+    assert _access_entries() == []

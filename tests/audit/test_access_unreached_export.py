@@ -36,7 +36,7 @@ def test_the_unreached_export_writes_one_access_entry_with_its_reason(
     assert response["Content-Type"].startswith("text/csv")
     [entry] = AuditEvent.objects.filter(action__startswith="access.")
     assert (entry.action, entry.actor_id, entry.target_type, entry.target_id) == (
-        "access.download", f"user:{officer.pk}", "transfer_plan", str(approved_plan.pk))
+        "access.download", f"user:{officer.pk}", "governance.transferplan", str(approved_plan.pk))
     assert entry.details["subjects"] == [unreached.public_id]
     assert entry.details["reason"] == "우편 대체 고지 발송 (공문 2026-118)"
     assert "subject.phone" in entry.details["fields"] and entry.details["with_phone"]

@@ -18,9 +18,9 @@ def _campaign(plan, kind: str, **values):
     from consent.models import Campaign
     from governance.models import FieldRule
 
-    B = FieldRule.Basis
     items = list(FieldRule.objects.filter(plan=plan, field__subject_kind=kind,
-                                          basis__in=(B.CONSENT, B.NOTICE_OPT_OUT))
+                                          basis__in=(FieldRule.Basis.CONSENT,
+                                                     FieldRule.Basis.NOTICE_OPT_OUT))
                  .values_list("field__key", flat=True))
     values.setdefault("expires_at", timezone.now() + dt.timedelta(days=14))
     return Campaign.objects.create(plan=plan, name=f"{kind} campaign", subject_kind=kind,

@@ -11,7 +11,7 @@ from consent.services.campaigns import campaign_launch
 from consent.services.lifecycle import consent_tick, reminders_queue, requests_expire
 from tests.consent.sms_fixtures import *  # noqa: F403
 
-R = ConsentRequest.Status
+RequestStatus = ConsentRequest.Status
 
 
 def _sent_campaign(merchants, campaign_for, capture, n=2, **values):
@@ -63,7 +63,8 @@ def test_the_tick_sends_due_reminders_with_the_reminder_text(
                               n=1, reminder_after_hours=1)
     ConsentRequest.objects.filter(campaign=campaign).update(
         next_reminder_at=timezone.now() - dt.timedelta(minutes=1))
-    tick()
+    with django_capture_on_commit_callbacks(execute=True):  # it queues the sending on commit
+        tick()
     lines = outbox.lines()
     assert len(lines) == 2
     assert "다시 안내" in lines[1]["body"]
@@ -78,7 +79,7 @@ def test_unanswered_requests_expire_and_their_queued_sms_are_dropped(
 
     assert requests_expire(now=timezone.now() + dt.timedelta(days=2)) == 2
 
-    assert set(ConsentRequest.objects.values_list("status", flat=True)) == {R.EXPIRED}
+    assert set(ConsentRequest.objects.values_list("status", flat=True)) == {RequestStatus.EXPIRED}
     assert set(SmsMessage.objects.values_list("error_code", flat=True)) == {"expired"}
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
@@ -96,7 +97,7 @@ def test_answered_requests_do_not_expire(merchants, campaign_for, outbox,
                    identity_factor="brn")
     requests_expire(now=campaign.expires_at + dt.timedelta(seconds=1))
     request.refresh_from_db()
-    assert request.status == R.ANSWERED
+    assert request.status == RequestStatus.ANSWERED
 
 
 def test_the_embedded_default_runs_the_tick_as_a_command(merchants, campaign_for, outbox,

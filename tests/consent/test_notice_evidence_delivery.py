@@ -18,7 +18,7 @@ from governance.models import NoticeEvidence, SubjectNotice, TransferPlan
 from tests.consent.notice_fixtures import *  # noqa: F403
 from tests.consent.sms_fixtures import *  # noqa: F403
 
-S = SmsMessage.Status
+MessageStatus = SmsMessage.Status
 PUBLIC = "https://consent.example.kr"
 
 
@@ -71,7 +71,7 @@ def test_an_undelivered_notice_is_not_evidence(notice_sent, delivery_callback):
     assert delivery_callback(notice_sent, "undelivered", ErrorCode="30003").status_code == 204
 
     notice_sent.refresh_from_db()
-    assert (notice_sent.status, notice_sent.error_code) == (S.UNDELIVERED, "30003")
+    assert (notice_sent.status, notice_sent.error_code) == (MessageStatus.UNDELIVERED, "30003")
     assert not NoticeEvidence.objects.exists() and not SubjectNotice.objects.exists()
 
 
@@ -91,7 +91,7 @@ def test_a_consent_invitation_delivered_is_not_notice_evidence(
     assert delivery_callback(invitation).status_code == 204
 
     invitation.refresh_from_db()
-    assert invitation.status == S.DELIVERED
+    assert invitation.status == MessageStatus.DELIVERED
     assert not NoticeEvidence.objects.exists()
 
 
@@ -104,7 +104,7 @@ def test_a_delivery_after_the_plan_left_force_is_skipped_and_the_callback_still_
         assert delivery_callback(notice_sent).status_code == 204
 
     notice_sent.refresh_from_db()
-    assert notice_sent.status == S.DELIVERED
+    assert notice_sent.status == MessageStatus.DELIVERED
     assert not NoticeEvidence.objects.exists()
     assert "no evidence recorded" in caplog.text
 
@@ -115,7 +115,7 @@ def test_the_console_provider_counts_as_delivered_at_once_and_so_records_the_evi
     launched(notice_campaign_for(), django_capture_on_commit_callbacks)  # noqa: F405
 
     assert len(outbox.lines()) == 3
-    assert set(SmsMessage.objects.values_list("status", flat=True)) == {S.DELIVERED}
+    assert set(SmsMessage.objects.values_list("status", flat=True)) == {MessageStatus.DELIVERED}
     assert set(ConsentRequest.objects.values_list("status", flat=True)) == {"delivered"}
     pieces = NoticeEvidence.objects.filter(channel="lms")
     assert sorted(p.subject_id for p in pieces) == sorted(s.pk for s in subjects)
@@ -129,7 +129,8 @@ def test_a_late_notice_reminder_delivered_after_a_failure_turns_the_request_deli
     request = ConsentRequest.objects.get()
     assert request.status == "failed"
     reminder = SmsMessage.objects.create(request=request, purpose="reminder", sequence=1,
-                                         status=S.SUBMITTED, provider_sid="SM" + "f" * 32,
+                                         status=MessageStatus.SUBMITTED,
+                                         provider_sid="SM" + "f" * 32,
                                          notice_hash=notice_sent.notice_hash,
                                          notice=notice_sent.notice,
                                          submitted_at=timezone.now() - dt.timedelta(minutes=1))

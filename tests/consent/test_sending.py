@@ -14,7 +14,7 @@ from consent.tokens import link_resolve, token_hash
 from governance.crypto import normalize_mobile
 from tests.consent.sms_fixtures import *  # noqa: F403
 
-S = SmsMessage.Status
+MessageStatus = SmsMessage.Status
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
 
 
@@ -40,7 +40,7 @@ def test_each_subject_gets_one_sms_with_a_working_personal_link(
         assert link is not None and link.request.subject_id in {s.pk for s in subjects}
         assert "[링크]" in SmsMessage.objects.get(provider_sid=m["sid"]).body_redacted
         assert _token(m["body"]) not in SmsMessage.objects.get(provider_sid=m["sid"]).body_redacted
-    assert set(SmsMessage.objects.values_list("status", flat=True)) == {S.SUBMITTED}
+    assert set(SmsMessage.objects.values_list("status", flat=True)) == {MessageStatus.SUBMITTED}
     assert set(ConsentRequest.objects.values_list("status", flat=True)) == {"sent"}
     event = AuditEvent.objects.get(action="sms.batch_sent")
     assert event.details["accepted"] == 5
@@ -74,7 +74,7 @@ def test_two_claimers_never_get_the_same_message(merchants, campaign_for, outbox
     second, _ = sms_claim(campaign=campaign, limit=4, worker="b")
     assert len(first) == 4 and len(second) == 2
     assert not {c.message_id for c in first} & {c.message_id for c in second}
-    assert SmsMessage.objects.filter(status=S.SENDING, attempts=1).count() == 6
+    assert SmsMessage.objects.filter(status=MessageStatus.SENDING, attempts=1).count() == 6
 
 
 def test_a_429_is_retried_after_a_pause_and_sent_once(merchants, campaign_for, standin,
@@ -84,7 +84,7 @@ def test_a_429_is_retried_after_a_pause_and_sent_once(merchants, campaign_for, s
     _launch(campaign_for(), django_capture_on_commit_callbacks)
     assert len(standin.messages) == 2
     assert standin.state.rate_limited == 2
-    assert set(SmsMessage.objects.values_list("status", flat=True)) == {S.SUBMITTED}
+    assert set(SmsMessage.objects.values_list("status", flat=True)) == {MessageStatus.SUBMITTED}
 
 
 def test_a_5xx_is_never_resent_blindly_and_a_lookup_settles_it(
@@ -93,7 +93,7 @@ def test_a_5xx_is_never_resent_blindly_and_a_lookup_settles_it(
     standin.add_faults({"status": 500, "accept": True})  # Twilio queued it, then failed to answer
     campaign = campaign_for()
     _launch(campaign, django_capture_on_commit_callbacks)
-    unknown = SmsMessage.objects.get(status=S.UNKNOWN)
+    unknown = SmsMessage.objects.get(status=MessageStatus.UNKNOWN)
     assert unknown.provider_sid is None
     campaign_send_run(campaign_id=campaign.pk, budget_seconds=None)
     assert len(standin.messages) == 2  # no blind resend
@@ -101,7 +101,7 @@ def test_a_5xx_is_never_resent_blindly_and_a_lookup_settles_it(
     settings.SMS_CLAIM_LEASE_SECONDS = 0
     assert sms_settle()["found"] == 1
     unknown.refresh_from_db()
-    assert unknown.status == S.SUBMITTED
+    assert unknown.status == MessageStatus.SUBMITTED
     assert unknown.provider_sid in {m["sid"] for m in standin.messages}
     assert len(standin.messages) == 2
 
@@ -113,7 +113,7 @@ def test_a_timeout_whose_message_never_arrived_is_sent_again_once_with_a_new_lin
     campaign = campaign_for()
     _launch(campaign, django_capture_on_commit_callbacks)
     msg = SmsMessage.objects.get()
-    assert (msg.status, msg.error_code) == (S.UNKNOWN, "timeout")
+    assert (msg.status, msg.error_code) == (MessageStatus.UNKNOWN, "timeout")
     assert standin.messages == []
     old_link = msg.link_id
 
@@ -122,7 +122,7 @@ def test_a_timeout_whose_message_never_arrived_is_sent_again_once_with_a_new_lin
     campaign_send_run(campaign_id=campaign.pk, budget_seconds=None)
 
     msg.refresh_from_db()
-    assert msg.status == S.SUBMITTED and msg.attempts == 2 and msg.link_id != old_link
+    assert msg.status == MessageStatus.SUBMITTED and msg.attempts == 2 and msg.link_id != old_link
     assert len(standin.messages) == 1
     assert ConsentLink.objects.get(pk=old_link).revoked_at is not None
     assert AuditEvent.objects.filter(action="sms.settled", target_id=str(msg.pk)).exists()
@@ -136,7 +136,7 @@ def test_a_refused_message_fails_with_its_request_and_is_not_retried(
     _launch(campaign, django_capture_on_commit_callbacks)
     campaign_send_run(campaign_id=campaign.pk, budget_seconds=None)
 
-    failed = SmsMessage.objects.get(status=S.FAILED)
+    failed = SmsMessage.objects.get(status=MessageStatus.FAILED)
     assert failed.error_code == "21610"
     assert failed.request.status == ConsentRequest.Status.FAILED
     assert len(standin.messages) == 1
@@ -162,7 +162,8 @@ def test_quiet_hours_hold_messages_until_morning_in_seoul(merchants, campaign_fo
     result = campaign_send_run(campaign_id=campaign.pk, budget_seconds=None)
 
     assert standin.messages == []
-    assert SmsMessage.objects.filter(status=S.QUEUED).count() == 2  # waiting, not dropped
+    # waiting, not dropped
+    assert SmsMessage.objects.filter(status=MessageStatus.QUEUED).count() == 2
     assert result.wait_until.astimezone(SEOUL).hour == (hour + 1) % 24
 
 
@@ -224,12 +225,12 @@ def test_an_officer_resends_failed_messages_once(merchants, campaign_for, standi
     merchants(2)
     campaign = campaign_for()
     _launch(campaign, django_capture_on_commit_callbacks)
-    SmsMessage.objects.filter(pk=SmsMessage.objects.first().pk).update(status=S.FAILED)
+    SmsMessage.objects.filter(pk=SmsMessage.objects.first().pk).update(status=MessageStatus.FAILED)
     with django_capture_on_commit_callbacks(execute=True):
         assert sms_resend_failed(campaign=campaign, by=officer) == 1
     assert sms_resend_failed(campaign=campaign, by=officer) == 0  # the resend went
     assert len(standin.messages) == 3
-    assert SmsMessage.objects.filter(purpose="resend", status=S.SUBMITTED).count() == 1
+    assert SmsMessage.objects.filter(purpose="resend", status=MessageStatus.SUBMITTED).count() == 1
 
 
 def test_the_stand_in_answers_the_real_sdk_like_twilio(standin, settings):

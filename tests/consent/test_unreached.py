@@ -15,7 +15,7 @@ from governance.services import Evidence, notice_evidence_record
 from tests.consent.notice_fixtures import *  # noqa: F403
 from tests.consent.sms_fixtures import *  # noqa: F403
 
-S = SmsMessage.Status
+MessageStatus = SmsMessage.Status
 
 
 def _report(subject, status, error_code="30003"):

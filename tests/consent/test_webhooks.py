@@ -11,7 +11,7 @@ from consent.models import ConsentRequest, InboundSms, SmsMessage
 from consent.services.campaigns import campaign_launch
 from tests.consent.sms_fixtures import *  # noqa: F403
 
-S = SmsMessage.Status
+MessageStatus = SmsMessage.Status
 PUBLIC = "https://consent.example.kr"
 
 
@@ -51,7 +51,7 @@ def test_a_signed_delivery_callback_marks_the_message_and_the_request_delivered(
     path = reverse("consent:sms-status") + f"?m={sent_message.pk}"
     assert signed_post(path, _status(sent_message, "delivered")).status_code == 204
     sent_message.refresh_from_db()
-    assert sent_message.status == S.DELIVERED
+    assert sent_message.status == MessageStatus.DELIVERED
     assert sent_message.request.status == ConsentRequest.Status.DELIVERED
     assert sent_message.request.delivered_at is not None
 
@@ -66,7 +66,7 @@ def test_a_forged_signature_is_refused(sent_message, signed_post):
         PUBLIC + path, _status(sent_message, "delivered"))
     assert signed_post(path, _status(sent_message, "failed"), signature=good).status_code == 403
     sent_message.refresh_from_db()
-    assert sent_message.status == S.SUBMITTED
+    assert sent_message.status == MessageStatus.SUBMITTED
 
 
 def test_a_replayed_request_is_refused(sent_message, signed_post):
@@ -82,7 +82,7 @@ def test_callbacks_out_of_order_never_move_a_message_backwards(sent_message, sig
     signed_post(path, _status(sent_message, "queued"))
     signed_post(path, _status(sent_message, "undelivered"))  # a terminal state stands
     sent_message.refresh_from_db()
-    assert sent_message.status == S.DELIVERED
+    assert sent_message.status == MessageStatus.DELIVERED
 
 
 def test_a_callback_settles_a_send_whose_answer_was_lost(
@@ -92,7 +92,7 @@ def test_a_callback_settles_a_send_whose_answer_was_lost(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign_for())
     msg = SmsMessage.objects.get()
-    assert msg.status == S.UNKNOWN
+    assert msg.status == MessageStatus.UNKNOWN
     [held] = standin.messages
     assert held["status_callback"].endswith(f"/sms/twilio/status?m={msg.pk}")
 
@@ -100,7 +100,7 @@ def test_a_callback_settles_a_send_whose_answer_was_lost(
     signed_post(path, {"MessageSid": held["sid"], "MessageStatus": "sent"})
 
     msg.refresh_from_db()
-    assert (msg.status, msg.provider_sid) == (S.SENT, held["sid"])
+    assert (msg.status, msg.provider_sid) == (MessageStatus.SENT, held["sid"])
     assert msg.request.first_sent_at is not None
 
 
@@ -156,9 +156,9 @@ def test_the_standins_signed_callbacks_reach_the_live_server(
         campaign_launch(campaign=campaign_for())  # commits: sends in-process
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and SmsMessage.objects.filter(
-                status=S.DELIVERED).count() < 3:
+                status=MessageStatus.DELIVERED).count() < 3:
             time.sleep(0.1)
-    assert SmsMessage.objects.filter(status=S.DELIVERED).count() == 3
+    assert SmsMessage.objects.filter(status=MessageStatus.DELIVERED).count() == 3
     assert ConsentRequest.objects.filter(status="delivered").count() == 3
 
 
