@@ -271,7 +271,7 @@ class DeletionNoticeAdmin(AccessLoggedAdmin, NoEditAdmin):
               "created_at", "webhook_sent_at", "confirmed_at")
     readonly_fields = fields
     # Whose released data must be deleted, and which fields: an access entry per page view.
-    access_target_type = "deletion_notice"
+    access_target_type = "transfers.deletionnotice"
     access_fields = ("deletion.fields", "deletion.reason")
 
     def access_subjects_of(self, obj) -> list[str]:
@@ -310,7 +310,7 @@ class CorrectionAdmin(AccessLoggedAdmin, NoEditAdmin):
     fields = ("plan", "release", "report", "subject_public_id", "reason", "text", "status",
               "created_at", "corrected_at", "corrected_batch", "carried_by")
     readonly_fields = fields
-    access_target_type = "correction"
+    access_target_type = "transfers.correction"
     access_fields = ("correction.reason", "correction.text")
 
     def access_subjects_of(self, obj) -> list[str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 
 from celery import shared_task
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -27,36 +24,12 @@ def export_release(release_id: int) -> None:
 
 @shared_task(name="transfers.tasks.deliver_deletion_webhooks")
 def deliver_deletion_webhooks(plan_id: int) -> int:
-    """POST unsent deletion notices to the recipient's webhook, if it configured one.
-    The feed stays the source of truth: a failed delivery is simply tried next time."""
-    from transfers.models import DeletionNotice, OperatorClient
+    """POST the plan's unsent deletion notices to the recipients' webhooks
+    (`transfers.services.deletion_webhooks_deliver`). No retries of its own: a failed
+    delivery stays unsent and goes with the next one; the feed stays the source of truth."""
+    from transfers.services import deletion_webhooks_deliver
 
-    sent = 0
-    notices = DeletionNotice.objects.filter(plan_id=plan_id, webhook_sent_at__isnull=True)
-    for client in OperatorClient.objects.filter(
-            operator_id__in=notices.values("recipient_id"), active=True).exclude(webhook_url=""):
-        batch = list(notices.filter(recipient=client.operator).select_related("subject")[:500])
-        if not batch:
-            continue
-        body = json.dumps({"deletions": [
-            {"id": n.pk, "subject": n.subject.public_id, "fields": n.fields,
-             "reason": n.reason} for n in batch]}).encode()
-        if not client.webhook_url.startswith(("https://", "http://")):
-            continue
-        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
-            client.webhook_url, data=body, method="POST",
-            headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-                pass
-        except OSError as exc:
-            logger.warning("deletion webhook for %s failed: %s", client.operator.code,
-                           type(exc).__name__)
-            continue
-        DeletionNotice.objects.filter(pk__in=[n.pk for n in batch]).update(
-            webhook_sent_at=timezone.now())
-        sent += len(batch)
-    return sent
+    return deletion_webhooks_deliver(plan_id=plan_id)
 
 
 @shared_task(name="transfers.tasks.detect_deletions")

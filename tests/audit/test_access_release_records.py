@@ -27,7 +27,7 @@ def test_each_records_page_writes_one_decrypt_entry_naming_its_subjects(shinhan_
 
     [entry] = AuditEvent.objects.filter(action__startswith="access.")
     assert (entry.action, entry.actor_id, entry.target_type, entry.target_id) == (
-        "access.decrypt", "operator:SHINHAN", "release", str(release.public_id))
+        "access.decrypt", "operator:SHINHAN", "transfers.release", str(release.public_id))
     assert entry.details["subjects"] == [r["subject"] for r in page["records"]]
     assert entry.details["fields"] == sorted({k for r in page["records"] for k in r["fields"]})
     assert entry.details["ip"] == "127.0.0.1" and entry.details["cursor"] == 0
@@ -37,3 +37,14 @@ def test_each_records_page_writes_one_decrypt_entry_naming_its_subjects(shinhan_
     shinhan_api.get(f"/api/releases/{release.public_id}/records", limit=4,
                     cursor=page["next_cursor"])
     assert AuditEvent.objects.filter(action="access.decrypt").count() == 2
+
+
+def test_an_unrelated_operator_reads_no_records_page_and_nothing_is_logged(bizplay_api,
+                                                                          release):
+    """Bizplay, party to nothing here, asks for the release's records: 404 without a record
+    in it, and no decrypt entry, since nothing was decrypted."""
+    response = bizplay_api.get(f"/api/releases/{release.public_id}/records", limit=4)
+
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    assert b"fields" not in response.content and b"U-0000" not in response.content
+    assert not AuditEvent.objects.filter(action__startswith="access.").exists()

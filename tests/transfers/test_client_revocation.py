@@ -88,7 +88,7 @@ def test_a_revocation_whose_audit_event_fails_leaves_the_client_working(
         raise RuntimeError("audit trail unavailable")
 
     api = make_api(incoming_operator)
-    monkeypatch.setattr(clients, "record", audit_down)
+    monkeypatch.setattr(clients, "audit_event", audit_down)
     with pytest.raises(RuntimeError):
         operator_client_revoke(client=_client_of(api), by=None)
     assert _client_of(api).active

@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import UnsupportedMediaType as DrfUnsupportedMediaType
 from rest_framework.views import APIView
 
-from audit.services import audit_record, looks_personal
+from audit.services import audit_event, looks_personal
 from governance.models import TransferPlan
 from transfers.authentication import OperatorOAuth2Authentication
 from transfers.errors import operator_api_exception_handler
@@ -80,13 +80,11 @@ class OperatorApi(APIView):
         operator = operator_of_request(request) if getattr(request, "auth", None) else None
         if operator is not None:
             with transaction.atomic():
-                audit_record(
-                    actor_type="operator", actor_id=f"operator:{operator.code}",
-                    action=self.audit_action, target_type="api",
-                    target_id=request.resolver_match.url_name if request.resolver_match
-                    else "unknown",
-                    details={"method": request.method, "status": response.status_code,
-                             "args": _audit_args(kwargs)})
+                endpoint = getattr(request.resolver_match, "url_name", None) or "unknown"
+                audit_event(by=operator_actor(operator), action=self.audit_action,
+                            target=("transfers.api", endpoint),
+                            details={"method": request.method, "status": response.status_code,
+                                     "args": _audit_args(kwargs)})
         return response
 
     def valid_input(self, request, serializer_class) -> dict:

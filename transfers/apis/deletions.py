@@ -45,7 +45,7 @@ class DeletionFeedApi(OperatorApi):
             access_record(by=self.actor, address=client_address(request), action="view",
                           subjects=[n.subject.public_id for n in notices],
                           fields=["subject.external_id", "deletion.fields", "deletion.reason"],
-                          target_type="deletion_feed", target_id=plan.pk)
+                          target_type="transfers.deletion_feed", target_id=plan.pk)
         return Response(self.OutputSerializer({"deletions": notices}).data)
 
 

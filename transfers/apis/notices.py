@@ -58,7 +58,7 @@ class NoticesUnreachedApi(OperatorApi):
             access_record(by=self.actor, address=client_address(request), action="view",
                           subjects=[s.public_id for s in subjects],
                           fields=["subject.external_id", "subject.kind", "notice.reached"],
-                          target_type="notices_unreached", target_id=plan.pk)
+                          target_type="transfers.notices_unreached", target_id=plan.pk)
         return Response(UnreachedPageSerializer(
             {"plan": plan.pk, "subjects": subjects, "next_after": next_after}).data)
 

@@ -201,7 +201,7 @@ class ReleaseRecordsApi(OperatorApi):
         access_record(by=self.actor, address=client_address(request), action="decrypt",
                       subjects=[r["subject"] for r in records],
                       fields={key for r in records for key in r["fields"]},
-                      target_type="release", target_id=str(release.public_id),
+                      target_type="transfers.release", target_id=str(release.public_id),
                       extra={"cursor": after})
         return Response(self.OutputSerializer({
             "release": release.public_id, "records": records,

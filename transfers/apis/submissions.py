@@ -146,6 +146,6 @@ class CorrectionsApi(OperatorApi):
             access_record(by=self.actor, address=client_address(request), action="view",
                           subjects=[c.subject.public_id for c in corrections],
                           fields=["subject.external_id", "correction.reason"],
-                          target_type="corrections", target_id=plan.pk)
+                          target_type="transfers.corrections", target_id=plan.pk)
         return Response(self.OutputSerializer(
             {"plan": plan.pk, "corrections": corrections, "next_after": next_after}).data)

@@ -13,7 +13,11 @@ from transfers.services.common import (
     operator_actor,
 )
 from transfers.services.corrections import apply_report_receive
-from transfers.services.deletions import deletion_confirm, deletions_detect
+from transfers.services.deletions import (
+    deletion_confirm,
+    deletion_webhooks_deliver,
+    deletions_detect,
+)
 from transfers.services.releases import (
     release_export,
     release_fail,
@@ -32,8 +36,8 @@ from transfers.services.uploads import (
 __all__ = [
     "BatchResult", "Conflict", "LengthRequired", "NewClient", "NotFound", "PayloadTooLarge",
     "TransferError", "UnsupportedMediaType", "acknowledgement_receive",
-    "apply_report_receive", "batch_id_check",
-    "deletion_confirm", "deletions_detect", "notice_attestation_receive",
+    "apply_report_receive", "batch_id_check", "deletion_confirm", "deletion_webhooks_deliver",
+    "deletions_detect", "notice_attestation_receive",
     "operator_actor", "operator_client_create", "operator_client_revoke", "release_export",
     "release_fail", "release_path", "release_request", "release_retry",
     "upload_batch_receive", "upload_complete", "upload_create",

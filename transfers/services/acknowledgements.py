@@ -12,8 +12,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from transfers.models import Acknowledgement, Release
-from transfers.services.common import Conflict, TransferError, record
+from transfers.services.common import Conflict, TransferError
 from transfers.services.signing import signed_bytes
 from transfers.validation import MAX_INTEGER, MAX_JSON_DEPTH, json_depth
 
@@ -123,10 +124,10 @@ def acknowledgement_receive(*, release: Release, payload_b64: Any, signature_b64
                 release=release, key=key, nonce=nonce, payload=payload, signature=signature,
                 totals={k: totals.get(k) for k in TOTAL_KEYS}, matches=not mismatches,
                 mismatches=mismatches)
-            record(by, "release.acknowledged", "transfers.release", release.pk,
-                   {"release": str(release.public_id), "acknowledgement": ack.pk,
-                    "matches": not mismatches, "mismatches": len(mismatches),
-                    "key_id": key.key_id})
+            audit_event(by=by, action="release.acknowledged", target=release,
+                        details={"release": str(release.public_id), "acknowledgement": ack.pk,
+                                 "matches": not mismatches, "mismatches": len(mismatches),
+                                 "key_id": key.key_id})
     except IntegrityError as exc:
         raise Conflict("this acknowledgement was already received (nonce reused)",
                        code="replayed") from exc

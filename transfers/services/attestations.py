@@ -21,11 +21,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import NoticeChannel, TransferPlan
 from governance.selectors import plan_notice_kinds, subjects_by_external_id
 from governance.services import Evidence, GovernanceError, notice_evidence_record
 from transfers.models import NoticeAttestation
-from transfers.services.common import Conflict, TransferError, record
+from transfers.services.common import Conflict, TransferError
 from transfers.services.signing import signed_bytes
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -171,8 +172,8 @@ def notice_attestation_receive(*, plan: TransferPlan, payload_b64: Any, signatur
             notice_evidence_record(plan=plan, evidence=evidence, by=by)
         except GovernanceError as exc:
             raise _refusal(exc) from exc
-        record(by, "notice.attestation_received", "transfers.noticeattestation",
-               attestation.pk, {"plan_id": plan.pk, "lines": len(lines), "subjects": subjects,
-                                "channels": channels, "key_id": key.key_id,
-                                "payload_sha256": hashlib.sha256(payload).hexdigest()})
+        audit_event(by=by, action="notice.attestation_received", target=attestation,
+                    details={"plan_id": plan.pk, "lines": len(lines), "subjects": subjects,
+                             "channels": channels, "key_id": key.key_id,
+                             "payload_sha256": hashlib.sha256(payload).hexdigest()})
     return attestation

@@ -12,9 +12,10 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from audit.services import audit_event
 from governance.models import Operator
 from transfers.models import OperatorClient
-from transfers.services.common import Conflict, record
+from transfers.services.common import SYSTEM, Conflict
 
 
 @dataclass
@@ -40,8 +41,8 @@ def operator_client_create(*, operator: Operator, by: tuple[str, str] | None,
         hash_client_secret=True, redirect_uris="", user=None)
     client = OperatorClient.objects.create(application=application, operator=operator,
                                            webhook_url=webhook_url)
-    record(by, "api_client.created", "transfers.operatorclient", client.pk,
-           {"operator": operator.code, "client_id": client_id})
+    audit_event(by=by or SYSTEM, action="api_client.created", target=client,
+                details={"operator": operator.code, "client_id": client_id})
     return NewClient(client, client_id, secret)
 
 
@@ -56,8 +57,8 @@ def operator_client_revoke(*, client: OperatorClient, by: tuple[str, str] | None
     """
     if OperatorClient.objects.filter(pk=client.pk, active=True).update(active=False):
         _tokens_drop(client.application)
-        record(by, "api_client.revoked", "transfers.operatorclient", client.pk,
-               {"operator": client.operator.code})
+        audit_event(by=by or SYSTEM, action="api_client.revoked", target=client,
+                    details={"operator": client.operator.code})
     client.refresh_from_db(fields=["active"])
     return client
 

@@ -1,5 +1,5 @@
-"""What every transfers service shares: errors with their HTTP meaning, actors, the audit
-call, and the directory releases are written to."""
+"""What every transfers service shares: errors with their HTTP meaning, the actors audit
+events name (`audit.services.audit_event`), and the directory releases are written to."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 
-from audit.services import audit_record
+from audit.services import system_actor
 from governance.models import Operator
 
 
@@ -49,15 +48,14 @@ class LengthRequired(TransferError):
     status, code = 411, "length_required"
 
 
+# The transfers app acting on its own (an export job, the deletion search), in audit events.
+SYSTEM = system_actor("transfers")
+
+
 def operator_actor(operator: Operator) -> tuple[str, str]:
     return "operator", f"operator:{operator.code}"
 
 
-def record(actor: tuple[str, str] | None, action: str, target_type: str, target_id,
-           details: dict[str, Any] | None = None):
-    actor_type, actor_id = actor or ("system", "system:transfers")
-    return audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                        target_type=target_type, target_id=target_id, details=details or {})
 
 
 def releases_dir() -> Path:

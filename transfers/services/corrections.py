@@ -23,12 +23,13 @@ import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import DataSubject, TransferPlan
 from transfers.blocks import block_lines
 from transfers.models import ApplyReport, Correction, Record, RecordBlock, Release, UploadBatch
 from transfers.selectors import releases_carried
 from transfers.services.acknowledgements import NONCE, ack_window
-from transfers.services.common import Conflict, TransferError, record
+from transfers.services.common import Conflict, TransferError
 from transfers.services.signing import signed_bytes
 from transfers.validation import MAX_JSON_DEPTH, json_depth
 
@@ -118,10 +119,10 @@ def apply_report_receive(*, release: Release, payload_b64: Any, signature_b64: A
                            release=release, report=report, reason=item["reason"],
                            text=item.get("text", "").strip())
                 for item in body["records"] if subjects[item["subject"]] not in outstanding)
-            record(by, "release.apply_report_received", "transfers.release", release.pk,
-                   {"release": str(release.public_id), "apply_report": report.pk,
-                    "records": report.record_count, "reasons": report.reason_counts,
-                    "corrections_opened": len(opened), "key_id": key.key_id})
+            audit_event(by=by, action="release.apply_report_received", target=release,
+                        details={"release": str(release.public_id), "apply_report": report.pk,
+                                 "records": report.record_count, "reasons": report.reason_counts,
+                                 "corrections_opened": len(opened), "key_id": key.key_id})
     except IntegrityError as exc:
         raise Conflict("this apply report was already received (nonce reused)",
                        code="replayed") from exc

@@ -9,18 +9,24 @@ whatever records the change (a withdrawal, an objection, a later decline).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import urllib.request
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from audit.services import audit_event
+from core.tasks import enqueue_on_commit
 from governance.models import SubjectConsentState, TransferPlan
 from governance.selectors import plan_decisions
-from transfers.models import DeletionNotice, DeletionScan, Release
+from transfers.models import DeletionNotice, DeletionScan, OperatorClient, Release
 from transfers.selectors import releases_carried
-from transfers.services.common import Conflict, record
+from transfers.services.common import SYSTEM, Conflict
 
-SYSTEM = ("system", "system:transfers")
+logger = logging.getLogger(__name__)
+
 EVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 # A consent state's `updated_at` is stamped inside its transaction, which commits a moment
 # later: each search looks back this far before the previous one so that no change committed
@@ -85,9 +91,9 @@ def deletions_detect(*, plan: TransferPlan, now=None) -> list[DeletionNotice]:
         plan=plan, subject_id__in=[n.subject_id for n in notices],
         state_updated_at__in={n.state_updated_at for n in notices}).order_by("id"))
     if created:
-        record(SYSTEM, "deletion.requested", "governance.transferplan", plan.pk,
-               {"plan_id": plan.pk, "notices": len(created)})
-        transaction.on_commit(lambda: _queue_webhook(plan.pk))
+        audit_event(by=SYSTEM, action="deletion.requested", target=plan,
+                    details={"plan_id": plan.pk, "notices": len(created)})
+        enqueue_on_commit("transfers.tasks.deliver_deletion_webhooks", plan.pk)
     return created
 
 
@@ -111,12 +117,6 @@ def _changes_since(plan: TransferPlan, scanned_at: dt.datetime) -> dt.datetime:
     return min(previous, first_new) if first_new is not None else previous
 
 
-def _queue_webhook(plan_id: int) -> None:
-    from transfers.tasks import deliver_deletion_webhooks
-
-    deliver_deletion_webhooks.delay(plan_id)
-
-
 @transaction.atomic
 def deletion_confirm(*, notice: DeletionNotice, by: tuple[str, str]) -> DeletionNotice:
     """The recipient says it deleted the fields. Confirming twice changes nothing."""
@@ -127,6 +127,57 @@ def deletion_confirm(*, notice: DeletionNotice, by: tuple[str, str]) -> Deletion
         raise Conflict("the plan was cancelled")
     notice.confirmed_at = timezone.now()
     notice.save(update_fields=["confirmed_at"])
-    record(by, "deletion.confirmed", "transfers.deletionnotice", notice.pk,
-           {"plan_id": notice.plan_id, "fields": notice.fields})
+    audit_event(by=by, action="deletion.confirmed", target=notice,
+                details={"plan_id": notice.plan_id, "fields": notice.fields})
     return notice
+
+
+# One webhook POST names at most this many notices; the rest wait for the next delivery.
+WEBHOOK_BATCH = 500
+
+
+def deletion_webhooks_deliver(*, plan_id: int) -> int:
+    """POST the plan's unsent deletion notices to each recipient client's webhook, if it
+    configured an http(s) one; returns how many notices were sent.
+
+    At most `WEBHOOK_BATCH` notices per client and call. A notice is marked sent
+    (``webhook_sent_at``) only after its POST succeeded; a failed delivery (network error,
+    timeout, error status) is logged without the URL's contents and simply tried next time.
+    The feed (`GET /api/plans/{plan}/deletions`) stays the source of truth, so a lost
+    webhook costs the recipient nothing but a poll.
+    """
+    sent = 0
+    notices = DeletionNotice.objects.filter(plan_id=plan_id, webhook_sent_at__isnull=True)
+    for client in OperatorClient.objects.filter(
+            operator_id__in=notices.values("recipient_id"), active=True).exclude(webhook_url=""):
+        batch = list(notices.filter(recipient=client.operator)
+                     .select_related("subject")[:WEBHOOK_BATCH])
+        if not batch or not client.webhook_url.startswith(("https://", "http://")):
+            continue
+        if not _webhook_post(client, _webhook_body(batch)):
+            continue
+        DeletionNotice.objects.filter(pk__in=[n.pk for n in batch]).update(
+            webhook_sent_at=timezone.now())
+        sent += len(batch)
+    return sent
+
+
+def _webhook_body(notices: list[DeletionNotice]) -> bytes:
+    return json.dumps({"deletions": [
+        {"id": n.pk, "subject": n.subject.public_id, "fields": n.fields,
+         "reason": n.reason} for n in notices]}).encode()
+
+
+def _webhook_post(client: OperatorClient, body: bytes) -> bool:
+    """POST ``body`` to the client's webhook (http(s) only, checked by the caller); whether
+    it was delivered."""
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the caller
+        client.webhook_url, data=body, method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            return True
+    except OSError as exc:
+        logger.warning("deletion webhook for %s failed: %s", client.operator.code,
+                       type(exc).__name__)
+        return False

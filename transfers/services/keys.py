@@ -16,11 +16,10 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import Actor, audit_event, system_actor
 from governance.models import Operator, OperatorKey
 from governance.services import GovernanceError
 from governance.services.catalogue import key_id_for
-from governance.services.common import Actor
-from governance.services.common import record as governance_record
 from transfers import format as fmt
 
 
@@ -48,7 +47,10 @@ def recipient_hybrid_key_register(*, operator: Operator, public_key: bytes, by: 
     for old in previous:
         old.valid_until, old.replaced_by = max(valid_from, old.valid_from), key
         old.save(update_fields=["valid_until", "replaced_by"])
-    governance_record(by, "operator_key.registered", key, {
-        "operator": operator.code, "purpose": purpose, "key_id": key_id,
-        "kem": "MLKEM768-X25519", "replaces": [old.key_id for old in previous]})
+    # Recorded as governance records its own key registrations (system:governance if no one).
+    audit_event(by=by if by is not None else system_actor("governance"),
+                action="operator_key.registered", target=key,
+                details={"operator": operator.code, "purpose": purpose, "key_id": key_id,
+                         "kem": "MLKEM768-X25519",
+                         "replaces": [old.key_id for old in previous]})
     return key

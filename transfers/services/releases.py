@@ -16,18 +16,18 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.selectors import newest_witnessed_checkpoint
+from audit.services import audit_event
 from audit.signing import service_key_id, service_sign
+from core.tasks import enqueue_on_commit
 from governance.models import OperatorKey, TransferPlan
 from governance.selectors import operator_current_key
 from governance.services import provision_record
 from transfers import format as fmt
 from transfers.models import Release, ReleaseGroup, UploadBatch
 from transfers.selectors import balance_sum_of
-from transfers.services.common import Conflict, gc_paused, record, releases_dir
+from transfers.services.common import SYSTEM, Conflict, gc_paused, releases_dir
 from transfers.services.corrections import corrections_carried
 from transfers.services.release_lines import Shape, Tally, release_lines
-
-SYSTEM = ("system", "system:transfers")
 
 
 def _chunk_records() -> int:
@@ -56,18 +56,11 @@ def release_request(*, plan: TransferPlan, by: tuple[str, str]) -> Release:
     except IntegrityError:
         # Another request created this number first: answer that one.
         return Release.objects.get(plan=plan, number=number)
-    record(by, "release.requested", "transfers.release", release.pk,
-           {"plan_id": plan.pk, "release": str(release.public_id), "number": number,
-            "rehearsal": plan.rehearsal})
-    release_id = release.pk
-    transaction.on_commit(lambda: _queue_export(release_id))
+    audit_event(by=by, action="release.requested", target=release,
+                details={"plan_id": plan.pk, "release": str(release.public_id), "number": number,
+                         "rehearsal": plan.rehearsal})
+    enqueue_on_commit("transfers.tasks.export_release", release.pk)
     return release
-
-
-def _queue_export(release_id: int) -> None:
-    from transfers.tasks import export_release
-
-    export_release.delay(release_id)
 
 
 def release_retry(*, release: Release, by) -> Release:
@@ -76,9 +69,9 @@ def release_retry(*, release: Release, by) -> Release:
         status=Release.Status.READY).update(status=Release.Status.PENDING, error="")
     if updated:
         with transaction.atomic():
-            record(by, "release.retried", "transfers.release", release.pk,
-                   {"release": str(release.public_id)})
-        _queue_export(release.pk)
+            audit_event(by=by, action="release.retried", target=release,
+                        details={"release": str(release.public_id)})
+        enqueue_on_commit("transfers.tasks.export_release", release.pk)
     release.refresh_from_db()
     return release
 
@@ -87,8 +80,9 @@ def release_fail(*, release_id: int, error: str) -> None:
     with transaction.atomic():
         if Release.objects.filter(pk=release_id, status=Release.Status.PENDING).update(
                 status=Release.Status.FAILED, error=error[:500]):
-            record(SYSTEM, "release.failed", "transfers.release", release_id,
-                   {"error": error[:200]})
+            audit_event(by=SYSTEM, action="release.failed",
+                        target=("transfers.release", release_id),
+                        details={"error": error[:200]})
 
 
 def release_path(release: Release) -> Path:
@@ -180,10 +174,10 @@ def _export(release: Release) -> Release:
                          f"#{release.number}", reference=f"release:{release.public_id}",
                          groups=ReleaseGroup.objects.filter(release_id=release.pk)
                          .values_list("fields", "subject_count"))
-    record(SYSTEM, "release.exported", "transfers.release", release.pk,
-           {"release": str(release.public_id), "records": tally.records,
-            "chunks": len(chunks), "manifest_sha256": release.manifest_sha256,
-            "rehearsal": release.rehearsal})
+    audit_event(by=SYSTEM, action="release.exported", target=release,
+                details={"release": str(release.public_id), "records": tally.records,
+                         "chunks": len(chunks), "manifest_sha256": release.manifest_sha256,
+                         "rehearsal": release.rehearsal})
     return release
 
 

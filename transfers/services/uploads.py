@@ -10,24 +10,19 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import looks_personal
+from audit.services import audit_event, looks_personal
 from governance.crypto import blind_index
 from governance.models import DataSubject, TransferPlan
 from governance.selectors import plan_rules, subjects_known
 from governance.services import subjects_upsert
+from transfers import bulk
 from transfers.blocks import BLOCK_RECORDS, block_encode
-from transfers.models import QrMerchantId, Record, RecordBlock, Upload, UploadBatch
-from transfers.services.common import (
-    Conflict,
-    TransferError,
-    UnsupportedMediaType,
-    gc_paused,
-    record,
-)
+from transfers.models import QrMerchantId, RecordBlock, Upload, UploadBatch
+from transfers.services.common import Conflict, TransferError, UnsupportedMediaType, gc_paused
 from transfers.services.corrections import (
     corrections_answered,
     open_corrections,
@@ -111,8 +106,8 @@ def upload_create(*, plan: TransferPlan, by: tuple[str, str],
                        code="plan_not_in_force")
     upload = Upload.objects.create(plan=plan, operator_id=plan.from_operator_id,
                                    declared_totals=_totals_clean(declared_totals))
-    record(by, "upload.created", "transfers.upload", upload.pk,
-           {"plan_id": plan.pk, "upload": str(upload.public_id)})
+    audit_event(by=by, action="upload.created", target=upload,
+                details={"plan_id": plan.pk, "upload": str(upload.public_id)})
     return upload
 
 
@@ -133,9 +128,9 @@ def upload_complete(*, upload: Upload, by: tuple[str, str], declared_totals: Any
     from transfers.selectors import upload_totals
 
     comparison = upload_totals(upload)
-    record(by, "upload.completed", "transfers.upload", upload.pk,
-           {"plan_id": upload.plan_id, "accepted": upload.accepted_count,
-            "rejected": upload.rejected_count, "totals_match": comparison["matches"]})
+    audit_event(by=by, action="upload.completed", target=upload,
+                details={"plan_id": upload.plan_id, "accepted": upload.accepted_count,
+                         "rejected": upload.rejected_count, "totals_match": comparison["matches"]})
     return upload
 
 
@@ -237,10 +232,10 @@ def _receive(upload: Upload, batch_id: str, body: bytes, media: str, digest: str
         rejected_count=F("rejected_count") + batch.rejected_count)
     if not updated:
         raise Conflict("the upload is complete: start a new upload", code="upload_complete")
-    record(by, "upload.batch_received", "transfers.uploadbatch", batch.pk,
-           {"upload": str(upload.public_id), "batch_id": batch_id, "lines": lines,
-            "accepted": batch.accepted_count, "rejected": batch.rejected_count,
-            "sha256": digest})
+    audit_event(by=by, action="upload.batch_received", target=batch,
+                details={"upload": str(upload.public_id), "batch_id": batch_id, "lines": lines,
+                         "accepted": batch.accepted_count, "rejected": batch.rejected_count,
+                         "sha256": digest})
     return batch
 
 
@@ -263,7 +258,8 @@ def _drop_known(plan: TransferPlan, valid: list[ValidRow], problems: list[Proble
         known = known_by_kind[kind] = subjects_known(operator_id=plan.from_operator_id,
                                                      kind=kind, external_ids=external_ids)
         external_id_of = {pk: external_id for external_id, (pk, _) in known.items()}
-        held = _recorded_subject_ids(plan, list(external_id_of))
+        held = bulk.recorded_subject_ids(plan_id=plan.pk,
+                                         subject_ids=list(external_id_of))
         to_correct = open_corrections(plan, held)
         replacing |= to_correct
         recorded.update((kind, external_id_of[pk]) for pk in held if pk not in to_correct)
@@ -293,7 +289,8 @@ def qr_ids_check(operator_id: int, valid: list[ValidRow], known: dict[str, dict]
         return valid, {}
     index_of = qr_indexer()
     indexes = {(r.kind, r.external_id): index_of(r.values[QR_FIELD]) for r in with_qr}
-    holders = _qr_holders(operator_id, "qr_index", list(set(indexes.values())))
+    holders = bulk.qr_holders(operator_id=operator_id, column="qr_index",
+                              values=list(set(indexes.values())))
     kept, claimed = [], {}
     for row in valid:
         key = (row.kind, row.external_id)
@@ -325,62 +322,21 @@ def qr_indexer():
     return lambda qr_id: digest(key, b"qr:" + qr_id.encode(), "sha256").hex()
 
 
-def _qr_holders(operator_id: int, column: str, values: list) -> dict[str, int]:
-    """QR index -> holding subject id, for the holders whose ``column`` (qr_index or
-    subject_id) is one of ``values``."""
-    if not values:
-        return {}
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT qr_index, subject_id FROM {QrMerchantId._meta.db_table} "  # noqa: S608
-                           f"WHERE operator_id = %s AND {column} = ANY(%s)",
-                           [operator_id, values])
-            return dict(cursor.fetchall())
-    return {index: sid for start in range(0, len(values), 5000)
-            for index, sid in QrMerchantId.objects.filter(
-                operator_id=operator_id, **{f"{column}__in": values[start:start + 5000]})
-            .values_list("qr_index", "subject_id")}
-
-
 def qr_ids_hold(operator_id: int, held: dict[int, str], known_ids: set[int]) -> None:
     """Record which subject holds each QR id. Only subjects that existed before the batch
     (``known_ids``: a corrected row, a later plan version) can hold one already, and may have
-    changed it: their old holding is dropped. New holdings are COPYed on PostgreSQL."""
+    changed it: their old holding is dropped. New holdings go in at once (`transfers.bulk`)."""
     if not held:
         return
-    before = _qr_holders(operator_id, "subject_id", [sid for sid in held if sid in known_ids])
+    before = bulk.qr_holders(operator_id=operator_id, column="subject_id",
+                             values=[sid for sid in held if sid in known_ids])
     unchanged = {sid for index, sid in before.items() if held.get(sid) == index}
     stale = [index for index, sid in before.items() if sid not in unchanged]
     if stale:
         QrMerchantId.objects.filter(operator_id=operator_id, qr_index__in=stale).delete()
-    rows = [(sid, index) for sid, index in held.items() if sid not in unchanged]
-    if connection.vendor != "postgresql":
-        QrMerchantId.objects.bulk_create(
-            [QrMerchantId(operator_id=operator_id, subject_id=sid, qr_index=index)
-             for sid, index in rows], batch_size=2000)
-        return
-    sql = (f"COPY {QrMerchantId._meta.db_table} (operator_id, subject_id, qr_index) "
-           "FROM STDIN")
-    with (connection.cursor() as cursor, connection.wrap_database_errors,
-          cursor.cursor.copy(sql) as copy):
-        # Integers and hex digests only: nothing to escape.
-        copy.write("".join(f"{int(operator_id)}\t{int(sid)}\t{index}\n"
-                           for sid, index in rows).encode())
-
-
-def _recorded_subject_ids(plan: TransferPlan, subject_ids: list[int]) -> list[int]:
-    """Those of ``subject_ids`` that already have a record under ``plan``."""
-    if not subject_ids:
-        return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT subject_id FROM {Record._meta.db_table} "  # noqa: S608
-                           "WHERE plan_id = %s AND subject_id = ANY(%s)", [plan.pk, subject_ids])
-            return [sid for (sid,) in cursor.fetchall()]
-    return [sid for start in range(0, len(subject_ids), 5000)
-            for sid in Record.objects.filter(plan=plan,
-                                             subject_id__in=subject_ids[start:start + 5000])
-            .values_list("subject_id", flat=True)]
+    bulk.qr_holdings_insert(operator_id=operator_id,
+                            rows=[(sid, index) for sid, index in held.items()
+                                  if sid not in unchanged])
 
 
 def _store(plan: TransferPlan, upload: Upload, batch: UploadBatch, valid: list[ValidRow],
@@ -418,15 +374,13 @@ class StoredRow(NamedTuple):
 
 
 _KINDS = frozenset(DataSubject.Kind.values)
-_RECORD_COLUMNS = ("plan_id", "upload_id", "batch_id", "block_id", "subject_id", "kind",
-                   "line", "certificate_balance")
 
 
 def records_store(*, plan_id: int, upload_id: int, batch_id: int, kind: str,
                   rows: list[StoredRow]) -> None:
     """Store accepted rows of one kind: their values in blocks of `BLOCK_RECORDS`, in subject
-    order, one Fernet token each (`transfers.blocks`), and one `Record` row each (COPY on
-    PostgreSQL, bulk_create elsewhere)."""
+    order, one Fernet token each (`transfers.blocks`), and one `Record` row each, inserted at once
+    (`transfers.bulk.records_insert`)."""
     if kind not in _KINDS:
         raise ValueError(f"unknown subject kind: {kind}")
     rows = sorted(rows, key=lambda r: r.subject_id)
@@ -441,22 +395,4 @@ def records_store(*, plan_id: int, upload_id: int, batch_id: int, kind: str,
                                  for r in part))
         records.extend((plan_id, upload_id, batch_id, block.pk, r.subject_id, kind, r.line,
                         r.balance) for r in part)
-    _records_insert(records)
-
-
-def _records_insert(rows: list[tuple]) -> None:
-    if connection.vendor != "postgresql":
-        Record.objects.bulk_create(
-            (Record(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows),
-            batch_size=500)
-        return
-    sql = f"COPY {Record._meta.db_table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
-    with (connection.cursor() as cursor, connection.wrap_database_errors,
-          cursor.cursor.copy(sql) as copy):
-        # COPY text built here: every value is an integer or a kind checked above.
-        null = "\\N"
-        for start in range(0, len(rows), 5000):
-            copy.write("".join([
-                f"{int(p)}\t{int(u)}\t{int(b)}\t{int(k)}\t{int(s)}\t{kind}\t{int(line)}\t"
-                f"{null if balance is None else int(balance)}\n"
-                for p, u, b, k, s, kind, line, balance in rows[start:start + 5000]]).encode())
+    bulk.records_insert(records)
