@@ -70,6 +70,21 @@ def commission_reviewer(django_user_model):
     return _staff_in(django_user_model, "pipc-park", "commission reviewer")
 
 
+@pytest.fixture
+def clerk(django_user_model):
+    """Choi, the broker's helpdesk clerk: a staff account in neither group, who logs into the
+    admin with both factors and must see nothing there (Charlie of healthchecks' tests).
+
+    She stands in for "the officer of another city": officers are not scoped to a controller
+    (every officer sees every plan), so the account the admin must refuse is the one without
+    a role."""
+    from config.roles import ensure_role_groups
+
+    ensure_role_groups()
+    return django_user_model.objects.create_user(
+        username="clerk-choi", password="correct horse battery", is_staff=True)
+
+
 # --- Real parts -------------------------------------------------------------------------
 
 

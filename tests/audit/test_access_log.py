@@ -163,3 +163,25 @@ def test_a_phone_lookup_that_is_not_a_mobile_number_says_so_and_searches_nothing
 
     assert "휴대전화 번호 형식이 아닙니다" in answer.content.decode()
     assert not [e for e in _access_entries() if e.action == "access.search"]
+
+
+def test_a_staff_member_without_a_role_is_refused_every_subject_page_and_nothing_is_logged(
+        client, clerk, merchant):
+    """Choi logs in with both factors but holds neither role: the subjects' list, a
+    subject's page, a search and an export are refused, none shows whom they concern, and
+    the access log records no access, since none happened."""
+    login_verified(client, clerk)
+
+    responses = [
+        client.get(reverse(SUBJECTS)),
+        client.get(reverse(SUBJECTS), {"q": merchant.external_id}),
+        client.get(reverse("admin:governance_datasubject_change", args=[merchant.pk])),
+        _export(client, merchant, reason="콜센터 재안내 대상 확인 (공문 2026-118)"),
+    ]
+
+    for response in responses:
+        assert response.status_code == 403
+        assert not response.get("Content-Type", "").startswith("text/csv")
+        body = response.content.decode()
+        assert merchant.external_id not in body and merchant.public_id not in body
+    assert _access_entries() == []

@@ -66,3 +66,40 @@ def test_a_staff_member_without_the_reviewer_role_sees_nothing(sealed_log, clien
     login_verified(client, clerk)
     assert client.get(reverse("admin:audit_auditevent_changelist")).status_code == 403
     assert not _viewed(clerk)
+
+
+def test_a_superuser_cannot_change_or_delete_entries_either(sealed_log, client,
+                                                            django_user_model):
+    """The site administrator holds every permission, and still the trail only reads: the
+    add, change and delete pages refuse her and the entry keeps what it recorded."""
+    administrator = django_user_model.objects.create_superuser("site-admin",
+                                                               password="x" * 16)
+    login_verified(client, administrator)
+    event = AuditEvent.objects.get(seq=0)
+
+    added = client.get(reverse("admin:audit_auditevent_add"))
+    changed = client.post(reverse("admin:audit_auditevent_change", args=[event.pk]),
+                          {"action": "plan.rejected"})
+    deleted = client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]),
+                          {"post": "yes"})
+
+    assert (added.status_code, changed.status_code, deleted.status_code) == (403, 403, 403)
+    assert AuditEvent.objects.get(pk=event.pk).action == "plan.approved"
+    assert AuditEvent.objects.filter(seq__lt=12).count() == 12
+
+
+def test_a_staff_member_without_a_role_opens_no_entry_and_no_checkpoint(sealed_log, client,
+                                                                       clerk):
+    """Choi logs in with both factors but holds neither role: an entry's page and the
+    checkpoints are refused without showing what was recorded, and her looking is not
+    recorded as viewing, since she saw nothing."""
+    login_verified(client, clerk)
+    event = AuditEvent.objects.get(seq=0)
+
+    responses = [client.get(reverse("admin:audit_auditevent_change", args=[event.pk])),
+                 client.get(reverse("admin:audit_checkpoint_changelist"))]
+
+    for response in responses:
+        assert response.status_code == 403
+        assert "plan.approved" not in response.content.decode()
+    assert not _viewed(clerk)

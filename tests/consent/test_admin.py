@@ -165,3 +165,27 @@ def test_no_page_shows_a_phone_number_or_a_link_token(kim, running, outbox):
             assert "[링크]" in page  # the body, with its token masked
         for secret in tokens + numbers:
             assert secret not in page, f"{url} shows a number or a token"
+
+
+def test_a_staff_member_without_a_role_sees_no_campaign_and_cannot_pause_one(
+        client, clerk, running):
+    """Choi logs in with both factors but holds neither role: no campaign, funnel, message or
+    reply is shown to her, and her pause leaves the campaign running."""
+    campaign, (first, *_rest) = running
+    login_verified(client, clerk)
+
+    pages = [client.get(reverse("admin:consent_campaign_changelist")),
+             client.get(reverse("admin:consent_campaign_change", args=[campaign.pk])),
+             client.get(reverse("admin:consent_campaign_funnel", args=[campaign.pk]),
+                        follow=True),
+             client.get(reverse("admin:consent_smsmessage_changelist")),
+             client.get(reverse("admin:consent_consentrequest_changelist")),
+             _action(client, "pause", campaign)]
+
+    for page in pages:
+        assert page.status_code == 403
+        body = page.content.decode()
+        assert campaign.name not in body and first.public_id not in body
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    assert not AuditEvent.objects.filter(actor_id=f"user:{clerk.pk}").exists()

@@ -146,3 +146,20 @@ def test_no_one_outside_the_staff_reaches_the_export(client, reach, approved_pla
     response = _export(client, approved_plan, reason="x")
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert not AuditEvent.objects.filter(action="notice.unreached_exported").exists()
+
+
+def test_a_staff_member_without_a_role_exports_no_one(client, clerk, reach, approved_plan):
+    """Choi logs in with both factors but holds neither role: the export sends her back to
+    the admin's front page with no file, and nothing is recorded as exported."""
+    _campaign, people = reach
+    login_verified(client, clerk)
+
+    form = client.get(reverse(EXPORT))
+    response = _export(client, approved_plan, reason="대체 고지 발송 준비", with_phone="on")
+
+    for refused in (form, response):
+        assert refused.status_code == 302 and refused["Location"] == reverse("admin:index")
+        assert not refused.get("Content-Type", "").startswith("text/csv")
+        assert people["missed"].external_id.encode() not in refused.content
+    assert not AuditEvent.objects.filter(action="notice.unreached_exported").exists()
+    assert not AuditEvent.objects.filter(action__startswith="access.").exists()

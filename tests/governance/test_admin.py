@@ -233,3 +233,29 @@ def test_the_review_names_each_basis_and_says_when_a_field_stops_or_starts_being
     assert 'data-outcome="new_consent"' in started and "새 동의 항목" in started
     kept = row("data-consent-field", "merchant.settlement_bank_account")
     assert 'data-outcome="kept"' in kept
+
+
+def test_a_staff_member_without_a_role_sees_no_plan_and_cannot_approve_one(
+        client, clerk, submitted_plan):
+    """Choi logs in with both factors but holds neither role: the admin shows her no plan,
+    no operator and no subject, and her approval changes nothing."""
+    login_verified(client, clerk)
+
+    index = client.get(reverse("admin:index")).content.decode()
+    changelist = client.get(reverse(CHANGELIST))
+    change = client.get(reverse("admin:governance_transferplan_change", args=[submitted_plan.pk]))
+    summary = client.get(reverse("admin:governance_transferplan_summary",
+                                 args=[submitted_plan.pk]), follow=True)
+    subjects = client.get(reverse("admin:governance_datasubject_changelist"))
+    approval = client.post(reverse(CHANGELIST), {
+        "action": "approve_plans", helpers.ACTION_CHECKBOX_NAME: [str(submitted_plan.pk)]})
+
+    assert "/admin/governance/" not in index
+    for response in (changelist, change, summary, subjects, approval):
+        assert response.status_code == 403
+        body = response.content.decode()
+        assert submitted_plan.title not in body and "KEPF" not in body
+    submitted_plan.refresh_from_db()
+    assert submitted_plan.status == TransferPlan.Status.SUBMITTED
+    assert submitted_plan.approved_by is None
+    assert not AuditEvent.objects.filter(action="plan.approved").exists()

@@ -138,3 +138,21 @@ def test_the_dashboard_card_says_when_a_review_is_overdue(client, officer):
     card = client.get("/admin/dashboard/").content.decode().split('id="review-access"')[1]
 
     assert "기한 지남" in card.split("</div>")[0] and "없음" in card.split("</div>")[0]
+
+
+def test_a_staff_member_without_a_role_neither_reads_nor_signs_the_review(
+        planted_month, client, officer, clerk):
+    """Choi logs in with both factors but holds neither role: the month's review, which
+    names every account and how many subjects it looked at, and its CSV send her back to the
+    admin's front page, and her sign-off records nothing."""
+    url = "/admin/officers/accessreview/?month=2026-11"
+    login_verified(client, clerk)
+
+    page = client.get(url)
+    csv_file = client.get(url + "&format=csv")
+    sign = client.post(url, {"note": "확인"})
+
+    for response in (page, csv_file, sign):
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+        assert f"user:{officer.pk}" not in response.content.decode()
+    assert not AccessReview.objects.exists()

@@ -175,3 +175,25 @@ def test_a_download_reason_holding_a_phone_number_is_refused_and_nothing_is_logg
     assert response.status_code == 200 and "text/csv" not in response["Content-Type"]
     assert "개인정보" in response.content.decode()
     assert not AuditEvent.objects.filter(action="access.download").exists()
+
+
+def test_a_staff_member_without_a_role_downloads_no_report_and_nothing_is_logged(
+        client, clerk, compared, approved_plan):
+    """Choi logs in with both factors but holds neither role: the differences report and the
+    parties' side-by-side report send her back to the front page, with no external id, and
+    the access log records no download."""
+    balance_list = BalanceList.objects.get()
+    login_verified(client, clerk)
+
+    download = client.post(f"/admin/settlement/balancelist/{balance_list.pk}/report/",
+                           {"reason": "재수탁사 잔액 불일치 확인"})
+    side_by_side = client.get(f"/admin/settlement/partydeclaration/report/{approved_plan.pk}/")
+    listing = client.get("/admin/settlement/balancelist/")
+
+    for refused in (download, side_by_side):
+        assert refused.status_code == 302 and refused["Location"] == "/admin/"
+    assert listing.status_code == 403
+    for response in (download, side_by_side, listing):
+        assert not response.get("Content-Type", "").startswith("text/csv")
+        assert b"U-0000002" not in response.content
+    assert not AuditEvent.objects.filter(action__startswith="access.").exists()

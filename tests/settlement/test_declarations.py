@@ -185,3 +185,20 @@ def test_the_recipient_declares_only_with_its_acknowledgement_scope(
     refused = make_api(incoming_operator, scope="release:read").post(_url(approved_plan), body)
 
     assert refused.status_code == 403 and not PartyDeclaration.objects.exists()
+
+
+def test_a_staff_member_without_a_role_enters_no_declaration_and_sees_no_report(
+        client, clerk, approved_plan, users, city_party):
+    """Choi logs in with both factors but holds neither role: she cannot hand in the city's
+    signed declaration, even a correctly signed one, nor read the parties' totals."""
+    login_verified(client, clerk)
+    declaration = signed(city_party.signing_private_key, _declaration(approved_plan, "city"))
+
+    entered = client.post("/admin/settlement/partydeclaration/signed/", {
+        "plan": approved_plan.pk, "role": "city", **declaration})
+    report = client.get(f"/admin/settlement/partydeclaration/report/{approved_plan.pk}/")
+
+    assert entered.status_code == 403 and "21,000" not in entered.content.decode()
+    assert report.status_code == 302 and report["Location"] == "/admin/"
+    assert not PartyDeclaration.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="settlement.").exists()

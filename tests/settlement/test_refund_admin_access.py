@@ -69,3 +69,21 @@ def test_the_phone_refund_form_says_where_to_record_the_objection_first(
         "plan": approved_plan.pk, "external_id": users[0].external_id,
         "reason": "본인 전화, 생년월일 확인"}).content.decode()
     assert "먼저 이전을 거부하셔야" in refused
+
+
+def test_a_staff_member_without_a_role_sees_no_refund_case_and_nothing_is_logged(
+        client, clerk, approved_plan, users):
+    """Choi logs in with both factors but holds neither role: the refund cases and each
+    case's page are refused without a balance or a user in them, and no access entry is
+    written."""
+    case = refund_for(approved_plan, users[0])
+    login_verified(client, clerk)
+
+    responses = [client.get("/admin/settlement/refundcase/"),
+                 client.get(f"/admin/settlement/refundcase/{case.pk}/change/")]
+
+    for response in responses:
+        assert response.status_code == 403
+        body = response.content.decode()
+        assert case.subject.public_id not in body and case.subject.external_id not in body
+    assert _entries() == []

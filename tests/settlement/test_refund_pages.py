@@ -136,3 +136,17 @@ def test_the_dashboard_shows_open_refunds_with_the_oldest_age(client, officer, a
     card = card[:card.index("</div>")]
     assert "<strong class=\"alert\">2</strong>" in card
     assert "3,000원" in card and "가장 오래된 건 9일" in card
+
+
+def test_a_staff_member_without_a_role_cannot_record_a_refund(client, clerk, approved_plan,
+                                                             users):
+    object_to(approved_plan, users[3])
+    login_verified(client, clerk)
+
+    form = client.get("/admin/settlement/refundcase/phone/")
+    response = client.post("/admin/settlement/refundcase/phone/", {
+        "plan": approved_plan.pk, "external_id": users[3].external_id, "reason": "전화"})
+
+    assert form.status_code == 403 and response.status_code == 403
+    assert users[3].external_id not in response.content.decode()
+    assert not RefundCase.objects.exists()

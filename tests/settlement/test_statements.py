@@ -177,3 +177,22 @@ def test_the_audit_bundle_carries_the_co_signed_statement_and_verify_checks_it(
     # A co-signature over another statement, or an edited statement, fails the bundle.
     (base / "source.payload").write_bytes(b'{"sha256": "00"}')
     assert verify().returncode == 1
+
+
+def test_a_staff_member_without_a_role_neither_makes_nor_signs_nor_reads_a_statement(
+        client, clerk, approved_plan, statement, city_party):
+    """Choi logs in with both factors but holds neither role: making a statement, entering
+    the city's signature and opening the statement are all refused, and nothing is signed."""
+    login_verified(client, clerk)
+    city = signed(city_party.signing_private_key, _signature(approved_plan, statement, "city"))
+
+    made = client.post(f"/admin/settlement/settlementstatement/create/{approved_plan.pk}/")
+    signature = client.post(f"/admin/settlement/settlementstatement/{statement.pk}/sign/",
+                            {"role": "city", **city})
+    page = client.get(f"/admin/settlement/settlementstatement/{statement.pk}/change/")
+
+    for response in (made, signature, page):
+        assert response.status_code == 403
+        assert statement.sha256 not in response.content.decode()
+    assert SettlementStatement.objects.count() == 1
+    assert not StatementSignature.objects.exists()

@@ -93,3 +93,27 @@ def test_unconfirmed_deletions_are_visible_to_the_commission_reviewer(
     assert "(3일 경과)" in html
     release_page = client.get(reverse("admin:transfers_release_changelist"))
     assert release_page.status_code == 200 and "불일치 1건" in release_page.content.decode()
+
+
+def test_a_staff_member_without_a_role_sees_no_release_upload_or_reconciliation(
+        client, clerk, approved_plan, acknowledged_with_a_planted_mismatch):
+    """Choi logs in with both factors but holds neither role: the reconciliation sends her
+    back to the front page, and every list and page of releases, uploads and deletions is
+    refused without a record, a total or a plan name in it."""
+    release = acknowledged_with_a_planted_mismatch
+    login_verified(client, clerk)
+
+    reconciliation = client.get(reverse("admin:transfers_release_reconciliation",
+                                        args=[approved_plan.pk]))
+    pages = [client.get(reverse("admin:transfers_release_changelist")),
+             client.get(reverse("admin:transfers_release_change", args=[release.pk])),
+             client.get(reverse("admin:transfers_upload_changelist")),
+             client.get(reverse("admin:transfers_acknowledgement_changelist")),
+             client.get(reverse("admin:transfers_deletionnotice_changelist"))]
+
+    assert reconciliation.status_code == 302
+    assert reconciliation["Location"] == reverse("admin:index")
+    for page in pages:
+        assert page.status_code == 403
+        body = page.content.decode()
+        assert approved_plan.title not in body and str(release.public_id) not in body
