@@ -57,3 +57,19 @@ def test_the_unreached_list_logs_the_subjects_it_names(kepf_api, approved_plan):
         "access.view", "operator:KEPF", "notices_unreached")
     assert entry.details["subjects"] == [s["subject"] for s in page["subjects"]] == [
         u.public_id for u in users[1:]]
+
+
+def test_an_unrelated_operator_reads_neither_list_and_nothing_is_logged(
+        bizplay_api, approved_plan):
+    """Bizplay, party to nothing here, asks for the plan's deletion feed and its unreached
+    list: both are 404 without a subject in them, and no access entry names anyone."""
+    upload_rows(approved_plan, list(synthetic.rows("user", 1, 3)))
+    users = list(DataSubject.objects.filter(kind="user"))
+
+    feed = bizplay_api.get(f"/api/plans/{approved_plan.pk}/deletions")
+    unreached = bizplay_api.get(f"/api/plans/{approved_plan.pk}/notices")
+
+    for response in (feed, unreached):
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+        assert not any(u.public_id in response.content.decode() for u in users)
+    assert _access_entries() == []

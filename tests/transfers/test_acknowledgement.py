@@ -161,3 +161,19 @@ def test_declared_kinds_the_source_did_not_send_are_flagged(approved_plan):
     flagged = {r.metric: r for r in plan_reconciliation(approved_plan) if not r.ok}
 
     assert (flagged["subjects.merchant"].declared, flagged["subjects.merchant"].accepted) == (5, 0)
+
+
+def test_an_unrelated_operator_cannot_acknowledge_a_release_it_never_received(
+        bizplay_api, unrelated_operator, release, approved_plan):
+    """Bizplay, party to nothing here, signs totals for Shinhan's release with its own key:
+    the release does not exist for it, nothing is stored and the reconciliation still waits
+    for the recipient's acknowledgement."""
+    body = _signed(release, unrelated_operator.signing_private_key)
+
+    response = bizplay_api.post(f"/api/releases/{release.public_id}/acknowledgements", body)
+
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    assert release.manifest_sha256 not in response.content.decode()
+    assert not Acknowledgement.objects.exists()
+    acknowledged = {r.metric: r.acknowledged for r in plan_reconciliation(approved_plan)}
+    assert set(acknowledged.values()) == {None}

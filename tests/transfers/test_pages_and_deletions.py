@@ -106,3 +106,21 @@ def test_a_withdrawal_made_while_a_release_is_being_built_is_owed_a_notice(
     feed = shinhan_api.get(f"/api/plans/{approved_plan.pk}/deletions").json()["deletions"]
     assert [(n["subject"], n["reason"], n["fields"]) for n in feed] == [
         (merchant.public_id, "withdrawn", sorted(granted))]
+
+
+def test_an_unrelated_operator_reads_no_page_and_no_deletion(bizplay_api, approved_plan,
+                                                            release):
+    """Bizplay, party to nothing here, asks for the release's pages and the plan's deletion
+    feed after a subject objected: both answer 404 without a subject in them."""
+    user = DataSubject.objects.get(kind="user", external_id="U-0000002")
+    subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
+                              answered_at=timezone.now())
+    deletions_detect(plan=approved_plan)
+
+    pages = bizplay_api.get(f"/api/releases/{release.public_id}/records", limit=6)
+    feed = bizplay_api.get(f"/api/plans/{approved_plan.pk}/deletions")
+
+    for response in (pages, feed):
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+        assert user.public_id not in response.content.decode()
+    assert DeletionNotice.objects.filter(subject=user).exists()  # owed to Shinhan only

@@ -154,3 +154,21 @@ def test_every_call_is_an_audit_event_of_the_operator(kepf_api, approved_plan):
     assert AuditEvent.objects.filter(action="upload.batch_received",
                                      actor_id="operator:KEPF").count() == 1
     assert all("010-" not in json.dumps(e.details) for e in AuditEvent.objects.all())
+
+
+def test_an_unrelated_operator_cannot_upload_into_another_operators_plan(
+        bizplay_api, kepf_api, approved_plan):
+    """Bizplay, party to nothing here, tries to open an upload on KEPF's plan and to send a
+    batch into KEPF's open upload: both are 404, and no record or batch is stored."""
+    upload_id = _start(kepf_api, approved_plan)
+
+    opened = bizplay_api.post(f"/api/plans/{approved_plan.pk}/uploads",
+                              {"declared_totals": {}})
+    sent = bizplay_api.put(f"/api/uploads/{upload_id}/batches/b1",
+                           ndjson(synthetic.rows("user", 1, 2)))
+    read = bizplay_api.get(f"/api/uploads/{upload_id}")
+
+    for response in (opened, sent, read):
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+        assert "U-0000001" not in response.content.decode()
+    assert not Record.objects.exists() and not UploadBatch.objects.exists()
