@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import (
     DataSubject,
     Field,
@@ -34,7 +35,7 @@ from governance.models import (
     PrivacyPolicyVersion,
     TransferPlan,
 )
-from governance.services.common import record
+from governance.services.common import GOVERNANCE
 
 PATH = "/privacy"
 Basis = FieldRule.Basis
@@ -256,8 +257,8 @@ def privacy_policy_current() -> PrivacyPolicyVersion:
             with transaction.atomic():
                 row = PrivacyPolicyVersion.objects.create(version=latest + 1, text=text,
                                                           text_hash=digest)
-                record(None, "privacy_policy.published", row,
-                       {"version": row.version, "text_hash": digest})
+                audit_event(by=GOVERNANCE, action="privacy_policy.published", target=row,
+                            details={"version": row.version, "text_hash": digest})
             return row
         except IntegrityError:
             continue

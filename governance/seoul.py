@@ -13,6 +13,7 @@ from django.db import transaction
 from governance.crypto import brn_check_digit
 from governance.models import Field, FieldOwnership, FieldRule, Operator
 from governance.services import catalogue_object_save, ownership_set
+from governance.services.common import GOVERNANCE, Actor
 
 Basis = FieldRule.Basis  # the basis each Seoul field has in the KEPF -> Shinhan plan
 
@@ -157,7 +158,7 @@ PLAN_VALUES = {
 
 
 @transaction.atomic
-def seoul_operators_ensure(*, by=None) -> dict[str, Operator]:
+def seoul_operators_ensure(*, by: Actor = GOVERNANCE) -> dict[str, Operator]:
     operators = {}
     for code, (name, name_en, role, address, phone, officer, contact) in OPERATORS.items():
         operator = Operator.objects.filter(code=code).first()
@@ -175,7 +176,7 @@ def seoul_operators_ensure(*, by=None) -> dict[str, Operator]:
 
 
 @transaction.atomic
-def seoul_catalogue_ensure(*, by=None) -> dict[str, Field]:
+def seoul_catalogue_ensure(*, by: Actor = GOVERNANCE) -> dict[str, Field]:
     fields = {}
     for position, (key, kind, ko, en, category, personal, sensitivity, fides, data_type,
                    _basis, _required) in enumerate(FIELDS):
@@ -191,7 +192,7 @@ def seoul_catalogue_ensure(*, by=None) -> dict[str, Field]:
 
 
 @transaction.atomic
-def seoul_ownership_ensure(*, fields: dict[str, Field], by=None) -> None:
+def seoul_ownership_ensure(*, fields: dict[str, Field], by: Actor = GOVERNANCE) -> None:
     """Record each field's controller as the map says (and KEPF as the city's processor of
     the city's fields), for the fields whose controller nobody has recorded yet: a ruling or
     an officer's record is never overwritten."""

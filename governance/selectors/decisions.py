@@ -19,12 +19,10 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import F, FilteredRelation, OuterRef, Q, Subquery, TextField
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from governance.cursors import streamed
+from governance.bulk import id_in, streamed
 from governance.models import DataSubject, SubjectConsentState, SubjectNotice, TransferPlan
 from governance.policy import (
     NO_ANSWER,
@@ -145,7 +143,7 @@ def _subject_rows(plan: TransferPlan, kinds: Iterable[str], subject_ids, chunk_s
     ids = iter(subject_ids)
     while chunk := list(itertools.islice(ids, chunk_size)):
         yield from streamed(_rows_query(plan, kinds, within=(chunk[0], chunk[-1])).filter(
-            id__in=_id_list(chunk)), 5000)
+            id__in=id_in(chunk)), 5000)
 
 
 def _rows_query(plan: TransferPlan, kinds: list[str], within: tuple[int, int] | None = None):
@@ -172,14 +170,6 @@ def _rows_query(plan: TransferPlan, kinds: list[str], within: tuple[int, int] | 
                       declined_json=Cast("cs__fields_declined", TextField()),
                       notified_at=notified_at)
             .order_by("id").values_list(*_SUBJECT_COLUMNS))
-
-
-def _id_list(ids: list[int]):
-    """``ids`` for an ``id__in`` filter: on PostgreSQL one array parameter instead of one
-    parameter per id (Django and psycopg spend a few microseconds on each of thousands)."""
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
-    return ids
 
 
 def _answered_subject_ids(plan: TransferPlan) -> Iterator[int]:

@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import bisect
-import sys
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
-from django.db.models import QuerySet
-
+from governance.bulk import ascending_subject_ids
 from governance.models import SubjectNotice, TransferPlan
 from governance.policy import NO_ANSWER, Decision, NoticeStage, Notified, Timing, notice_stage
 from governance.selectors.decisions import _decided, plan_inputs
@@ -76,39 +73,6 @@ def plan_notice_stages(plan: TransferPlan, *, now: datetime) -> NoticeStages:
                    for kind in inputs.rules_by_kind},
         elapsed={kind: _decided(inputs, kind, NO_ANSWER, Notified(cut), now)
                  for kind in inputs.rules_by_kind},
-        in_period_ids=_ascending_subject_ids(reached.filter(notified_at__gt=cut,
+        in_period_ids=ascending_subject_ids(reached.filter(notified_at__gt=cut,
                                                             notified_at__lte=now)),
-        elapsed_ids=_ascending_subject_ids(reached.filter(notified_at__lte=cut)))
-
-
-# Subject ids per packed query: a few megabytes at a time, never one buffer per plan.
-_IDS_PER_QUERY = 500_000
-
-
-def _ascending_subject_ids(notices: QuerySet[SubjectNotice]) -> array:
-    """The subject ids of ``notices``, ascending, as 8-byte integers. On PostgreSQL the
-    database sorts and packs them into a bytea (int8send: big-endian) per range of subject
-    ids: a row per id through a cursor, or a COPY parsed in Python, cost about a microsecond
-    of Python each."""
-    ids = array("q")
-    ordered = notices.order_by("subject_id").values_list("subject_id", flat=True)
-    if connection.vendor != "postgresql":
-        ids.extend(ordered.iterator(chunk_size=10_000))
-        return ids
-    first, last = ordered.first(), ordered.last()
-    if first is None:
-        return ids
-    for start in range(first, last + 1, _IDS_PER_QUERY):
-        sql, params = (notices.filter(subject_id__gte=start,
-                                      subject_id__lt=start + _IDS_PER_QUERY)
-                       .order_by().values_list("subject_id").query.sql_with_params())
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT string_agg(int8send(n.subject_id), ''::bytea "  # noqa: S608
-                           f"ORDER BY n.subject_id) FROM ({sql}) n", params)
-            packed = cursor.fetchone()[0]
-        if packed:
-            part = array("q", bytes(packed))
-            if sys.byteorder == "little":
-                part.byteswap()
-            ids.extend(part)
-    return ids
+        elapsed_ids=ascending_subject_ids(reached.filter(notified_at__lte=cut)))

@@ -5,32 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
 from django.db.models import Exists, OuterRef
 
+from governance.bulk import subjects_known_by_external_id
 from governance.models import DataSubject, SubjectNotice, TransferPlan
 
 
 def subjects_known(*, operator_id: int, kind: str, external_ids: list[str]
                    ) -> dict[str, tuple[int, str]]:
     """External id -> (subject id, public id) for those of ``external_ids`` that ``operator``
-    already holds as subjects of ``kind``: one array lookup on PostgreSQL, chunks elsewhere."""
-    table = DataSubject._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT external_id, id, public_id FROM {table} "  # noqa: S608
-                           "WHERE source_operator_id = %s AND kind = %s "
-                           "AND external_id = ANY(%s)", [operator_id, kind, external_ids])
-            return {external_id: (pk, public_id)
-                    for external_id, pk, public_id in cursor.fetchall()}
-    known = {}
-    for start in range(0, len(external_ids), 5000):
-        known.update((external_id, (pk, public_id)) for external_id, pk, public_id
-                     in DataSubject.objects.filter(
-                         source_operator_id=operator_id, kind=kind,
-                         external_id__in=external_ids[start:start + 5000])
-                     .values_list("external_id", "id", "public_id"))
-    return known
+    already holds as subjects of ``kind`` (`governance.bulk.subjects_known_by_external_id`:
+    one array lookup on PostgreSQL, chunks elsewhere)."""
+    return subjects_known_by_external_id(operator_id=operator_id, kind=kind,
+                                         external_ids=external_ids)
 
 
 def subjects_by_external_id(*, operator_id: int, kinds: Iterable[str], external_ids: list[str]

@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from django.db import models, transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import Operator, OperatorKey
-from governance.services.common import Actor, GovernanceError, record
+from governance.services.common import Actor, GovernanceError, acting
 
 
 def key_id_for(public_key: bytes) -> str:
@@ -47,9 +48,9 @@ def operator_key_register(*, operator: Operator, purpose: str, public_key: bytes
     for old in previous:
         old.valid_until, old.replaced_by = max(valid_from, old.valid_from), key
         old.save(update_fields=["valid_until", "replaced_by"])
-    record(by, "operator_key.registered", key, {
-        "operator": operator.code, "purpose": purpose, "key_id": key_id,
-        "replaces": [old.key_id for old in previous]})
+    audit_event(by=acting(by), action="operator_key.registered", target=key,
+                details={"operator": operator.code, "purpose": purpose, "key_id": key_id,
+                         "replaces": [old.key_id for old in previous]})
     return key
 
 
@@ -71,14 +72,14 @@ def catalogue_object_save(*, obj: models.Model, by: Actor) -> models.Model:
     changed = _changed_fields(obj)
     obj.save()
     name = type(obj).__name__.lower()
-    record(by, f"{name}.{'created' if created else 'updated'}", obj,
-           {"changed": changed} if not created else {})
+    audit_event(by=acting(by), action=f"{name}.{'created' if created else 'updated'}",
+                target=obj, details={"changed": changed} if not created else {})
     return obj
 
 
 @transaction.atomic
 def catalogue_object_delete(*, obj: models.Model, by: Actor) -> None:
     pk, name = obj.pk, type(obj).__name__.lower()
-    record(by, f"{name}.deleted", obj)
+    audit_event(by=acting(by), action=f"{name}.deleted", target=obj)
     obj.delete()
     obj.pk = pk

@@ -1,10 +1,10 @@
-"""What every governance service shares: errors, the actor of a change, the audit call."""
+"""What every governance service shares: errors, and the actor of a change."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from audit.services import audit_record, officer_actor
+from audit.services import actor_pair, system_actor
 
 
 class GovernanceError(Exception):
@@ -25,13 +25,18 @@ class InvalidTransition(GovernanceError):
 
 Actor = Any  # a User, an (actor_type, actor_id) pair, or None for the system
 
+# Governance acting on its own (a command, a task, the privacy page's next version).
+GOVERNANCE = system_actor("governance")
+
+
+def acting(by: Actor) -> Actor:
+    """Who ``by`` is for `audit.services.audit_event`: None (the system) is `GOVERNANCE`."""
+    return GOVERNANCE if by is None else by
+
 
 def actor_of(by: Actor) -> tuple[str, str]:
-    if by is None:
-        return "system", "system:governance"
-    if isinstance(by, tuple):
-        return by
-    return officer_actor(by)
+    """The (actor_type, actor_id) pair recorded for ``by`` (``system:governance`` for None)."""
+    return actor_pair(acting(by))
 
 
 def user_of(by: Actor):
@@ -39,13 +44,3 @@ def user_of(by: Actor):
     if by is None or isinstance(by, tuple):
         return None
     return by
-
-
-def record(by: Actor, action: str, target, details: dict[str, Any] | None = None,
-           target_type: str | None = None):
-    actor_type, actor_id = actor_of(by)
-    return audit_record(
-        actor_type=actor_type, actor_id=actor_id, action=action,
-        target_type=target_type or f"governance.{type(target).__name__.lower()}",
-        target_id=target.pk, details=details or {},
-    )

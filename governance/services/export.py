@@ -10,8 +10,9 @@ from typing import TextIO
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import EntrustmentRecord, Field, ProvisionRecord
-from governance.services.common import Actor, record
+from governance.services.common import Actor, acting
 
 REGISTER_COLUMNS = [
     ("id", "번호"), ("file_name", "개인정보파일 명칭"), ("recipient", "제공받는 자"),
@@ -63,8 +64,8 @@ def register_export(*, out: TextIO, by: Actor) -> int:
             _local(row.provided_from), _local(row.provided_until), row.method,
             row.recipient_limits, f"{row.plan.title} v{row.plan.version}", row.reference])
         count += 1
-    record(by, "register.exported", _Register(), {"rows": count},
-           target_type="governance.register")
+    audit_event(by=acting(by), action="register.exported",
+                target=("governance.register", "decree-art-15"), details={"rows": count})
     return count
 
 
@@ -86,14 +87,6 @@ def entrustment_export(*, out: TextIO, by: Actor) -> int:
             _local(row.ended_at), row.method, f"{row.plan.title} v{row.plan.version}",
             row.reference])
         count += 1
-    record(by, "entrustments.exported", _Entrustments(), {"rows": count},
-           target_type="governance.entrustments")
+    audit_event(by=acting(by), action="entrustments.exported",
+                target=("governance.entrustments", "pipa-art-26"), details={"rows": count})
     return count
-
-
-class _Register:
-    pk = "decree-art-15"
-
-
-class _Entrustments:
-    pk = "pipa-art-26"

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import (
     DataSubject,
     NoticeChannel,
@@ -25,7 +26,7 @@ from governance.models import (
     SubjectNotice,
     TransferPlan,
 )
-from governance.services.common import Actor, GovernanceError, actor_of, record, user_of
+from governance.services.common import Actor, GovernanceError, acting, actor_of, user_of
 
 # How far ahead of our clock a piece of evidence may be dated (the sender's clock drifts).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -101,7 +102,7 @@ def _record_one(plan: TransferPlan, item: Evidence, by: Actor) -> NoticeEvidence
         return NoticeEvidence.objects.get(lineage=plan.lineage, subject=item.subject,
                                           channel=item.channel, reference=item.reference)
     _earliest_keep(plan, piece)
-    record(by, "notice.evidence_recorded", piece, {
+    audit_event(by=acting(by), action="notice.evidence_recorded", target=piece, details={
         "plan_id": plan.pk, "lineage": str(plan.lineage), "subject": item.subject.public_id,
         "channel": item.channel, "notified_at": item.notified_at.isoformat(),
         "reference_sha256": hashlib.sha256(item.reference.encode()).hexdigest()[:16]})

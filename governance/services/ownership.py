@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import Field, FieldOwnership, Operator, OwnershipDispute, Ruling
-from governance.services.common import Actor, GovernanceError, InvalidTransition, record
+from governance.services.common import Actor, GovernanceError, InvalidTransition, acting
 
 
 @transaction.atomic
@@ -28,14 +29,16 @@ def ownership_set(*, field: Field, operator: Operator, role: str, by: Actor, gro
     for row in current.exclude(operator=operator):
         row.until = since
         row.save(update_fields=["until"])
-        record(by, "ownership.ended", row, {"field": field.key, "operator": operator.code})
+        audit_event(by=acting(by), action="ownership.ended", target=row,
+                    details={"field": field.key, "operator": operator.code})
     row = current.filter(operator=operator).first()
     if row is None:
         row = FieldOwnership(field=field, operator=operator, role=role, since=since)
     row.ground, row.evidence, row.ruling = ground, evidence, ruling
     row.save()
-    record(by, "ownership.set", row, {"field": field.key, "operator": operator.code,
-                                      "role": role, "ruling_id": ruling.pk if ruling else None})
+    audit_event(by=acting(by), action="ownership.set", target=row,
+                details={"field": field.key, "operator": operator.code,
+                         "role": role, "ruling_id": ruling.pk if ruling else None})
     return row
 
 
@@ -58,9 +61,10 @@ def dispute_open(*, title: str, fields: Iterable[Field], claimant: Operator,
         status=(OwnershipDispute.Status.REFERRED if referred_on
                 else OwnershipDispute.Status.OPEN))
     dispute.fields.set(fields)
-    record(by, "dispute.opened", dispute, {"fields": sorted(f.key for f in fields),
-                                           "claimant": claimant.code,
-                                           "counter_claimant": counter_claimant.code})
+    audit_event(by=acting(by), action="dispute.opened", target=dispute,
+                details={"fields": sorted(f.key for f in fields),
+                         "claimant": claimant.code,
+                         "counter_claimant": counter_claimant.code})
     return dispute
 
 
@@ -79,7 +83,8 @@ def dispute_refer(*, dispute: OwnershipDispute, by: Actor,
     dispute.referred_on = referred_on or timezone.localdate()
     dispute.status = OwnershipDispute.Status.REFERRED
     dispute.save(update_fields=["referred_on", "status"])
-    record(by, "dispute.referred", dispute, {"referred_on": dispute.referred_on.isoformat()})
+    audit_event(by=acting(by), action="dispute.referred", target=dispute,
+                details={"referred_on": dispute.referred_on.isoformat()})
     return dispute
 
 
@@ -88,7 +93,7 @@ def dispute_withdraw(*, dispute: OwnershipDispute, by: Actor) -> OwnershipDisput
     dispute = _lock_unsettled(dispute)
     dispute.status = OwnershipDispute.Status.WITHDRAWN
     dispute.save(update_fields=["status"])
-    record(by, "dispute.withdrawn", dispute)
+    audit_event(by=acting(by), action="dispute.withdrawn", target=dispute)
     return dispute
 
 
@@ -106,10 +111,11 @@ def ruling_record(*, dispute: OwnershipDispute, authority: str, decided_on: dt.d
         controller=controller, processor=processor, outcome=outcome, effect=effect)
     dispute.status = OwnershipDispute.Status.RULED
     dispute.save(update_fields=["status"])
-    record(by, "ruling.recorded", ruling, {"dispute_id": dispute.pk,
-                                           "controller": controller.code,
-                                           "processor": processor.code if processor else None,
-                                           "decided_on": decided_on.isoformat()})
+    audit_event(by=acting(by), action="ruling.recorded", target=ruling,
+                details={"dispute_id": dispute.pk,
+                         "controller": controller.code,
+                         "processor": processor.code if processor else None,
+                         "decided_on": decided_on.isoformat()})
     ground = f"{authority} {decided_on.isoformat()} {reference}".strip()
     for field in dispute.fields.all():
         ownership_set(field=field, operator=controller, role=Operator.Role.CONTROLLER, by=by,

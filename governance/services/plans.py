@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.services import audit_event
 from governance.models import Field, FieldOwnership, FieldRule, Operator, TransferPlan
 from governance.services.common import (
     Actor,
@@ -26,7 +27,7 @@ from governance.services.common import (
     InvalidTransition,
     PlanFrozen,
     TwoPersonRuleViolation,
-    record,
+    acting,
     user_of,
 )
 
@@ -84,8 +85,9 @@ def plan_create(*, by: Actor, rules: Iterable[tuple[Field, str, bool]] = (),
     plan.save()
     for field, basis, required in rules:
         FieldRule.objects.create(plan=plan, field=field, basis=basis, required=required)
-    record(by, "plan.created", plan, {"version": plan.version, "lineage": str(plan.lineage),
-                                      "rules": plan.rules.count()})
+    audit_event(by=acting(by), action="plan.created", target=plan,
+                details={"version": plan.version, "lineage": str(plan.lineage),
+                         "rules": plan.rules.count()})
     return plan
 
 
@@ -101,7 +103,8 @@ def plan_update(*, plan: TransferPlan, by: Actor, **changes: Any) -> TransferPla
         setattr(plan, key, value)
     _require_distinct_parties(plan)
     plan.save()
-    record(by, "plan.updated", plan, {"version": plan.version, "changed": changed})
+    audit_event(by=acting(by), action="plan.updated", target=plan,
+                details={"version": plan.version, "changed": changed})
     return plan
 
 
@@ -116,8 +119,9 @@ def plan_rule_set(*, plan: TransferPlan, field: Field, basis: str, by: Actor,
         plan=plan, field=field,
         defaults={"basis": basis, "required": required and basis == FieldRule.Basis.CONSENT,
                   "note": note})
-    record(by, "plan.rule_set", plan, {"field": field.key, "basis": basis,
-                                       "required": rule.required, "created": created})
+    audit_event(by=acting(by), action="plan.rule_set", target=plan,
+                details={"field": field.key, "basis": basis,
+                         "required": rule.required, "created": created})
     return rule
 
 
@@ -127,7 +131,8 @@ def plan_rule_remove(*, rule: FieldRule, by: Actor) -> None:
     _require_editable(plan)
     key = rule.field.key
     rule.delete()
-    record(by, "plan.rule_removed", plan, {"field": key})
+    audit_event(by=acting(by), action="plan.rule_removed", target=plan,
+                details={"field": key})
 
 
 def _transition(plan: TransferPlan, *, by: Actor, frm: tuple[str, ...], to: str, action: str,
@@ -147,8 +152,9 @@ def _transition(plan: TransferPlan, *, by: Actor, frm: tuple[str, ...], to: str,
             f"'{current}'은(는) {current.get_status_display()} 상태라 이 작업을 할 수 없습니다. "
             f"(cannot go from {current.status} to {to})")
     plan.refresh_from_db()
-    record(by, action, plan, {"version": plan.version, "lineage": str(plan.lineage),
-                              "status": to})
+    audit_event(by=acting(by), action=action, target=plan,
+                details={"version": plan.version, "lineage": str(plan.lineage),
+                         "status": to})
     return plan
 
 
@@ -265,7 +271,8 @@ def plan_new_version(*, plan: TransferPlan, by: Actor) -> TransferPlan:
     FieldRule.objects.bulk_create([
         FieldRule(plan=new, field_id=r.field_id, basis=r.basis, required=r.required,
                   note=r.note) for r in source.rules.all()])
-    record(by, "plan.version_created", new, {"version": new.version,
-                                             "lineage": str(new.lineage),
-                                             "previous_id": source.pk})
+    audit_event(by=acting(by), action="plan.version_created", target=new,
+                details={"version": new.version,
+                         "lineage": str(new.lineage),
+                         "previous_id": source.pk})
     return new

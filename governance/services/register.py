@@ -17,10 +17,11 @@ from datetime import datetime
 
 from django.db import transaction
 
+from audit.services import audit_event
 from governance.models import EntrustmentRecord, FieldRule, ProvisionRecord, TransferPlan
 from governance.policy import Register, register_for
 from governance.selectors import plan_inputs
-from governance.services.common import Actor, GovernanceError, record
+from governance.services.common import Actor, GovernanceError, acting
 
 # The statutory ground of a provision, per basis.
 STATUTORY_GROUNDS = {
@@ -112,7 +113,7 @@ def release_register(*, plan: TransferPlan, items: Iterable[str], subject_count:
             statutory_ground=_joined(provided), items=sorted(provided), item_grounds=provided,
             subject_count=provided_count, provided_from=started_at, provided_until=ended_at,
             method=plan.method, recipient_limits=plan.recipient_limits, reference=reference)
-        record(by, "provision.recorded", provision, {
+        audit_event(by=acting(by), action="provision.recorded", target=provision, details={
             "plan_id": plan.pk, "items": sorted(provided), "subject_count": provided_count,
             "reference": reference})
     if entrusted:
@@ -122,7 +123,7 @@ def release_register(*, plan: TransferPlan, items: Iterable[str], subject_count:
             items=sorted(entrusted), item_grounds=entrusted, subject_count=entrusted_count,
             started_at=started_at, ended_at=ended_at, method=plan.method,
             reference=reference)
-        record(by, "entrustment.recorded", entrustment, {
+        audit_event(by=acting(by), action="entrustment.recorded", target=entrustment, details={
             "plan_id": plan.pk, "items": sorted(entrusted), "subject_count": entrusted_count,
             "reference": reference})
     return ReleaseRegistered(provision, entrustment)

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_event
+from governance.bulk import subjects_batch_size, subjects_write
 from governance.crypto import (
     blind_index,
     brn_hash,
-    bulk_encrypter,
     normalize_phone,
     phone_index,
 )
@@ -23,10 +24,8 @@ from governance.models import (
     Operator,
     SubjectConsentState,
     TransferPlan,
-    new_public_id,
 )
-from governance.selectors import subjects_known
-from governance.services.common import Actor, GovernanceError, record
+from governance.services.common import Actor, GovernanceError, acting
 
 
 @dataclass
@@ -47,10 +46,10 @@ def subjects_upsert(*, operator: Operator, kind: str, rows: Iterable[Mapping[str
     The phone is stored encrypted with its blind index; the business registration number only
     as a keyed hash. A malformed phone or BRN raises ValueError naming the row's external id
     (the caller validates first; this is the last line). One audit event with the counts.
-    On PostgreSQL new subjects are written with COPY (ids taken from the sequence first) and
-    existing ones updated by one UPDATE per batch; elsewhere through the ORM. A row without a
-    phone (or BRN) leaves an existing subject's stored one as it is, on both paths. Two
-    transactions creating the same subject: the loser raises IntegrityError.
+    The rows are written a batch at a time by `governance.bulk.subjects_write` (COPY on
+    PostgreSQL, the ORM elsewhere; batches of `subjects_batch_size`). A row without a phone
+    (or BRN) leaves an existing subject's stored one as it is. Two transactions creating the
+    same subject: the loser raises IntegrityError.
 
     ``known``: the caller's own `governance.selectors.subjects_known` of every row, made in
     this transaction, so that the PostgreSQL path does not look the subjects up again (an
@@ -59,24 +58,17 @@ def subjects_upsert(*, operator: Operator, kind: str, rows: Iterable[Mapping[str
     if kind not in DataSubject.Kind.values:
         raise GovernanceError(f"unknown subject kind: {kind}")
     result = SubjectsUpsertResult()
-    def upsert(batch: list[Mapping[str, Any]]) -> None:
-        if connection.vendor == "postgresql":
-            _upsert_batch_copy(operator, kind, batch, result, known)
-        else:
-            _upsert_batch(operator, kind, batch, result)
-
-    if connection.vendor == "postgresql":
-        batch_size = max(batch_size, 50_000)
+    size = subjects_batch_size(batch_size)
     batch: list[Mapping[str, Any]] = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= batch_size:
-            upsert(batch)
+        if len(batch) >= size:
+            _upsert_batch(operator, kind, batch, result, known)
             batch = []
     if batch:
-        upsert(batch)
-    record(by, "subjects.upserted", operator,
-           {"kind": kind, "created": result.created, "updated": result.updated})
+        _upsert_batch(operator, kind, batch, result, known)
+    audit_event(by=acting(by), action="subjects.upserted", target=operator,
+                details={"kind": kind, "created": result.created, "updated": result.updated})
     return result
 
 
@@ -98,123 +90,18 @@ def _prepared(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _upsert_batch(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
-                  result: SubjectsUpsertResult) -> None:
+                  result: SubjectsUpsertResult,
+                  known: Mapping[str, tuple[int, str]] | None) -> None:
     prepared = {}
     for row in rows:
         values = _prepared(row)
         prepared[values["external_id"]] = values  # a later row for the same id wins
-    existing = {s.external_id: s for s in DataSubject.objects.filter(
-        source_operator=operator, kind=kind, external_id__in=list(prepared)).defer("phone")}
-    result.public_ids.update((s.external_id, s.public_id) for s in existing.values())
-    now = timezone.now()
-    to_create, to_update, update_fields = [], [], {"updated_at"}
-    for external_id, values in prepared.items():
-        subject = existing.get(external_id)
-        if subject is None:
-            to_create.append(DataSubject(source_operator=operator, kind=kind, created_at=now,
-                                         updated_at=now, **values))
-            continue
-        for name, value in values.items():
-            if name != "external_id":
-                setattr(subject, name, value)
-                update_fields.add(name)
-        subject.updated_at = now
-        to_update.append(subject)
-    DataSubject.objects.bulk_create(to_create, batch_size=1000)
-    if to_update:
-        DataSubject.objects.bulk_update(to_update, sorted(update_fields), batch_size=1000)
-    result.created += len(to_create)
-    result.updated += len(to_update)
-    if to_create:
-        created = DataSubject.objects.filter(
-            source_operator=operator, kind=kind,
-            external_id__in=[s.external_id for s in to_create]).values_list(
-                "external_id", "id", "public_id")
-        for external_id, pk, public_id in created:
-            result.ids[external_id], result.public_ids[external_id] = pk, public_id
-    result.ids.update({s.external_id: s.pk for s in to_update})
-
-
-_UPDATE_FROM_ARRAYS = f"""
-    UPDATE {DataSubject._meta.db_table} AS s SET
-        phone = CASE WHEN i.has_phone THEN i.phone ELSE s.phone END,
-        phone_index = CASE WHEN i.has_phone THEN i.phone_index ELSE s.phone_index END,
-        brn_hash = CASE WHEN i.has_brn THEN i.brn_hash ELSE s.brn_hash END,
-        updated_at = %s
-    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bool[], %s::bool[])
-        AS i(id, phone, phone_index, brn_hash, has_phone, has_brn)
-    WHERE s.id = i.id"""  # noqa: S608
-
-
-def _copy_escape(text: str) -> str:
-    """A value as COPY text format wants it (backslash, tab, newline, carriage return)."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
-    return text
-
-
-def _upsert_batch_copy(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
-                       result: SubjectsUpsertResult,
-                       known: Mapping[str, tuple[int, str]] | None) -> None:
-    """PostgreSQL: look the batch's subjects up by external id (one indexed query, unless the
-    caller did), UPDATE the known ones from arrays, COPY the new ones with ids drawn from the
-    sequence beforehand."""
-    prepared = {}
-    for row in rows:
-        values = _prepared(row)
-        prepared[values["external_id"]] = values  # a later row for the same id wins
-    table = DataSubject._meta.db_table
-    encrypt = bulk_encrypter()
-    now = timezone.now()
-    if known is None:
-        known = subjects_known(operator_id=operator.pk, kind=kind, external_ids=list(prepared))
-    existing = {}
-    for external_id in prepared:
-        if external_id in known:
-            existing[external_id], result.public_ids[external_id] = known[external_id]
-    with connection.cursor() as cursor:
-        if existing:
-            columns: tuple[list, ...] = ([], [], [], [], [], [])
-            for external_id, pk in existing.items():
-                values = prepared[external_id]
-                has_phone, has_brn = "phone" in values, "brn_hash" in values
-                for column, value in zip(columns, (
-                        pk, encrypt(values["phone"].encode()).decode() if has_phone else "",
-                        values.get("phone_index", ""), values.get("brn_hash", ""),
-                        has_phone, has_brn), strict=True):
-                    column.append(value)
-            cursor.execute(_UPDATE_FROM_ARRAYS, [now, *columns])
-        new = [values for external_id, values in prepared.items() if external_id not in existing]
-        if new:
-            cursor.execute("SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) "
-                           "FROM generate_series(1, %s)", [table, len(new)])
-            ids = cursor.fetchone()[0]  # one array: cheaper than a row per id
-            sql = (f"COPY {table} (id, kind, source_operator_id, external_id, public_id, phone, "
-                   "phone_index, brn_hash, created_at, updated_at) FROM STDIN")
-            # COPY text built here: the external id escaped, every other value is an integer,
-            # a kind, hex, base64 or a timestamp.
-            stamp, operator_id = now.isoformat(), int(operator.pk)
-            lines = []
-            public_ids = result.public_ids
-            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-                for pk, values in zip(ids, new, strict=True):
-                    phone = values.get("phone")
-                    token = encrypt(phone.encode()).decode() if phone else ""
-                    public_ids[values["external_id"]] = public_id = new_public_id()
-                    lines.append(f"{int(pk)}\t{kind}\t{operator_id}\t"
-                                 f"{_copy_escape(values['external_id'])}\t{public_id}\t"
-                                 f"{token}\t{values.get('phone_index', '')}\t"
-                                 f"{values.get('brn_hash', '')}\t{stamp}\t{stamp}\n")
-                    if len(lines) >= 5000:
-                        copy.write("".join(lines).encode())
-                        lines.clear()
-                if lines:
-                    copy.write("".join(lines).encode())
-            result.ids.update(zip((v["external_id"] for v in new), ids, strict=True))
-    result.created += len(new)
-    result.updated += len(existing)
-    result.ids.update(existing)
+    written = subjects_write(operator_id=operator.pk, kind=kind, prepared=prepared,
+                             now=timezone.now(), known=known)
+    result.created += written.created
+    result.updated += written.updated
+    result.ids.update(written.ids)
+    result.public_ids.update(written.public_ids)
 
 
 def subject_find_by_phone(*, phone: str) -> list[DataSubject]:

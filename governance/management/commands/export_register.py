@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from audit.services import system_actor
 from governance.services.export import register_export
 
 
@@ -15,5 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args, out: str, **options) -> None:
         # utf-8-sig: spreadsheet programs then read the Korean headers correctly.
         with open(out, "w", newline="", encoding="utf-8-sig") as fh:
-            count = register_export(out=fh, by=("system", "system:export_register"))
+            count = register_export(out=fh, by=system_actor("export_register"))
         self.stdout.write(f"{count} register rows written to {out}")

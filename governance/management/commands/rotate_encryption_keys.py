@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from audit.services import system_actor
 from governance.services.rotation import encrypted_values_count, encrypted_values_rotate
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, **options) -> None:
         with tqdm(total=encrypted_values_count(), unit="row", file=sys.stderr) as bar:
-            rewritten = encrypted_values_rotate(by=("system", "system:rotate_encryption_keys"),
+            rewritten = encrypted_values_rotate(by=system_actor("rotate_encryption_keys"),
                                                 batch_size=batch_size, on_progress=bar.update)
         for table, count in rewritten.items():
             self.stdout.write(f"{table}: {count} rows re-encrypted")
