@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench-audit services clean
+.PHONY: run test lint bench-deps services clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ lint: $(STAMP)
 ## make services: start PostgreSQL, Redis and RabbitMQ if they are down (CI, benchmarks)
 services:
 	scripts/services.sh ensure
+
+## make bench-deps: what the benchmarks need beyond the venv: wrk (Debian's package, for
+## bench/consent_page.py) and the services (PostgreSQL, Redis) they run on
+bench-deps: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) \
+	    >/tmp/apt-wrk.log 2>&1 || { cat /tmp/apt-wrk.log; exit 1; }; }
+	scripts/services.sh ensure pg redis
+	@echo "bench-deps: ready; run e.g. $(PY) bench/release.py --help"
 
 clean:
 	rm -rf $(VENV) var
