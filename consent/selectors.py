@@ -43,15 +43,15 @@ def link_request_for_page(token: str) -> ConsentRequest | None:
 
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         return None
-    link = (ConsentLink.objects
-            .annotate(state=consent_state_join(subject="request__subject",
-                                               plan_id="request__campaign__plan_id"))
-            .select_related("request__campaign", "request__subject", "state")
-            .only(*_LINK_PAGE_FIELDS)
-            .filter(token_hash=token_hash(token), revoked_at__isnull=True,
-                    expires_at__gt=timezone.now())
-            .first())
-    if link is None:
+    links = (ConsentLink.objects
+             .annotate(state=consent_state_join(subject="request__subject",
+                                                plan_id="request__campaign__plan_id"))
+             .select_related("request__campaign", "request__subject", "state")
+             .only(*_LINK_PAGE_FIELDS))
+    try:  # token_hash is unique: get() needs no ORDER BY
+        link = links.get(token_hash=token_hash(token), revoked_at__isnull=True,
+                         expires_at__gt=timezone.now())
+    except ConsentLink.DoesNotExist:
         return None
     request = link.request
     request.via_code = link.via_code  # the link came from the way back in (`/c/`)

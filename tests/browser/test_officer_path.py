@@ -52,7 +52,7 @@ def _last_month_of_access(officer) -> dt.date:
     with mock.patch("audit.services.timezone.now", return_value=at), transaction.atomic():
         access_record(by=officer, address="10.1.2.3", action="view",
                       subjects=[f"s{i}" for i in range(30)], fields=["subject.kind"],
-                      target_type="data_subject", target_id="changelist")
+                      target_type="governance.datasubject", target_id="changelist")
     return last_month
 
 
