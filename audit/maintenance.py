@@ -11,8 +11,8 @@ suite can empty the database between tests (pytest-django's flush):
   connection, returns true only inside ``maintenance_mode()``. Any other client (the sqlite3
   shell) does not have the function, so its UPDATE/DELETE of a sealed row fails too.
 
-Only the ``flush`` command override uses it, and only when ``settings.AUDIT_ALLOW_FLUSH``
-(set by the test settings alone) is true.
+The SQL of both lives in audit.bulk. Only the ``flush`` command override uses this, and only
+when ``settings.AUDIT_ALLOW_FLUSH`` (set by the test settings alone) is true.
 """
 
 from __future__ import annotations
@@ -23,26 +23,23 @@ from contextlib import contextmanager
 
 from django.db import connections
 
+from audit.bulk import maintenance_flag_set, maintenance_function_register
+
 _maintenance = contextvars.ContextVar("audit_maintenance", default=False)
 
 
 def register_sqlite_function(sender, connection, **kwargs) -> None:
-    if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "audit_maintenance", 0, lambda: 1 if _maintenance.get() else 0)
+    """``connection_created`` receiver: the SQLite function the triggers ask."""
+    maintenance_function_register(connection, _maintenance.get)
 
 
 @contextmanager
 def maintenance_mode(using: str = "default") -> Iterator[None]:
     connection = connections[using]
     token = _maintenance.set(True)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('audit.maintenance', 'on', false)")
+    maintenance_flag_set(connection, on=True)
     try:
         yield
     finally:
         _maintenance.reset(token)
-        if connection.vendor == "postgresql" and connection.connection is not None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('audit.maintenance', 'off', false)")
+        maintenance_flag_set(connection, on=False)

@@ -19,28 +19,29 @@ chain at seq 0; the database refuses to delete it or wind it back (migration 000
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from audit import signing
+from audit.bulk import log_state_locked, seals_write
 from audit.chain import canonical_entry, entry_hash
 from audit.checkpoints import sign_checkpoint
 from audit.merkle import Frontier, leaf_hash
 from audit.models import AuditEvent, Checkpoint, LogState
+from core.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
-SEAL_QUEUED_FLAG = "audit:seal-queued"
-CHECKPOINT_QUEUED_FLAG = "audit:checkpoint-queued"
 # Writers in this window share one sealing task, which runs once the window has closed.
 SEAL_DEBOUNCE_SECONDS = 0.3
+# The tasks (audit.tasks), by name: that module imports this one.
+SEAL_TASK = "audit.tasks.seal_audit_log"
+SEAL_HERE_TASK = "audit.tasks.seal_after_commit"
+CHECKPOINT_DUE_TASK = "audit.tasks.seal_for_due_checkpoint"
 ROW_FIELDS = ("id", "created_at", "actor_type", "actor_id", "action", "target_type",
               "target_id", "details", "request_id")
 
@@ -60,12 +61,7 @@ class SealResult:
 
 def _locked_state() -> LogState:
     _, created = LogState.objects.get_or_create(pk=LogState.SINGLETON_ID)
-    if connection.vendor == "sqlite":
-        # Writing first takes SQLite's write lock now, not at the end of the batch.
-        LogState.objects.filter(pk=LogState.SINGLETON_ID).update(size=F("size"))
-        state = LogState.objects.get(pk=LogState.SINGLETON_ID)
-    else:
-        state = LogState.objects.select_for_update().get(pk=LogState.SINGLETON_ID)
+    state = log_state_locked()  # audit.bulk: the lock that serialises sealers
     _refuse_to_fork(state, created=created)
     return state
 
@@ -133,31 +129,12 @@ def _seal_batch(state: LogState, *, batch_size: int) -> int:
             request_id=request_id))
         frontier.append(leaf_hash(digest))
         updates.append((pk, seq, digest.hex()))
-    _write_seals(updates, sealed_at)
+    seals_write(updates, sealed_at)  # audit.bulk: one statement on PostgreSQL
     state.size = frontier.size
     state.frontier = frontier.to_hex()
     state.root_hash = frontier.root().hex()
     state.sealed_at = sealed_at
     return len(rows)
-
-
-def _write_seals(updates: list[tuple[int, int, str]], sealed_at: datetime) -> None:
-    if connection.vendor == "postgresql":
-        # One statement joining three arrays: Django's bulk_update builds a CASE per column
-        # whose cost grows with the square of the batch.
-        ids, seqs, hashes = zip(*updates, strict=True)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE audit_auditevent AS e SET seq = v.seq, entry_hash = v.h, sealed_at = %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[]) AS v(id, seq, h)"
-                " WHERE e.id = v.id AND e.seq IS NULL",
-                [sealed_at, list(ids), list(seqs), list(hashes)])
-            if cursor.rowcount != len(updates):
-                raise RuntimeError("audit sealing raced with another sealer; rolled back")
-        return
-    AuditEvent.objects.bulk_update(
-        [AuditEvent(id=pk, seq=seq, entry_hash=h, sealed_at=sealed_at) for pk, seq, h in updates],
-        ["seq", "entry_hash", "sealed_at"], batch_size=500)
 
 
 def _checkpoint_if_due(state: LogState, *, force: bool,
@@ -194,38 +171,45 @@ def _ask_witnesses() -> None:
     witnesses_ask_soon()
 
 
-_last_enqueued = -1e9
+def audit_seal_on_commit(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Ask for sealing once the caller's transaction commits (audit_record, every event).
+
+    Through `core.tasks.enqueue_on_commit`, once per transaction however many events it
+    records, and never if it rolls back:
+
+    - ``AUDIT_SEAL_INLINE`` (the embedded default): `audit_seal_soon` runs in this process
+      right after the commit (task ``SEAL_HERE_TASK``, in-process);
+    - with workers: one ``SEAL_TASK`` per ``SEAL_DEBOUNCE_SECONDS`` window across processes
+      (coalesced), delayed until the window closes so that it also seals the events of every
+      writer that found it queued; beat is the safety net. Sending it never raises
+      (audit.tasks.SealingTask).
+
+    Either way nothing after the commit can fail the writer, which has committed.
+    """
+    if settings.AUDIT_SEAL_INLINE:
+        enqueue_on_commit(SEAL_HERE_TASK, once_per_transaction=True, in_process=True,
+                          using=using)
+    else:
+        enqueue_on_commit(SEAL_TASK, countdown=SEAL_DEBOUNCE_SECONDS, coalesce=True,
+                          once_per_transaction=True, in_process=False, using=using)
 
 
 def audit_seal_soon() -> None:
-    """Called after every commit that wrote events. Never raises: the writer has committed.
+    """Seal here and now what writers committed. Never raises: the writer has committed.
 
-    Embedded default: seal right here, in-process. With workers: enqueue one sealing task per
-    short window (``cache.add`` is atomic), delayed until the window closes so it also sees
-    the events of every writer that found the flag already set; beat is the safety net.
+    A failure is logged and left for the next commit or beat's run; a lost state row has
+    already been logged as critical where it was found.
     """
-    global _last_enqueued
     try:
-        if settings.AUDIT_SEAL_INLINE:
-            audit_log_seal()
-            return
-        now = time.monotonic()
-        if now - _last_enqueued < SEAL_DEBOUNCE_SECONDS:
-            return  # this process queued a task that runs after this commit
-        if cache.add(SEAL_QUEUED_FLAG, 1, timeout=SEAL_DEBOUNCE_SECONDS):
-            from audit.tasks import seal_audit_log
-
-            seal_audit_log.apply_async(countdown=SEAL_DEBOUNCE_SECONDS)
-            _last_enqueued = now
+        audit_log_seal()
     except LogStateLost:
-        pass  # already logged as critical where it was found; retrying cannot help
+        pass  # retrying cannot help until someone restores the state row
     except Exception:  # noqa: BLE001 - a sealing failure must never fail the writer
         logger.exception("audit sealing deferred to the next run")
 
 
 def audit_checkpoint_later(due_in: float) -> None:
-    """Queue one sealing run for when the owed checkpoint falls due (worker side)."""
-    if cache.add(CHECKPOINT_QUEUED_FLAG, 1, timeout=max(due_in, 0.05)):
-        from audit.tasks import seal_audit_log
-
-        seal_audit_log.apply_async(countdown=due_in)
+    """Queue one sealing run for when the owed checkpoint falls due (worker side), coalesced
+    over that delay across processes."""
+    enqueue_on_commit(CHECKPOINT_DUE_TASK, countdown=due_in, coalesce=True,
+                      in_process=False)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.context import current_request_id
 from audit.fast_insert import insert_event
 from audit.models import AuditEvent
+from audit.sealing import audit_seal_on_commit
 
 ActorType = AuditEvent.ActorType
 
@@ -116,23 +116,8 @@ def audit_record(
         request_id=request_id if request_id is not None else current_request_id.get(),
     )
     insert_event(event)  # audit.fast_insert: the row save() would write, for less
-    _schedule_sealing_once(event._state.db)
+    audit_seal_on_commit(using=event._state.db)  # once per transaction, after its commit
     return event
-
-
-def _schedule_sealing_once(using: str) -> None:
-    """One sealing request per transaction, however many events it records.
-
-    A bulk change recording 10,000 events would otherwise queue 10,000 sealing runs. When the
-    newest on-commit callback is already ours, registered under the same savepoints (so any
-    rollback discards both together), it covers this event too.
-    """
-    connection = connections[using]
-    pending = connection.run_on_commit
-    if (pending and pending[-1][1] is _schedule_sealing
-            and pending[-1][0] == set(connection.savepoint_ids)):
-        return
-    transaction.on_commit(_schedule_sealing, using=using)
 
 
 # ``<app>.<noun>``: a model's ``_meta.label_lower`` or a named non-row target.
@@ -183,13 +168,6 @@ def system_actor(name: str) -> tuple[str, str]:
 def officer_actor(user) -> tuple[str, str]:
     """The (actor_type, actor_id) pair for a logged-in officer: by id, never by name."""
     return ActorType.OFFICER, f"user:{user.pk}"
-
-
-def _schedule_sealing() -> None:
-    # Never raises: the writer's transaction has already committed.
-    from audit.sealing import audit_seal_soon
-
-    audit_seal_soon()
 
 
 def looks_personal(text: str) -> str | None:

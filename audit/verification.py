@@ -9,23 +9,22 @@ unsealed longer than a bound.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from json import JSONDecoder, loads
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from audit import signing
+from audit.bulk import sealed_entries
 from audit.chain import canonical_entry_fast as canonical
 from audit.chain import format_timestamp
 from audit.checkpoints import CheckpointError, verify_checkpoint
 from audit.merkle import Frontier
 from audit.models import AuditEvent, Checkpoint, LogState, WitnessCosignature
-from audit.prefetch import prefetch_possible, rows_prefetched
 from audit.witness.note import (
     Note,
     NoteError,
@@ -33,9 +32,6 @@ from audit.witness.note import (
     cosignatures_by,
     parse_signature_line,
 )
-
-ENTRY_COLUMNS = ("seq", "created_at", "actor_type", "actor_id", "action", "target_type",
-                 "target_id", "details", "request_id", "entry_hash")
 
 
 class AuditLogCorrupt(Exception):
@@ -81,7 +77,7 @@ def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
     pending = [(size, bytes.fromhex(root)) for size, root, _ in checkpoints]
     pending.reverse()  # pop() from the end gives the smallest size
     _check_due(frontier, pending)
-    rows = _stream_entries(chunk_size)
+    rows = sealed_entries(chunk_size)  # audit.bulk: tuples, streamed, read ahead if it can
     sha256 = hashlib.sha256
     scan = JSONDecoder().scan_once
     hashes = frontier.hashes  # the frontier's append, inlined: this loop is the hot path
@@ -169,31 +165,6 @@ def _check_sealing_keeps_up(max_unsealed_seconds: float | None, now: datetime) -
             f"sealed (the oldest was recorded at {format_timestamp(waiting['oldest'])}): "
             "the sealer is stopped or failing; see its log (audit.sealing)")
     return waiting["count"]
-
-
-# PostgreSQL renders the timestamp in the canonical form itself and hands over the JSON text:
-# parsing timestamps and building ORM rows in Python cost more than all the hashing.
-_PG_STREAM = """
-SELECT seq, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-       actor_type, actor_id, action, target_type, target_id, details::text, request_id,
-       entry_hash
-  FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq
-"""
-
-
-def _stream_entries(chunk_size: int) -> Iterator[tuple]:
-    if connection.vendor != "postgresql":
-        yield from (AuditEvent.objects.filter(seq__isnull=False).order_by("seq")
-                    .values_list(*ENTRY_COLUMNS).iterator(chunk_size=chunk_size))
-        return
-    if prefetch_possible():  # audit.prefetch: PostgreSQL renders a chunk while we hash one
-        yield from rows_prefetched(_PG_STREAM, chunk_size, name="audit_verify")
-        return
-    connection.ensure_connection()
-    with transaction.atomic(), connection.connection.cursor(name="audit_verify") as cursor:
-        cursor.itersize = chunk_size
-        cursor.execute(_PG_STREAM)
-        yield from cursor
 
 
 def _check_due(frontier: Frontier, pending: list[tuple[int, bytes]]) -> None:

@@ -42,6 +42,7 @@ from audit.witness.note import (
     parse_signature_line,
     parse_verifier_key,
 )
+from core.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -319,22 +320,15 @@ def _leaf_hashes(start: int, end: int) -> list[bytes]:
 def witnesses_ask_soon() -> None:
     """Called once a new checkpoint has committed. Never raises: the log does not wait.
 
-    Embedded default (no broker): ask right here, each witness at most once per its backoff.
-    With workers: one task per witness on queue ``audit``, unless a retry chain owns it.
+    One ``audit.tasks.witness_checkpoint`` per witness through `core.tasks.enqueue_on_commit`:
+    in the embedded default (no broker) it runs right here, each witness asked at most once
+    per its backoff; with workers it goes to queue ``audit``, unless a retry chain owns the
+    witness.
     """
     try:
-        witnesses = configured_witnesses()
-        if not witnesses:
-            return
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            for witness in witnesses:
-                witness_cosignature_request(witness=witness)
-            return
-        from audit.tasks import witness_checkpoint
-
-        for witness in witnesses:
+        for witness in configured_witnesses():
             if not cache.get(RETRYING_FLAG.format(name=witness.name)):
-                witness_checkpoint.apply_async(args=[witness.name])
+                enqueue_on_commit("audit.tasks.witness_checkpoint", witness.name)
     except Exception:  # noqa: BLE001 - a witness must never fail the log
         logger.exception("asking the witnesses to co-sign was deferred")
 

@@ -31,13 +31,14 @@ def sealed_log(transactional_db, settings):
 
 @pytest.fixture(autouse=True)
 def no_sealing_queued_yet(monkeypatch):
-    """Each test starts with no sealing task queued by an earlier one (debounce state)."""
+    """Each test starts with no sealing task queued by an earlier one (the coalescing flags
+    of core.tasks.enqueue_on_commit, in this process and in the cache)."""
     from django.core.cache import cache
 
-    from audit import sealing
+    from core import tasks as core_tasks
 
-    monkeypatch.setattr(sealing, "_last_enqueued", -1e9)
-    cache.delete_many([sealing.SEAL_QUEUED_FLAG, sealing.CHECKPOINT_QUEUED_FLAG])
+    monkeypatch.setattr(core_tasks, "_coalesced_at", {})
+    cache.clear()
 
 
 # --- Witnesses (audit.witness) ----------------------------------------------------------

@@ -7,8 +7,9 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from audit.bulk import SEALED_ENTRIES_SQL
 from audit.prefetch import prefetch_possible, rows_prefetched
-from audit.verification import _PG_STREAM, audit_log_verify
+from audit.verification import audit_log_verify
 
 pytestmark = pytest.mark.postgres
 
@@ -27,13 +28,13 @@ def _helpers() -> list[threading.Thread]:
 
 def test_it_yields_the_rows_of_the_plain_cursor_in_order(sealed_log):
     for chunk_size in (1, 5, 12, 1000):
-        assert list(rows_prefetched(_PG_STREAM, chunk_size)) == _plain(_PG_STREAM)
-    assert len(_plain(_PG_STREAM)) == sealed_log
+        assert list(rows_prefetched(SEALED_ENTRIES_SQL, chunk_size)) == _plain(SEALED_ENTRIES_SQL)
+    assert len(_plain(SEALED_ENTRIES_SQL)) == sealed_log
     assert not _helpers()
 
 
 def test_a_caller_that_stops_early_stops_the_helper(sealed_log):
-    rows = rows_prefetched(_PG_STREAM, 2)
+    rows = rows_prefetched(SEALED_ENTRIES_SQL, 2)
     assert next(rows)[0] == 0
     rows.close()
     assert not _helpers()

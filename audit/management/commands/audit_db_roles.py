@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
+from audit.bulk import database_name, roles_supported, statements_run
 from audit.roles import RoleNameError, app_role_sql
 
 
@@ -14,17 +14,14 @@ class Command(BaseCommand):
         parser.add_argument("--apply", action="store_true")
 
     def handle(self, *args, **options):
-        if connection.vendor != "postgresql":
+        if not roles_supported():
             raise CommandError("roles exist on PostgreSQL only; SQLite relies on its triggers")
         try:
-            statements = app_role_sql(role=options["role"],
-                                      database=connection.settings_dict["NAME"])
+            statements = app_role_sql(role=options["role"], database=database_name())
         except RoleNameError as exc:
             raise CommandError(str(exc)) from exc
         if not options["apply"]:
             self.stdout.write("\n".join(statements))
             return
-        with connection.cursor() as cursor:
-            for sql in statements:
-                cursor.execute(sql)
+        statements_run(statements)
         self.stdout.write(f"applied {len(statements)} statements for role {options['role']}")
