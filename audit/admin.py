@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.models import AuditEvent, Checkpoint, WitnessCosignature, WitnessState
-from audit.services import audit_record, officer_actor
+from audit.services import audit_event
 
 
 class NoEditAdmin(admin.ModelAdmin):
@@ -32,11 +32,11 @@ class ReadOnlyAdmin(NoEditAdmin):
         return [f.name for f in self.model._meta.fields]
 
 
-def _record_view(request, *, target_type: str, target_id: str) -> None:
-    actor_type, actor_id = officer_actor(request.user)
-    audit_record(actor_type=actor_type, actor_id=actor_id, action="audit.viewed",
-                 target_type=target_type, target_id=target_id,
-                 details={"path": request.path[:200]})
+def _record_view(request, *, target_id: str) -> None:
+    """An officer opened the log's list ("changelist") or one of its events."""
+    audit_event(by=request.user, action="audit.viewed",
+                target=(AuditEvent._meta.label_lower, target_id),
+                details={"path": request.path[:200]})
 
 
 @admin.register(AuditEvent)
@@ -53,13 +53,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         if getattr(response, "status_code", 200) == 200:
-            _record_view(request, target_type="audit_log", target_id="changelist")
+            _record_view(request, target_id="changelist")
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         if getattr(response, "status_code", 200) == 200:
-            _record_view(request, target_type="audit_event", target_id=str(object_id)[:80])
+            _record_view(request, target_id=str(object_id)[:80])
         return response
 
 

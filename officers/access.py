@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_record, looks_personal, officer_actor
+from audit.services import audit_event, looks_personal
 
 
 class AccessAction:
@@ -120,16 +120,14 @@ def access_record(
     reason = " ".join((reason or "").split())
     if action in AccessAction.NEEDS_REASON and not reason:
         raise AccessRefused("내려받는 사유를 적어 주세요. (a reason is required for every export)")
-    actor_type, actor_id = by if isinstance(by, tuple) else officer_actor(by)
     ids = [str(s) for s in subjects]
     chunks = [ids[i:i + SUBJECTS_PER_ENTRY] for i in range(0, len(ids), SUBJECTS_PER_ENTRY)]
     chunks = chunks or [[]]
     base = {"ip": address, "fields": sorted(set(fields)), "subject_count": len(ids),
             **_reason_details(reason), **(extra or {})}
     with transaction.atomic():
-        return [audit_record(
-            actor_type=actor_type, actor_id=actor_id, action=f"access.{action}",
-            target_type=target_type, target_id=str(target_id)[:80],
+        return [audit_event(
+            by=by, action=f"access.{action}", target=(target_type, str(target_id)[:80]),
             details={**base, "subjects": chunk,
                      **({"part": n, "parts": len(chunks)} if len(chunks) > 1 else {})})
             for n, chunk in enumerate(chunks, start=1)]

@@ -51,12 +51,14 @@ class ExportReasonForm(forms.Form):
 class AccessLoggedAdmin(admin.ModelAdmin):
     """Mix in before the ModelAdmin base: ``class X(AccessLoggedAdmin, NoEditAdmin)``.
 
-    ``access_target_type`` names the kind of record in the log; ``access_fields`` the
+    ``access_target_type`` names the kind of record in the log (the model's
+    ``app_label.modelname`` unless set, as `audit.services.audit_event` names a row's
+    target); ``access_fields`` the
     personal fields its pages show; ``access_subjects_of(obj)`` the public ids of the
     subjects one row concerns.
     """
 
-    access_target_type = "record"
+    access_target_type: str | None = None
     access_fields: Sequence[str] = ()
 
     def access_subjects_of(self, obj) -> list[str]:
@@ -71,7 +73,8 @@ class AccessLoggedAdmin(admin.ModelAdmin):
     def _access(self, request, *, action: str, subjects, target_id: str, **kwargs) -> None:
         access_record(by=request.user, address=client_address(request), action=action,
                       subjects=subjects, fields=self.access_fields,
-                      target_type=self.access_target_type, target_id=target_id, **kwargs)
+                      target_type=self.access_target_type or self.model._meta.label_lower,
+                      target_id=target_id, **kwargs)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)

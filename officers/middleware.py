@@ -21,7 +21,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from audit.services import audit_record, officer_actor
+from audit.services import audit_event, officer_actor
 
 LAST_ACTIVITY_KEY = "officers_last_activity"
 # The stored time moves on at most this often: an idle limit of N minutes ends a session
@@ -68,11 +68,9 @@ class StaffSessionMiddleware:
             return self.get_response(request)
 
     def _expired(self, request, user, *, idle_seconds: int):
-        actor_type, actor_id = officer_actor(user)
         with transaction.atomic():
-            audit_record(actor_type=actor_type, actor_id=actor_id,
-                         action="staff.session_expired", target_type="staff_account",
-                         target_id=actor_id, details={"idle_seconds": idle_seconds})
+            audit_event(by=user, action="staff.session_expired", target=user,
+                        details={"idle_seconds": idle_seconds})
         logout(request)
         messages.warning(request, f"{settings.STAFF_SESSION_IDLE_MINUTES}분 동안 사용하지 않아 "
                                   "로그아웃되었습니다. 다시 로그인하세요.")

@@ -4,10 +4,11 @@ This is the one place where signals are right: staff accounts, groups and permis
 changed by Django's own admin forms (the user and group pages, their many-to-many widgets),
 by `createsuperuser`, `changepassword` and the shell, none of which call a service of
 ours. `post_save` and `m2m_changed` are the only hooks all of them pass through. A second
-factor removed (the admin's OTP pages, or replaced by a new enrolment) is recorded too. Each event
-says who (the request's account, or system:console outside a request), to whom (user:<id>
-or group:<id>), what (flags, groups and permissions added or removed) and when (the event's
-time), and is written in the same transaction as the change.
+factor removed (the admin's OTP pages, or replaced by a new enrolment) is recorded too.
+Each event says who (the request's account, or system:console outside a request), to whom
+(the account or group: target ``auth.user`` or ``auth.group`` and its id), what (flags,
+groups and permissions added or removed) and when (the event's time), and is written in the
+same transaction as the change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.services import audit_record
+from audit.services import audit_event
 from officers.middleware import current_actor
 
 _FLAGS = ("is_active", "is_staff", "is_superuser")
@@ -38,10 +39,11 @@ def permission_history_paused():
         _paused.reset(token)
 
 
-def staff_event(action: str, *, target_type: str, target_id: str, details: dict) -> None:
-    actor_type, actor_id = current_actor.get() or ("system", "system:console")
-    audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                 target_type=target_type, target_id=target_id, details=details)
+def staff_event(action: str, *, target, details: dict) -> None:
+    """Record ``action`` on ``target`` (an account or group, or an ``(<app>.<noun>, id)``
+    pair) by the request's account, or ``system:console`` outside a request."""
+    by = current_actor.get() or ("system", "system:console")
+    audit_event(by=by, action=action, target=target, details=details)
 
 
 def _perm_names(pks) -> list[str]:
@@ -65,16 +67,14 @@ def _user_saved(sender, instance, created, raw=False, update_fields=None, **kwar
         return
     now = {flag: getattr(instance, flag) for flag in _FLAGS}
     if created:
-        staff_event("staff.account_created", target_type="staff_account",
-                    target_id=f"user:{instance.pk}", details=now)
+        staff_event("staff.account_created", target=instance, details=now)
         return
     before = getattr(instance, "_officers_before", None) or {}
     changed = {flag: now[flag] for flag in _FLAGS if before.get(flag) != now[flag]}
     if before.get("password") != instance.password:
         changed["password_changed"] = True
     if changed:
-        staff_event("staff.account_changed", target_type="staff_account",
-                    target_id=f"user:{instance.pk}", details=changed)
+        staff_event("staff.account_changed", target=instance, details=changed)
 
 
 def _only_last_login(update_fields) -> bool:
@@ -82,8 +82,7 @@ def _only_last_login(update_fields) -> bool:
 
 
 def _user_deleted(sender, instance, **kwargs) -> None:
-    staff_event("staff.account_deleted", target_type="staff_account",
-                target_id=f"user:{instance.pk}", details={})
+    staff_event("staff.account_deleted", target=instance, details={})
 
 
 def _device_deleted(sender, instance, **kwargs) -> None:
@@ -92,21 +91,19 @@ def _device_deleted(sender, instance, **kwargs) -> None:
     if _paused.get() or not instance.confirmed:
         return  # an enrolment never finished was never a second factor
     kind = "totp" if isinstance(instance, TOTPDevice) else "recovery_codes"
-    staff_event("staff.second_factor_removed", target_type="staff_account",
-                target_id=f"user:{instance.user_id}", details={"device": kind})
+    staff_event("staff.second_factor_removed", target=(_label("user"), instance.user_id),
+                details={"device": kind})
 
 
 def _group_saved(sender, instance, created, raw=False, **kwargs) -> None:
     if raw or _paused.get():
         return
     staff_event("staff.group_created" if created else "staff.group_changed",
-                target_type="staff_group", target_id=f"group:{instance.pk}",
-                details={"group": instance.name})
+                target=instance, details={"group": instance.name})
 
 
 def _group_deleted(sender, instance, **kwargs) -> None:
-    staff_event("staff.group_deleted", target_type="staff_group",
-                target_id=f"group:{instance.pk}", details={"group": instance.name})
+    staff_event("staff.group_deleted", target=instance, details={"group": instance.name})
 
 
 def _m2m(kind: str, owner_type: str, names):
@@ -128,19 +125,18 @@ def _m2m(kind: str, owner_type: str, names):
         verb = "added" if action == "post_add" else "removed"
         if reverse:  # e.g. group.user_set.add(user): one event per account changed
             for pk in pks:
-                staff_event(f"staff.{kind}_changed", target_type=f"staff_{_owner(owner_type)}",
-                            target_id=f"{owner_type}:{pk}",
+                staff_event(f"staff.{kind}_changed", target=(_label(owner_type), pk),
                             details={verb: names([instance.pk])})
             return
-        staff_event(f"staff.{kind}_changed", target_type=f"staff_{_owner(owner_type)}",
-                    target_id=f"{owner_type}:{instance.pk}",
-                    details={verb: names(pks)})
+        staff_event(f"staff.{kind}_changed", target=instance, details={verb: names(pks)})
 
     return changed
 
 
-def _owner(owner_type: str) -> str:
-    return {"user": "account", "group": "group"}[owner_type]
+def _label(owner_type: str) -> str:
+    """The target type of an account (``auth.user``) or a group (``auth.group``)."""
+    model = get_user_model() if owner_type == "user" else Group
+    return model._meta.label_lower
 
 
 def _related_name(kind: str, reverse: bool) -> str:

@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record, looks_personal, officer_actor
+from audit.services import audit_event, looks_personal
 from officers.access import AccessAction
 from officers.models import AccessReview
 
@@ -206,17 +206,14 @@ def access_review_sign(*, month: dt.date, by, note: str = "", now=None) -> Acces
         raise ReviewError(f"점검 의견에 개인정보({label})를 적지 마세요.")
     review = access_review(start.date())
     digest = hashlib.sha256(review_csv(review).encode()).hexdigest()
-    actor_type, actor_id = officer_actor(by)
     try:
         with transaction.atomic():
             signed = AccessReview.objects.create(
                 month=start.date(), signed_by=by, signed_at=now, note=note,
                 accounts=len(review.rows), flagged=review.flagged, summary_sha256=digest)
-            audit_record(actor_type=actor_type, actor_id=actor_id,
-                         action="access.review_signed", target_type="access_review",
-                         target_id=f"{start:%Y-%m}",
-                         details={"accounts": len(review.rows), "flagged": review.flagged,
-                                  "summary_sha256": digest, "note": note[:500]})
+            audit_event(by=by, action="access.review_signed", target=signed,
+                        details={"accounts": len(review.rows), "flagged": review.flagged,
+                                 "summary_sha256": digest, "note": note[:500]})
     except IntegrityError as exc:
         raise ReviewError(f"{start:%Y-%m}은 이미 점검 완료로 기록되어 있습니다.") from exc
     return signed

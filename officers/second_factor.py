@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.services import audit_record, officer_actor
+from audit.services import audit_event
 
 TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery codes"
@@ -41,10 +41,7 @@ def totp_pending(user) -> TOTPDevice:
 
 
 def _audit(user, action: str, address: str, **details) -> None:
-    actor_type, actor_id = officer_actor(user)
-    audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                 target_type="staff_account", target_id=f"user:{user.pk}",
-                 details={"ip": address, **details})
+    audit_event(by=user, action=action, target=user, details={"ip": address, **details})
 
 
 def totp_enrol(*, user, code: str, address: str) -> Enrolment | None:

@@ -26,7 +26,7 @@ def log_with_access(transactional_db, settings, officer, merchant):
     for action, reason in (("view", ""), ("download", "대체 고지 발송 (공문 7)")):
         with transaction.atomic():
             access_record(by=officer, address="127.0.0.1", action=action, reason=reason,
-                          subjects=[merchant.public_id], target_type="data_subject",
+                          subjects=[merchant.public_id], target_type="governance.datasubject",
                           target_id=merchant.public_id)
     audit_log_seal(force_checkpoint=True)
 

@@ -20,7 +20,7 @@ def test_the_commission_reviewer_browses_the_trail_and_the_viewing_is_recorded(
     assert "감사 이벤트" in response.content.decode()
     viewed = _viewed(commission_reviewer)
     assert len(viewed) == 1
-    assert (viewed[0].actor_type, viewed[0].target_type) == ("officer", "audit_log")
+    assert (viewed[0].actor_type, viewed[0].target_type) == ("officer", "audit.auditevent")
 
     event = AuditEvent.objects.get(seq=3)
     response = client.get(reverse("admin:audit_auditevent_change", args=[event.pk]))

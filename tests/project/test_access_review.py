@@ -37,7 +37,7 @@ def _looked(user, when: dt.datetime, subjects, action="view", reason=""):
     with mock.patch("audit.services.timezone.now", return_value=when), transaction.atomic():
         access_record(by=user, address="10.1.2.3", action=action, subjects=subjects,
                       fields=["subject.external_id"], reason=reason,
-                      target_type="data_subject", target_id="changelist")
+                      target_type="governance.datasubject", target_id="changelist")
 
 
 @pytest.fixture
@@ -89,7 +89,9 @@ def test_the_sign_off_is_recorded_once_and_only_for_a_finished_month(planted_mon
                                 now=december)
 
     event = AuditEvent.objects.get(action="access.review_signed")
-    assert event.actor_id == f"user:{officer.pk}" and event.target_id == "2026-11"
+    assert event.actor_id == f"user:{officer.pk}"
+    assert (event.target_type, event.target_id) == ("officers.accessreview", str(signed.pk))
+    assert signed.month == NOVEMBER
     assert event.details["flagged"] == 2 and event.details["summary_sha256"] == \
         signed.summary_sha256
     with pytest.raises(ReviewError):

@@ -35,9 +35,11 @@ def test_adding_an_account_to_a_group_in_the_admin_names_who_did_it(administrato
     assert response.status_code == 302, response.content.decode()[:2000]
     granted = AuditEvent.objects.get(action="staff.groups_changed")
     assert granted.actor_id == f"user:{admin_user.pk}"
-    assert granted.target_id == f"user:{new.pk}" and granted.details == {
+    assert (granted.target_type, granted.target_id) == ("auth.user", str(new.pk))
+    assert granted.details == {
         "added": [PRIVACY_OFFICER]}
-    flags = AuditEvent.objects.get(action="staff.account_changed", target_id=f"user:{new.pk}")
+    flags = AuditEvent.objects.get(action="staff.account_changed", target_type="auth.user",
+                                   target_id=str(new.pk))
     assert flags.details == {"is_staff": True} and flags.actor_id == f"user:{admin_user.pk}"
 
 
@@ -91,5 +93,5 @@ def test_removing_an_accounts_second_factor_is_recorded(administrator, officer):
 
     assert response.status_code == 302 and not TOTPDevice.objects.filter(user=officer).exists()
     [removed] = AuditEvent.objects.filter(action="staff.second_factor_removed")
-    assert (removed.actor_id, removed.target_id, removed.details) == (
-        f"user:{admin_user.pk}", f"user:{officer.pk}", {"device": "totp"})
+    assert (removed.actor_id, removed.target_type, removed.target_id, removed.details) == (
+        f"user:{admin_user.pk}", "auth.user", str(officer.pk), {"device": "totp"})
