@@ -2,7 +2,7 @@
 per-subject list that disagrees with the source on a few hundred users, and the disposition
 of every won of the accepted balance (settlement).
 
-Stages, each taking the rehearsal `Context` (operations.rehearsal.story), to be called by the
+Stages, each taking the rehearsal `Context` (operations.rehearsal.context), to be called by the
 story in this order:
 
 - ``subcontractor_ensure()`` before the plan is created: pass its result as
