@@ -161,8 +161,9 @@ class SubjectsWritten:
 
 
 def subjects_batch_size(requested: int) -> int:
-    """How many rows to hand `subjects_write` at a time: on PostgreSQL at least 50,000 (a COPY
-    and an UPDATE per batch cost the same for 2,000 rows or 50,000); elsewhere ``requested``."""
+    """How many rows to hand `subjects_write` at a time: on PostgreSQL at least 50,000 (each
+    batch is one lookup, one UPDATE and one COPY, so fewer, larger batches); elsewhere
+    ``requested``."""
     return max(requested, 50_000) if _postgresql() else requested
 
 
@@ -172,7 +173,8 @@ def subjects_write(*, operator_id: int, kind: str, prepared: Mapping[str, Mappin
     """Create or update the operator's subjects of ``kind``, one per external id.
 
     ``prepared``: external id -> the subject's columns (``external_id``, and optionally
-    ``phone`` (plain, normalized), ``phone_index``, ``brn_hash``). A subject that exists gets
+    ``phone`` (plain, normalized) with its ``phone_index``, and ``brn_hash``; the phone and its
+    index are written together, never one without the other). A subject that exists gets
     the columns given and ``updated_at = now``; a column not given keeps its stored value.
     A new subject gets a fresh public id and ``created_at = updated_at = now``. The phone is
     stored encrypted under the first key. Returns the ids and public ids of every subject of
