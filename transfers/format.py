@@ -104,8 +104,3 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return json.dumps(manifest, sort_keys=True, ensure_ascii=False,
                       separators=(",", ":")).encode()
 
-
-def record_line(*, public_id: str, kind: str, external_id: str,
-                fields: dict[str, Any]) -> bytes:
-    return json.dumps({"subject": public_id, "kind": kind, "external_id": external_id,
-                       "fields": fields}, ensure_ascii=False, separators=(",", ":")).encode()

@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from governance.models import Operator, TransferPlan
 from governance.selectors import plan_decisions, plan_notice_kinds, subject_notified
-from transfers import format as fmt
-from transfers.blocks import block_records, record_values
+from transfers.blocks import block_records, record_values, release_record
 from transfers.models import (
     Acknowledgement,
     DeletionNotice,
@@ -309,9 +308,9 @@ def release_records_page(release: Release, *, after: int, limit: int, now=None
         allowed = [k for k in fields if (d := decisions.get(k)) is not None and d.allowed]
         withheld += len(fields) - len(allowed)
         if allowed:
-            out.append(json.loads(fmt.record_line(
+            out.append(release_record(
                 public_id=ref.public_id, kind=ref.kind, external_id=ref.external_id,
-                fields={k: values[sid][k] for k in allowed})))
+                fields={k: values[sid][k] for k in allowed}))
     return out, (ids[-1] if more and ids else None), withheld
 
 

@@ -7,16 +7,27 @@ from __future__ import annotations
 import heapq
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from governance.models import TransferPlan
+from governance.policy import Decision
 from governance.selectors import (
     plan_decisions,
     plan_default_decisions,
     plan_notice_stages,
 )
-from transfers.blocks import block_lines
+from transfers.blocks import (
+    KEYS,
+    SUBJECT_ID,
+    FieldPick,
+    block_lines_ahead,
+    fragment_int,
+    line_subject_id,
+    release_line,
+    stored_columns,
+    stored_keys,
+)
 from transfers.models import RecordBlock, Release
 from transfers.selectors import release_subjects
 from transfers.services.corrections import corrected_awaiting_release
@@ -70,38 +81,25 @@ def _withheld(plan: TransferPlan) -> set[int]:
 
 _NOTHING: frozenset[str] = frozenset()
 _NO_MORE = float("inf")  # no further subject answered
-# A release line (docs/release-format.md); the ids are letters, digits and ._:- (no escaping).
-_LINE = b'{"subject":"%s","kind":"%s","external_id":"%s","fields":{%s}}'
-# The balance's fragment is '"user.certificate_balance":<whole number>'.
-_BALANCE_VALUE_AT = len(BALANCE_FIELD) + 3
 
 
 class Shape:
     """What a release does with every record of one shape (same decisions, same stored keys):
-    which stored fields it keeps, what it denies and why, and how many records it counted."""
+    which stored fields it keeps (its `FieldPick`, transfers.blocks), what it denies and why,
+    and how many records it counted."""
 
-    __slots__ = ("kind", "allowed", "allowed_set", "pick", "keep_all", "denied", "balance",
-                 "counted", "carried", "first")
+    __slots__ = ("kind", "pick", "allowed", "allowed_set", "denied", "balance", "counted",
+                 "carried", "first")
 
-    def __init__(self, kind: str, decided, keys: list[str]) -> None:
+    def __init__(self, kind: str, decided: Mapping[str, Decision], keys: list[str]) -> None:
         self.kind = kind
-        self.allowed = tuple(k for k in keys if (d := decided.get(k)) is not None and d.allowed)
-        self.allowed_set = frozenset(self.allowed)
-        # Positions in a stored line split at its tabs: the fragments come after four columns.
-        # `pick`: the allowed fragments of a split line (itemgetter picks them in C; with one
-        # index it would return the item itself, so a one-item slice instead).
-        indexes = [4 + i for i, k in enumerate(keys) if k in self.allowed_set]
-        if len(indexes) > 1:
-            self.pick = operator.itemgetter(*indexes)
-        else:
-            self.pick = operator.itemgetter(slice(indexes[0], indexes[0] + 1) if indexes
-                                            else slice(0, 0))
-        self.keep_all = len(self.allowed) == len(keys)
+        allowed = frozenset(k for k in keys if (d := decided.get(k)) is not None and d.allowed)
+        self.pick = FieldPick(keys, allowed)
+        self.allowed, self.allowed_set = self.pick.kept, allowed
         self.denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
-                            for k in keys if k not in self.allowed_set)
+                            for k in keys if k not in allowed)
         # Where the balance's fragment is, when it is released (its value is counted).
-        self.balance = (4 + keys.index(BALANCE_FIELD) if BALANCE_FIELD in self.allowed_set
-                        else None)
+        self.balance = self.pick.column_of(keys, BALANCE_FIELD)
         self.counted = self.carried = self.first = 0
 
     def tally(self, tally: Tally) -> None:
@@ -120,6 +118,40 @@ class Shape:
                 tally.first_fields[key] += self.first
 
 
+class _ShapeTable(dict):
+    """Stored keys column -> the `Shape` of one decision set, made on first use."""
+
+    def __init__(self, kind: bytes, decided: Mapping[str, Decision]) -> None:
+        super().__init__()
+        self.kind, self.decided = kind.decode(), decided
+
+    def __missing__(self, keys_column: bytes) -> Shape:
+        shape = self[keys_column] = Shape(self.kind, self.decided, stored_keys(keys_column))
+        return shape
+
+
+class _Shapes:
+    """The shape tables of one release, one per decision set.
+
+    Decision sets are told apart by identity: the selectors share one read-only mapping among
+    the subjects with the same inputs, so a release meets a handful. Each table holds its
+    decision set, so no id in `by_id` can be reused for other decisions while the release
+    runs; a selector that made a new mapping per subject would only cost a table each."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, _ShapeTable] = {}
+
+    def table(self, kind: bytes, decided: Mapping[str, Decision]) -> _ShapeTable:
+        table = self.by_id.get(id(decided))
+        if table is None:
+            table = self.by_id[id(decided)] = _ShapeTable(kind, decided)
+        return table
+
+    def all(self) -> Iterator[Shape]:
+        for table in self.by_id.values():
+            yield from table.values()
+
+
 def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
     """The plan's blocks as runs in subject order: (first subject id, last subject id, kind,
     block ids) per batch and kind (a batch's blocks of one kind never overlap)."""
@@ -136,20 +168,26 @@ def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
 _BLOCKS_PER_READ = 8
 
 
-def _run_blocks(kind: str, block_ids: list[int]) -> Iterator[tuple[bytes, list[bytes]]]:
-    """(kind, stored lines) of each block of a run, in order."""
-    kind_bytes = kind.encode()
+def _run_plaintexts(block_ids: list[int]) -> Iterator[bytes]:
+    """The decrypted plaintext of each block of a run, in order, a few per query."""
     for start in range(0, len(block_ids), _BLOCKS_PER_READ):
         wanted = block_ids[start:start + _BLOCKS_PER_READ]
         blocks = dict(RecordBlock.objects.filter(pk__in=wanted).values_list("pk", "records"))
         for block_id in wanted:
-            yield kind_bytes, block_lines(blocks.pop(block_id))
+            yield blocks.pop(block_id)
+
+
+def _run_blocks(kind: str, block_ids: list[int]) -> Iterator[tuple[bytes, list[bytes]]]:
+    """(kind, stored lines) of each block of a run, in order."""
+    kind_bytes = kind.encode()
+    for lines in block_lines_ahead(_run_plaintexts(block_ids)):
+        yield kind_bytes, lines
 
 
 def _run_records(kind: str, block_ids: list[int]) -> Iterator[tuple[int, bytes, bytes]]:
     for kind_bytes, lines in _run_blocks(kind, block_ids):
         for line in lines:
-            yield int(line[:line.index(b"\t")]), kind_bytes, line
+            yield line_subject_id(line), kind_bytes, line
 
 
 def _plan_records(plan: TransferPlan) -> Iterator[tuple[bytes, Sequence[bytes]]]:
@@ -203,10 +241,6 @@ class _Previous:
         return carried
 
 
-def _line_subject_id(stored: bytes) -> int:
-    return int(stored[:stored.index(b"\t")])
-
-
 def release_lines(release: Release, tally: Tally
                    ) -> Iterator[tuple[list[bytes], list[tuple[int, Shape]]]]:
     """(NDJSON lines, their items) per block of records: for each subject this release carries,
@@ -229,45 +263,34 @@ def release_lines(release: Release, tally: Tally
     withheld = _withheld(plan)
     # Corrected records go again although an earlier release carried the subject.
     corrected = corrected_awaiting_release(plan)
-    shapes: dict[int, dict[bytes, Shape]] = {}  # id(decisions) -> stored keys -> shape
-
-    def shape_for(kind: bytes, decided, stored_keys: bytes) -> Shape:
-        table = shapes.setdefault(id(decided), {})
-        shape = table.get(stored_keys)
-        if shape is None:
-            keys = stored_keys.decode().split(",") if stored_keys else []
-            shape = table[stored_keys] = Shape(kind.decode(), decided, keys)
-        return shape
+    shapes = _Shapes()
+    tables = shapes.by_id  # looked up per line: the bound dict, not a method call
 
     balance_sum = first_balance_sum = 0  # added to the tally at the end (locals are faster)
     try:
         for kind, stored_lines in _plan_records(plan):
             default = defaults.get(kind)
-            default_shapes = shapes.setdefault(id(default), {})
-            reached = notified.between(kind.decode(), _line_subject_id(stored_lines[0]),
-                                       _line_subject_id(stored_lines[-1]))
+            default_table = shapes.table(kind, default) if default is not None else None
+            reached = notified.between(kind.decode(), line_subject_id(stored_lines[0]),
+                                       line_subject_id(stored_lines[-1]))
             out_lines: list[bytes] = []
             out_items: list[tuple[int, Shape]] = []
             for stored in stored_lines:
-                # subject id, public id, external id, keys, then the fragments (if any)
-                head = stored.split(b"\t")
-                subject_id = int(head[0])
+                columns = stored_columns(stored)
+                subject_id = int(columns[SUBJECT_ID])
                 if withheld and subject_id in withheld:
                     continue
                 decided = (answered.advance_to(subject_id)
                            if subject_id >= answered.next_id else None)
-                shape = None
                 if decided is None and reached:
                     decided = reached.get(subject_id)
-                    if decided is not None:  # most of a bulk move: one of two tables
-                        table = shapes.get(id(decided))
-                        shape = table.get(head[3]) if table is not None else None
-                if decided is None:
-                    if default is None:
-                        continue  # no rule for this kind: nothing released (deny by default)
-                    shape = default_shapes.get(head[3]) or shape_for(kind, default, head[3])
-                elif shape is None:
-                    shape = shape_for(kind, decided, head[3])
+                if decided is not None:
+                    table = tables.get(id(decided)) or shapes.table(kind, decided)
+                elif default_table is not None:
+                    table = default_table
+                else:
+                    continue  # no rule for this kind: nothing released (deny by default)
+                shape = table[columns[KEYS]]
                 carried = _NOTHING if first_release else previous.fields(subject_id)
                 if carried and shape.allowed_set <= carried:
                     if not corrected or subject_id not in corrected:
@@ -280,12 +303,8 @@ def release_lines(release: Release, tally: Tally
                     tally.corrected.add(subject_id)
                 balance = 0
                 if shape.balance is not None:
-                    balance = int(head[shape.balance][_BALANCE_VALUE_AT:])
+                    balance = fragment_int(columns[shape.balance], BALANCE_FIELD)
                     balance_sum += balance
-                if shape.keep_all:
-                    fields = b",".join(head[4:])
-                else:
-                    fields = b",".join(shape.pick(head))
                 if not carried:
                     shape.first += 1
                     first_balance_sum += balance
@@ -294,13 +313,12 @@ def release_lines(release: Release, tally: Tally
                     tally.first_fields.update(new_fields)
                     if BALANCE_FIELD in new_fields:
                         first_balance_sum += balance
-                out_lines.append(_LINE % (head[1], kind, head[2], fields))
+                out_lines.append(release_line(columns, kind, shape.pick.fields(columns)))
                 out_items.append((subject_id, shape))
             if out_lines:
                 yield out_lines, out_items
     finally:
         tally.balance_sum += balance_sum
         tally.first_balance_sum += first_balance_sum
-        for shape in shapes.values():
-            for one in shape.values():
-                one.tally(tally)
+        for shape in shapes.all():
+            shape.tally(tally)

@@ -1,0 +1,86 @@
+"""transfers.blocks: a record's stored line and the release line made from it."""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+import pytest
+
+from transfers.blocks import (
+    FieldPick,
+    block_encode,
+    block_lines,
+    block_lines_ahead,
+    fragment_int,
+    line_subject_id,
+    release_line,
+    release_record,
+    stored_columns,
+    stored_keys,
+)
+
+VALUES = {"user.name": "이용자 \"따옴표\"\n줄", "user.certificate_balance": 12000,
+          "user.phone": "+821012345678", "user.issuance_records": [{"amount": 1, "at": "x"}]}
+
+
+def _stored(subject_id=42, public_id="01HX-p42", external_id="U-42", values=VALUES) -> bytes:
+    (line,) = block_lines(block_encode([(subject_id, public_id, external_id, values)]))
+    return line
+
+
+@pytest.mark.parametrize("kept", [set(), {"user.name"}, {"user.certificate_balance"},
+                                  {"user.phone", "user.issuance_records"}, set(VALUES)])
+def test_a_release_line_is_the_release_record_of_the_kept_fields(kept):
+    columns = stored_columns(_stored())
+    pick = FieldPick(stored_keys(columns[3]), frozenset(kept))
+    line = release_line(columns, b"user", pick.fields(columns))
+    assert orjson.loads(line) == release_record(
+        public_id="01HX-p42", kind="user", external_id="U-42",
+        fields={k: v for k, v in VALUES.items() if k in kept})
+    assert pick.kept == tuple(k for k in VALUES if k in kept)
+
+
+def test_the_balance_column_holds_its_whole_number():
+    columns = stored_columns(_stored())
+    keys = stored_keys(columns[3])
+    pick = FieldPick(keys, frozenset({"user.certificate_balance"}))
+    at = pick.column_of(keys, "user.certificate_balance")
+    assert fragment_int(columns[at], "user.certificate_balance") == 12000
+    assert FieldPick(keys, frozenset({"user.name"})).column_of(
+        keys, "user.certificate_balance") is None
+
+
+def test_a_line_tells_its_subject_id_without_splitting():
+    assert line_subject_id(_stored(subject_id=907)) == 907
+
+
+def test_a_record_without_fields_has_no_keys():
+    columns = stored_columns(_stored(values={}))
+    assert stored_keys(columns[3]) == []
+
+
+def test_inflating_ahead_yields_what_inflating_in_turn_does():
+    plaintexts = [block_encode([(n * 10 + i, f"p{n}{i}", f"U{n}{i}", {"user.name": str(i)})
+                                for i in range(5)]) for n in range(7)]
+    assert list(block_lines_ahead(iter(plaintexts))) == [block_lines(p) for p in plaintexts]
+
+
+def test_inflating_ahead_raises_a_broken_block_in_the_caller():
+    plaintexts = [block_encode([(1, "p1", "U1", {})]), b"not deflated"]
+    with pytest.raises(zlib.error):
+        list(block_lines_ahead(iter(plaintexts)))
+
+
+def test_inflating_ahead_reads_at_most_two_blocks_beyond_the_one_handed_out():
+    taken = []
+
+    def plaintexts():
+        for n in range(10):
+            taken.append(n)
+            yield block_encode([(n, f"p{n}", f"U{n}", {})])
+
+    ahead = block_lines_ahead(plaintexts())
+    next(ahead)
+    assert len(taken) == 3
+    ahead.close()
