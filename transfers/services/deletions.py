@@ -3,7 +3,9 @@
 Derived from what was released (the releases' groups) and the subject's current state
 (governance SubjectConsentState, kept by the consent app): any state change after a subject's
 release that makes a released field denied now yields one DeletionNotice. So it works
-whatever records the change (a withdrawal, an objection, a later decline).
+whatever records the change (a withdrawal, an objection, a later decline). New notices are
+then POSTed to the recipient's webhook, if it has one (`deletion_webhooks_deliver`, run by the
+task `transfers.tasks.deliver_deletion_webhooks`).
 """
 
 from __future__ import annotations

@@ -64,12 +64,13 @@ def release_request(*, plan: TransferPlan, by: tuple[str, str]) -> Release:
 
 
 def release_retry(*, release: Release, by) -> Release:
-    """Queue the export of a release again (after a worker died, or after a failure)."""
+    """Queue the export of a release again (after a worker died, or after a failure), as
+    ``by`` (an officer, or None for the system)."""
     updated = Release.objects.filter(pk=release.pk).exclude(
         status=Release.Status.READY).update(status=Release.Status.PENDING, error="")
     if updated:
         with transaction.atomic():
-            audit_event(by=by, action="release.retried", target=release,
+            audit_event(by=by or SYSTEM, action="release.retried", target=release,
                         details={"release": str(release.public_id)})
         enqueue_on_commit("transfers.tasks.export_release", release.pk)
     release.refresh_from_db()
