@@ -27,6 +27,7 @@ def test_a_shape_picks_exactly_the_allowed_fields_in_stored_order(allowed):
     fields = json.loads(b"{" + shape.pick.fields(parts) + b"}")
     assert fields == {k: v for k, v in VALUES.items() if k in allowed}
     assert list(fields) == [k for k in VALUES if k in allowed]
+    assert shape.pick.fields(parts) == b",".join(shape.fragments(parts))
     if "user.certificate_balance" in allowed:
         assert parts[shape.balance] == b'"user.certificate_balance":5000'
     else:

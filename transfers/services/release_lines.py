@@ -18,14 +18,16 @@ from governance.selectors import (
     plan_notice_stages,
 )
 from transfers.blocks import (
+    COLUMN_SEPARATOR,
+    EXTERNAL_ID,
     KEYS,
+    PUBLIC_ID,
+    RELEASE_LINE,
     SUBJECT_ID,
     FieldPick,
     block_lines_ahead,
-    fragment_int,
+    fragment_value_at,
     line_subject_id,
-    release_line,
-    stored_columns,
     stored_keys,
 )
 from transfers.models import RecordBlock, Release
@@ -81,6 +83,7 @@ def _withheld(plan: TransferPlan) -> set[int]:
 
 _NOTHING: frozenset[str] = frozenset()
 _NO_MORE = float("inf")  # no further subject answered
+_BALANCE_VALUE_AT = fragment_value_at(BALANCE_FIELD)
 
 
 class Shape:
@@ -88,13 +91,14 @@ class Shape:
     which stored fields it keeps (its `FieldPick`, transfers.blocks), what it denies and why,
     and how many records it counted."""
 
-    __slots__ = ("kind", "pick", "allowed", "allowed_set", "denied", "balance", "counted",
-                 "carried", "first")
+    __slots__ = ("kind", "pick", "fragments", "allowed", "allowed_set", "denied", "balance",
+                 "counted", "carried", "first")
 
     def __init__(self, kind: str, decided: Mapping[str, Decision], keys: list[str]) -> None:
         self.kind = kind
         allowed = frozenset(k for k in keys if (d := decided.get(k)) is not None and d.allowed)
         self.pick = FieldPick(keys, allowed)
+        self.fragments = self.pick.fragments  # read per line: one attribute, not two
         self.allowed, self.allowed_set = self.pick.kept, allowed
         self.denied = tuple((k, decided[k].reason.value if k in decided else "denied_no_basis")
                             for k in keys if k not in allowed)
@@ -276,7 +280,7 @@ def release_lines(release: Release, tally: Tally
             out_lines: list[bytes] = []
             out_items: list[tuple[int, Shape]] = []
             for stored in stored_lines:
-                columns = stored_columns(stored)
+                columns = stored.split(COLUMN_SEPARATOR)  # transfers.blocks.stored_columns
                 subject_id = int(columns[SUBJECT_ID])
                 if withheld and subject_id in withheld:
                     continue
@@ -303,7 +307,7 @@ def release_lines(release: Release, tally: Tally
                     tally.corrected.add(subject_id)
                 balance = 0
                 if shape.balance is not None:
-                    balance = fragment_int(columns[shape.balance], BALANCE_FIELD)
+                    balance = int(columns[shape.balance][_BALANCE_VALUE_AT:])
                     balance_sum += balance
                 if not carried:
                     shape.first += 1
@@ -313,7 +317,9 @@ def release_lines(release: Release, tally: Tally
                     tally.first_fields.update(new_fields)
                     if BALANCE_FIELD in new_fields:
                         first_balance_sum += balance
-                out_lines.append(release_line(columns, kind, shape.pick.fields(columns)))
+                # transfers.blocks.release_line, inline: the innermost step of the export
+                out_lines.append(RELEASE_LINE % (columns[PUBLIC_ID], kind, columns[EXTERNAL_ID],
+                                                 b",".join(shape.fragments(columns))))
                 out_items.append((subject_id, shape))
             if out_lines:
                 yield out_lines, out_items
