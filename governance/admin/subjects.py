@@ -24,7 +24,6 @@ class DataSubjectAdmin(AccessLoggedAdmin, NoEditAdmin):
     fields = ("public_id", "kind", "external_id", "source_operator", "created_at", "updated_at")
     show_full_result_count = False
     actions = ["export_csv"]
-    access_target_type = "governance.datasubject"
     access_fields = ("subject.kind", "subject.external_id", "subject.source_operator")
 
     def access_target_id(self, obj) -> str:
@@ -95,7 +94,6 @@ class SubjectConsentStateAdmin(AccessLoggedAdmin, NoEditAdmin):
     list_display = ("subject", "plan", "objected", "answered_at", "withdrawn_at", "expires_at")
     list_filter = ("plan", "objected")
     list_select_related = ("subject", "plan")
-    access_target_type = "governance.subjectconsentstate"
     access_fields = ("consent.fields_granted", "consent.fields_declined", "consent.objected",
                      "consent.answered_at", "consent.withdrawn_at")
 
