@@ -160,9 +160,6 @@ def test_nobody_unreached_shows_no_alert(client, officer, approved_plan):
     assert "고지를 보내는 계획이 없습니다." in html
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19 finding: the dashboard is shown to every "
-                   "staff account (operations/views.py), so a staff account in neither group "
-                   "sees every plan's title, parties and counts; a behaviour change for the lead")
 def test_a_staff_member_without_a_role_sees_no_plan_on_it(client, clerk, approved_plan):
     login_verified(client, clerk)
 
