@@ -41,7 +41,6 @@ def test_it_refuses_an_actor_that_is_neither_an_officer_nor_a_pair():
         audit_event(by=None, action="x.y", target=("consent.campaign", 1))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: apps still move to audit_event")
 def test_no_app_calls_the_low_level_writer():
     """Apps record through audit_event only; audit_record is the audit app's own."""
     callers = []
