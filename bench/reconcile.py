@@ -56,11 +56,11 @@ def _populate(users: int):
         seoul_plan_rules,
     )
     from governance.services import (
+        consent_state_object,
         operator_key_register,
         plan_approve,
         plan_create,
         plan_submit,
-        subject_consent_state_set,
     )
     from transfers.models import Upload, UploadBatch
 
@@ -106,7 +106,7 @@ def _populate(users: int):
     first = list(DataSubject.objects.filter(source_operator_id=kepf).order_by("id")
                  [:OBJECTORS])
     for subject in first:
-        subject_consent_state_set(plan=plan, subject=subject, objected=True, answered_at=now)
+        consent_state_object(plan=plan, subject=subject, objected_at=now)
     from settlement.models import RefundCase
 
     RefundCase.objects.bulk_create(

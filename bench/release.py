@@ -248,13 +248,12 @@ def deletion_search(plan, changed: int) -> tuple[float, int, float]:
     from django.utils import timezone
 
     from governance.models import DataSubject
-    from governance.services import subject_consent_state_set
+    from governance.services import consent_state_object
     from transfers.services import deletions_detect
 
     users = list(DataSubject.objects.filter(kind="user").order_by("?")[:changed])
     for subject in users:
-        subject_consent_state_set(plan=plan, subject=subject, objected=True,
-                                  answered_at=timezone.now())
+        consent_state_object(plan=plan, subject=subject, objected_at=timezone.now())
     started = time.perf_counter()
     notices = len(deletions_detect(plan=plan))
     first = time.perf_counter() - started

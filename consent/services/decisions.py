@@ -1,8 +1,9 @@
 """What a subject says: answer (agree/decline per item), withdraw, object. -> ConsentRecord
 
 Every call writes, in ONE transaction: an immutable `ConsentRecord` (naming the privacy page
-in force, `record_create`), the whole per-plan-version state in governance
-(`subject_consent_state_set`), the request's status, and one audit event.
+in force, `record_create`), the per-plan-version state in governance through the service of
+that act (`governance.services.consent_state_answer`, `_withdraw`, `_object`: they decide
+what each act changes in the state), the request's status, and one audit event.
 The request row is locked (`select_for_update`) first, so two answers arriving at once (a
 double-clicked button, a web answer and an SMS reply) are applied one after the other, never
 interleaved.
@@ -46,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record, officer_actor
+from audit.services import audit_event
 from consent.models import Campaign, ConsentRecord, ConsentRequest, Notice
 from consent.notices import NoticeItem, notice_current, notice_items
 from consent.services.errors import (
@@ -59,7 +60,12 @@ from consent.services.errors import (
     RequestClosed,
 )
 from governance.models import SubjectConsentState
-from governance.services import GovernanceError, subject_consent_state_set
+from governance.services import (
+    GovernanceError,
+    consent_state_answer,
+    consent_state_object,
+    consent_state_withdraw,
+)
 
 Channel = ConsentRecord.Channel
 Action = ConsentRecord.Action
@@ -120,9 +126,10 @@ def _locked(request: ConsentRequest) -> ConsentRequest:
             .get(pk=request.pk))
 
 
-def _actor(*, subject, channel: str, officer) -> tuple[str, str]:
+def _actor(*, subject, channel: str, officer):
+    """Who acted: the officer who took the call, otherwise the subject."""
     if channel == Channel.PHONE:
-        return officer_actor(officer)
+        return officer
     return AuditEvent.ActorType.SUBJECT, f"subject:{subject.public_id}"
 
 
@@ -192,12 +199,6 @@ def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: 
                                                     kind=Notice.Kind.CONSENT)
         if notice is not None and notice_hash is not None and notice_hash != notice.text_hash:
             raise NoticeChanged()
-        state = _state(plan, subject)
-        granted, declined_all = set(agreed), set(declined)
-        if by_sms and state is not None:  # partial: the SMS decides only what it named
-            earlier_granted = set(state.fields_granted) if state.withdrawn_at is None else set()
-            granted |= earlier_granted - declined_all
-            declined_all |= set(state.fields_declined) - granted
         record = record_create(
             plan=plan, subject=subject, request=req, notice=notice,
             notice_hash=notice.text_hash if notice else "", sms_message=sms_message,
@@ -205,11 +206,10 @@ def consent_answer(*, request: ConsentRequest, agreed: Iterable[str], declined: 
             action=Action.ANSWER, items_agreed=sorted(agreed), items_declined=sorted(declined),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _state_set(plan=plan, subject=subject, granted=granted, declined=declined_all,
-                   objected=bool(state and state.objected), answered_at=now, withdrawn_at=None,
-                   expires_at=state.expires_at if state else None,
-                   notice_hash=notice.text_hash if notice else (
-                       state.notice_hash if state else ""))
+        # An SMS reply is partial: it decides only what it named (governance merges).
+        _state_change(consent_state_answer, plan=plan, subject=subject, granted=agreed,
+                      declined=declined, answered_at=now, partial=by_sms,
+                      notice_hash=notice.text_hash if notice else None)
         req.status = RequestStatus.ANSWERED
         req.answered_at = req.answered_at or now
         req.save(update_fields=["status", "answered_at"])
@@ -264,10 +264,7 @@ def consent_withdraw(*, request: ConsentRequest, channel: str, identity_factor: 
             items_declined=sorted(granted),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _state_set(plan=plan, subject=subject, granted=(),
-                   declined=set(state.fields_declined) | granted, objected=state.objected,
-                   answered_at=state.answered_at, withdrawn_at=now, expires_at=state.expires_at,
-                   notice_hash=state.notice_hash)
+        _state_change(consent_state_withdraw, plan=plan, subject=subject, withdrawn_at=now)
         _audit(action="consent.withdrawn", req=req, record=record, channel=channel,
                officer=officer, details={"withdrawn": sorted(granted),
                                          "withdrawn_count": len(granted),
@@ -300,13 +297,7 @@ def consent_object(*, request: ConsentRequest, channel: str, identity_factor: st
             items_declined=sorted(items.notice),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _state_set(plan=plan, subject=subject,
-                   granted=state.fields_granted if state else (),
-                   declined=state.fields_declined if state else (), objected=True,
-                   answered_at=(state.answered_at if state else None) or now,
-                   withdrawn_at=state.withdrawn_at if state else None,
-                   expires_at=state.expires_at if state else None,
-                   notice_hash=state.notice_hash if state else "")
+        _state_change(consent_state_object, plan=plan, subject=subject, objected_at=now)
         _audit(action="consent.objected", req=req, record=record, channel=channel,
                officer=officer, details={"objected": sorted(items.notice),
                                          "objected_count": len(items.notice),
@@ -315,23 +306,20 @@ def consent_object(*, request: ConsentRequest, channel: str, identity_factor: st
     return record
 
 
-def _state_set(*, plan, subject, granted, declined, objected, answered_at, withdrawn_at,
-               expires_at, notice_hash) -> None:
+def _state_change(service, **arguments) -> SubjectConsentState:
+    """Change the subject's state in governance with ``service``; its refusal (the request
+    was validated above, so a plan changed under us) is a `ConsentError`."""
     try:
-        subject_consent_state_set(plan=plan, subject=subject, fields_granted=granted,
-                                  fields_declined=declined, objected=objected,
-                                  answered_at=answered_at, withdrawn_at=withdrawn_at,
-                                  expires_at=expires_at, notice_hash=notice_hash)
-    except GovernanceError as exc:  # validated above; a plan changed under us
+        return service(**arguments)
+    except GovernanceError as exc:
         raise ConsentError() from exc
 
 
 def _audit(*, action: str, req: ConsentRequest, record: ConsentRecord, channel: str, officer,
            details: dict) -> None:
-    actor_type, actor_id = _actor(subject=req.subject, channel=channel, officer=officer)
-    audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                 target_type="consent_request", target_id=str(req.public_id),
-                 details={"request": str(req.public_id), "receipt": str(record.receipt_id),
-                          "plan": req.campaign.plan_id, "channel": channel,
-                          "identity_factor": record.identity_factor,
-                          "officer_recorded": officer is not None, **details})
+    audit_event(by=_actor(subject=req.subject, channel=channel, officer=officer),
+                action=action, target=req,
+                details={"request": str(req.public_id), "receipt": str(record.receipt_id),
+                         "plan": req.campaign.plan_id, "channel": channel,
+                         "identity_factor": record.identity_factor,
+                         "officer_recorded": officer is not None, **details})

@@ -4,9 +4,9 @@ notice period ends, or takes that request back. -> ConsentRecord
 Each call writes, in ONE transaction with the request row locked (as the decisions do): an
 immutable `ConsentRecord` (`early_request` / `early_withdraw`, with the Art. 27 notice shown,
 the channel and the identity factor), governance's ``early_requested_at`` through
-`subject_early_request_set`, and one audit event (`consent.early_requested` /
-`consent.early_withdrawn`). The policy then lets those items move at once
-(`allowed_early_request`), so the next incremental release carries them.
+`consent_state_early_request` / `consent_state_early_withdraw`, and one audit event
+(`consent.early_requested` / `consent.early_withdrawn`). The policy then lets those items
+move at once (`allowed_early_request`), so the next incremental release carries them.
 
 Rules:
 
@@ -41,7 +41,11 @@ from consent.services.decisions import (
     request_items,
 )
 from consent.services.errors import ConsentError, RequestClosed
-from governance.services import GovernanceError, subject_early_request_set
+from governance.services import (
+    GovernanceError,
+    consent_state_early_request,
+    consent_state_early_withdraw,
+)
 
 Action = ConsentRecord.Action
 
@@ -103,7 +107,7 @@ def consent_early_request(*, request: ConsentRequest, channel: str, identity_fac
             action=Action.EARLY_REQUEST, items_agreed=sorted(items), items_declined=[],
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _early_set(plan=plan, subject=subject, requested_at=now)
+        _early_change(consent_state_early_request, plan=plan, subject=subject, requested_at=now)
         _audit(action="consent.early_requested", req=req, record=record, channel=channel,
                officer=officer, details={"items": sorted(items), "items_count": len(items),
                                          "notice_hash": notice.text_hash,
@@ -136,7 +140,7 @@ def consent_early_withdraw(*, request: ConsentRequest, channel: str, identity_fa
             items_agreed=[], items_declined=sorted(items),
             channel=channel, identity_factor=identity_factor, officer=officer, reason=reason,
             created_at=now)
-        _early_set(plan=plan, subject=subject, requested_at=None)
+        _early_change(consent_state_early_withdraw, plan=plan, subject=subject)
         _audit(action="consent.early_withdrawn", req=req, record=record, channel=channel,
                officer=officer, details={
                    "items": sorted(items), "items_count": len(items),
@@ -145,9 +149,11 @@ def consent_early_withdraw(*, request: ConsentRequest, channel: str, identity_fa
     return record
 
 
-def _early_set(*, plan, subject, requested_at) -> None:
+def _early_change(service, **arguments) -> None:
+    """Change the early request in governance with ``service``; its refusal is the plan
+    leaving force under us."""
     try:
-        subject_early_request_set(plan=plan, subject=subject, requested_at=requested_at)
-    except GovernanceError as exc:  # the plan left force under us
+        service(**arguments)
+    except GovernanceError as exc:
         raise RequestClosed("이 요청의 이전 계획이 더 이상 유효하지 않습니다. "
                             "콜센터로 문의해 주세요.") from exc

@@ -11,10 +11,17 @@ from governance.services.common import (
     PlanFrozen,
     TwoPersonRuleViolation,
 )
+from governance.services.consent_states import (
+    consent_state_answer,
+    consent_state_early_request,
+    consent_state_early_withdraw,
+    consent_state_object,
+    consent_state_withdraw,
+    subject_consent_state_set,
+)
 from governance.services.notices import (
     Evidence,
     notice_evidence_record,
-    subject_early_request_set,
     subject_notified_at,
 )
 from governance.services.ownership import (
@@ -44,12 +51,11 @@ from governance.services.register import (
 )
 from governance.services.subjects import (
     SubjectsUpsertResult,
-    subject_consent_state_set,
     subjects_upsert,
 )
 
 __all__ = [
-    "Evidence", "notice_evidence_record", "subject_early_request_set", "subject_notified_at",
+    "Evidence", "notice_evidence_record", "subject_notified_at",
     "GovernanceError", "InvalidTransition", "PlanFrozen", "SubjectsUpsertResult",
     "TwoPersonRuleViolation", "catalogue_object_delete", "catalogue_object_save",
     "dispute_open", "dispute_refer", "dispute_withdraw", "operator_key_register",
@@ -57,5 +63,7 @@ __all__ = [
     "plan_create", "plan_new_version", "plan_reject", "plan_rule_remove", "plan_rule_set",
     "plan_submit", "plan_update", "provision_record", "release_register",
     "ReleaseRegistered", "ruling_record",
-    "subject_consent_state_set", "subjects_upsert",
+    "subjects_upsert",
+    "consent_state_answer", "consent_state_early_request", "consent_state_early_withdraw",
+    "consent_state_object", "consent_state_withdraw", "subject_consent_state_set",
 ]

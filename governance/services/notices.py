@@ -1,4 +1,4 @@
-"""Evidence that the Art. 27 notice reached a subject, and a subject's request to move now.
+"""Evidence that the Art. 27 notice reached a subject (a request to move now: consent_states).
 
 A subject's notice period starts when evidence about that subject shows the notice reached
 them (`NoticeChannel`: a delivered LMS, an opened notice link, an operator's signed
@@ -22,7 +22,6 @@ from governance.models import (
     DataSubject,
     NoticeChannel,
     NoticeEvidence,
-    SubjectConsentState,
     SubjectNotice,
     TransferPlan,
 )
@@ -122,21 +121,3 @@ def _earliest_keep(plan: TransferPlan, piece: NoticeEvidence) -> None:
 def subject_notified_at(*, plan: TransferPlan, subject: DataSubject) -> datetime | None:
     notice = SubjectNotice.objects.filter(lineage=plan.lineage, subject=subject).first()
     return None if notice is None else notice.notified_at
-
-
-@transaction.atomic
-def subject_early_request_set(*, plan: TransferPlan, subject: DataSubject,
-                              requested_at: datetime | None) -> SubjectConsentState:
-    """Mark (or, with None, clear) the subject's request to move its Art. 27 items now.
-
-    Called by the consent app inside the transaction that stores the subject's consent
-    record and its audit event, like `subject_consent_state_set`."""
-    if plan.status not in TransferPlan.IN_FORCE:
-        raise GovernanceError("승인된 계획만 조기 이전을 요청할 수 있습니다. "
-                              "(the plan is not in force)")
-    state, _ = SubjectConsentState.objects.select_for_update().get_or_create(
-        plan=plan, subject=subject, defaults={"answered_at": requested_at or timezone.now()})
-    state.early_requested_at = requested_at
-    state.updated_at = timezone.now()
-    state.save(update_fields=["early_requested_at", "updated_at"])
-    return state

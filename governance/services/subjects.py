@@ -1,10 +1,9 @@
-"""Data subjects, and what each has said for a plan version (kept current by consent)."""
+"""Data subjects (what each has said for a plan version: `consent_states`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -18,13 +17,7 @@ from governance.crypto import (
     normalize_phone,
     phone_index,
 )
-from governance.models import (
-    DataSubject,
-    FieldRule,
-    Operator,
-    SubjectConsentState,
-    TransferPlan,
-)
+from governance.models import DataSubject, Operator
 from governance.services.common import Actor, GovernanceError, acting
 
 
@@ -106,43 +99,3 @@ def _upsert_batch(operator: Operator, kind: str, rows: list[Mapping[str, Any]],
 
 def subject_find_by_phone(*, phone: str) -> list[DataSubject]:
     return list(DataSubject.objects.filter(phone_index=phone_index(phone)))
-
-
-@transaction.atomic
-def subject_consent_state_set(*, plan: TransferPlan, subject: DataSubject,
-                              fields_granted: Iterable[str] = (),
-                              fields_declined: Iterable[str] = (), objected: bool = False,
-                              answered_at: datetime | None = None,
-                              withdrawn_at: datetime | None = None,
-                              expires_at: datetime | None = None,
-                              notice_hash: str = "") -> SubjectConsentState:
-    """Set what ``subject`` has said for this plan version (the whole state, not a delta).
-
-    Called by the consent app inside the transaction that stores its immutable consent
-    record and writes its audit event (consent.granted, consent.withdrawn, ...), so this
-    function adds no audit event of its own. Field keys must be fields the plan has a rule
-    for, for the subject's kind; a plan that is still a draft or submitted has no notice yet
-    and takes no answers.
-    """
-    if plan.status in (TransferPlan.Status.DRAFT, TransferPlan.Status.SUBMITTED):
-        raise GovernanceError("승인되지 않은 계획에는 동의를 받을 수 없습니다. "
-                              "(the plan is not approved yet)")
-    granted, declined = sorted(set(fields_granted)), sorted(set(fields_declined))
-    if set(granted) & set(declined):
-        raise GovernanceError("같은 항목에 동의와 거부가 함께 있습니다. (a field is both granted "
-                              "and declined)")
-    known = set(FieldRule.objects.filter(plan=plan, field__subject_kind=subject.kind)
-                .values_list("field__key", flat=True))
-    unknown = (set(granted) | set(declined)) - known
-    if unknown:
-        raise GovernanceError(f"계획에 없는 항목입니다: {sorted(unknown)} (not in the plan)")
-    state, _ = SubjectConsentState.objects.select_for_update().get_or_create(
-        plan=plan, subject=subject)
-    state.fields_granted, state.fields_declined = granted, declined
-    state.objected = objected
-    state.answered_at = answered_at or state.answered_at or timezone.now()
-    state.withdrawn_at, state.expires_at = withdrawn_at, expires_at
-    state.notice_hash = notice_hash
-    state.updated_at = timezone.now()
-    state.save()
-    return state

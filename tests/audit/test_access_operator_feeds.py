@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from governance.models import DataSubject
-from governance.services import subject_consent_state_set
+from governance.services import consent_state_object
 from tests.history import notified_long_ago
 from tests.transfers.conftest import *  # noqa: F403  (the operators' API clients, an upload)
 from tests.transfers.conftest import upload_rows
@@ -31,8 +31,7 @@ def test_the_deletion_feed_logs_the_subjects_it_names(shinhan_api, approved_plan
     assert shinhan_api.get(url).json()["deletions"] == []
     assert _access_entries() == []  # an empty page named nobody
     user = DataSubject.objects.get(kind="user", external_id="U-0000002")
-    subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
-                              answered_at=timezone.now())
+    consent_state_object(plan=approved_plan, subject=user, objected_at=timezone.now())
     deletions_detect(plan=approved_plan)
 
     feed = shinhan_api.get(url).json()["deletions"]

@@ -13,9 +13,9 @@ from governance.policy import Reason
 from governance.selectors import plan_decisions
 from governance.services import (
     InvalidTransition,
+    consent_state_answer,
     dispute_open,
     ruling_record,
-    subject_consent_state_set,
 )
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_a_disputed_consent_field_moves_for_a_subject_who_consented(approved_pla
                                                                     dispute):
     key = "merchant.settlement_bank_account"
     assert _decision(approved_plan, merchant, key).reason == Reason.DENIED_DISPUTED
-    subject_consent_state_set(plan=approved_plan, subject=merchant, fields_granted=[key])
+    consent_state_answer(plan=approved_plan, subject=merchant, granted=[key])
     assert _decision(approved_plan, merchant, key).reason == Reason.ALLOWED_CONSENT
 
 

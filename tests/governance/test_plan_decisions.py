@@ -10,7 +10,12 @@ from django.utils import timezone
 from governance.policy import Reason
 from governance.selectors import plan_decision_summary, plan_decisions
 from governance.seoul import synthetic_brn, synthetic_phone
-from governance.services import subject_consent_state_set, subjects_upsert
+from governance.services import (
+    consent_state_answer,
+    consent_state_object,
+    consent_state_withdraw,
+    subjects_upsert,
+)
 from tests.history import notified_long_ago
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +43,14 @@ def test_a_user_moves_on_notice_unless_they_object(approved_plan, user):
     assert _decisions(approved_plan, user)["user.phone"].reason == Reason.DENIED_NOT_NOTIFIED
     notified_long_ago(approved_plan, [user])
     assert _decisions(approved_plan, user)["user.phone"].reason == Reason.ALLOWED_NOTICE_ELAPSED
-    subject_consent_state_set(plan=approved_plan, subject=user, objected=True)
+    consent_state_object(plan=approved_plan, subject=user)
     assert _decisions(approved_plan, user)["user.phone"].reason == Reason.DENIED_OBJECTED
 
 
 def test_a_granted_consent_field_moves_and_a_declined_one_does_not(approved_plan, merchant):
-    subject_consent_state_set(plan=approved_plan, subject=merchant,
-                              fields_granted=["merchant.settlement_bank_account"],
-                              fields_declined=["merchant.email"])
+    consent_state_answer(plan=approved_plan, subject=merchant,
+                         granted=["merchant.settlement_bank_account"],
+                         declined=["merchant.email"])
     decisions = _decisions(approved_plan, merchant)
     assert decisions["merchant.settlement_bank_account"].reason == Reason.ALLOWED_CONSENT
     assert decisions["merchant.email"].reason == Reason.DENIED_CONSENT_DECLINED
@@ -55,12 +60,11 @@ def test_a_granted_consent_field_moves_and_a_declined_one_does_not(approved_plan
 
 def test_an_expired_or_withdrawn_consent_no_longer_counts(approved_plan, merchant):
     past = timezone.now() - dt.timedelta(minutes=1)
-    subject_consent_state_set(plan=approved_plan, subject=merchant, expires_at=past,
-                              fields_granted=["merchant.settlement_bank_account"])
+    consent_state_answer(plan=approved_plan, subject=merchant, expires_at=past,
+                         granted=["merchant.settlement_bank_account"])
     assert _decisions(approved_plan, merchant)["merchant.settlement_bank_account"].reason == \
         Reason.DENIED_CONSENT_EXPIRED
-    subject_consent_state_set(plan=approved_plan, subject=merchant, withdrawn_at=past,
-                              fields_granted=["merchant.settlement_bank_account"])
+    consent_state_withdraw(plan=approved_plan, subject=merchant, withdrawn_at=past)
     assert _decisions(approved_plan, merchant)["merchant.settlement_bank_account"].reason == \
         Reason.DENIED_CONSENT_WITHDRAWN
 

@@ -15,13 +15,14 @@ from governance.services import (
     InvalidTransition,
     PlanFrozen,
     TwoPersonRuleViolation,
+    consent_state_answer,
+    consent_state_object,
     plan_approve,
     plan_create,
     plan_new_version,
     plan_rule_set,
     plan_submit,
     plan_update,
-    subject_consent_state_set,
 )
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +74,8 @@ def test_an_approved_plan_is_frozen(approved_plan, officer, field_catalogue):
 
 def test_a_new_version_needs_approval_and_makes_earlier_consent_stale(
         approved_plan, officer, second_officer, merchant):
-    subject_consent_state_set(plan=approved_plan, subject=merchant,
-                              fields_granted=["merchant.settlement_bank_account"])
+    consent_state_answer(plan=approved_plan, subject=merchant,
+                         granted=["merchant.settlement_bank_account"])
     v2 = plan_new_version(plan=approved_plan, by=officer)
     assert (v2.version, v2.status, v2.lineage) == (2, "draft", approved_plan.lineage)
     assert v2.rules.count() == approved_plan.rules.count()
@@ -92,15 +93,14 @@ def test_a_new_version_needs_approval_and_makes_earlier_consent_stale(
     [(_, old)] = plan_decisions(approved_plan, now=timezone.now(), subject_ids=[merchant.pk])
     assert old["merchant.settlement_bank_account"].reason == Reason.DENIED_PLAN_NOT_ACTIVE
 
-    subject_consent_state_set(plan=v2, subject=merchant,
-                              fields_granted=["merchant.settlement_bank_account"])
+    consent_state_answer(plan=v2, subject=merchant, granted=["merchant.settlement_bank_account"])
     [(_, decisions)] = plan_decisions(v2, now=timezone.now(), subject_ids=[merchant.pk])
     assert decisions["merchant.settlement_bank_account"].reason == Reason.ALLOWED_CONSENT
 
 
 def test_an_objection_to_an_earlier_version_still_counts(approved_plan, officer,
                                                         second_officer, user):
-    subject_consent_state_set(plan=approved_plan, subject=user, objected=True)
+    consent_state_object(plan=approved_plan, subject=user)
     v2 = plan_new_version(plan=approved_plan, by=officer)
     plan_submit(plan=v2, by=officer)
     plan_approve(plan=v2, by=second_officer)
@@ -111,11 +111,9 @@ def test_an_objection_to_an_earlier_version_still_counts(approved_plan, officer,
 def test_consent_state_is_refused_for_a_draft_or_for_fields_outside_the_plan(
         draft_plan, approved_plan, merchant):
     with pytest.raises(GovernanceError):
-        subject_consent_state_set(plan=draft_plan, subject=merchant,
-                                  fields_granted=["merchant.email"])
+        consent_state_answer(plan=draft_plan, subject=merchant, granted=["merchant.email"])
     with pytest.raises(GovernanceError):
-        subject_consent_state_set(plan=approved_plan, subject=merchant,
-                                  fields_granted=["user.phone"])
+        consent_state_answer(plan=approved_plan, subject=merchant, granted=["user.phone"])
 
 
 def test_a_staff_member_who_is_not_a_privacy_officer_cannot_approve(draft_plan, officer,

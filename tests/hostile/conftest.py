@@ -129,7 +129,7 @@ def build_world() -> World:
     from django.utils import timezone as tz
 
     from governance.models import DataSubject
-    from governance.services import subject_consent_state_set
+    from governance.services import consent_state_object
     from tests.history import notified_long_ago
     from transfers.selectors import release_subjects
     from transfers.services import (
@@ -151,7 +151,7 @@ def build_world() -> World:
     release = release_export(release_id=release.pk)
     subject = DataSubject.objects.filter(id__in=dict(release_subjects(release.pk)),
                                          kind="user").first()
-    subject_consent_state_set(plan=plan, subject=subject, objected=True, answered_at=tz.now())
+    consent_state_object(plan=plan, subject=subject, objected_at=tz.now())
     notice = deletions_detect(plan=plan)[0]
     by = ("operator", "operator:KEPF")
     open_upload = upload_create(plan=plan, by=by)

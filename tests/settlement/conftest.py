@@ -33,10 +33,9 @@ def users(approved_plan):
 
 def object_to(plan, subject) -> None:
     """Arrange history: ``subject`` objected (Art. 27) to ``plan``."""
-    from governance.services import subject_consent_state_set
+    from governance.services import consent_state_object
 
-    subject_consent_state_set(plan=plan, subject=subject, objected=True,
-                              answered_at=timezone.now())
+    consent_state_object(plan=plan, subject=subject, objected_at=timezone.now())
 
 
 def refund_for(plan, subject):

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from governance.models import DataSubject
 from governance.services import (
     Evidence,
+    consent_state_early_request,
+    consent_state_object,
     notice_evidence_record,
-    subject_consent_state_set,
-    subject_early_request_set,
 )
 from settlement.disposition import Amount, plan_disposition
 from settlement.models import RefundCase
@@ -213,7 +213,7 @@ def _check(plan, users, stories, release_first):
             _notice(plan, user, days, early, now)
         if action == "nothing":
             continue
-        subject_consent_state_set(plan=plan, subject=user, objected=True, answered_at=now)
+        consent_state_object(plan=plan, subject=user, objected_at=now)
         if action in ("refund", "refunded"):
             try:
                 case = refund_for(plan, user)
@@ -243,8 +243,8 @@ def _notice(plan, user, days, early, now):
         notice_evidence_record(plan=plan, by=None, evidence=[
             Evidence(user, "lms", now - dt.timedelta(days=days), f"lms-{user.pk}-{days}")])
     if early:
-        subject_early_request_set(plan=plan, subject=user,
-                                  requested_at=now - dt.timedelta(minutes=1))
+        consent_state_early_request(plan=plan, subject=user,
+                                    requested_at=now - dt.timedelta(minutes=1))
 
 
 def test_a_rehearsals_incremental_releases_all_count_as_moved(approved_plan):

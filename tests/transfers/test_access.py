@@ -19,7 +19,7 @@ def everything(approved_plan, uploaded, incoming_operator):
     from django.utils import timezone
 
     from governance.models import DataSubject
-    from governance.services import subject_consent_state_set
+    from governance.services import consent_state_object
     from transfers.selectors import release_subjects
 
     upload, batch = uploaded
@@ -27,8 +27,7 @@ def everything(approved_plan, uploaded, incoming_operator):
     release = release_export(release_id=release.pk)
     subject = DataSubject.objects.filter(id__in=dict(release_subjects(release.pk)),
                                          kind="user").first()
-    subject_consent_state_set(plan=approved_plan, subject=subject, objected=True,
-                              answered_at=timezone.now())
+    consent_state_object(plan=approved_plan, subject=subject, objected_at=timezone.now())
     notice = deletions_detect(plan=approved_plan)[0]
     return {"plan": approved_plan, "upload": upload, "batch": batch, "release": release,
             "notice": notice}

@@ -17,9 +17,9 @@ from governance.policy import NOT_NOTIFIED, Consent, Notified, Rule, Timing, dec
 from governance.selectors import plan_inputs
 from governance.services import (
     Evidence,
+    consent_state_early_request,
     notice_evidence_record,
     subject_consent_state_set,
-    subject_early_request_set,
 )
 from tests.history import notified_long_ago
 from tests.transfers.conftest import upload_rows
@@ -91,8 +91,8 @@ def _check(plan, rules, incoming_operator, states):
                 Evidence(subject, "lms", at, f"sms-{subject.pk}")])
             notified[external_id] = Notified(at)
         if early:
-            subject_early_request_set(plan=plan, subject=subject,
-                                      requested_at=now - dt.timedelta(minutes=1))
+            consent_state_early_request(plan=plan, subject=subject,
+                                        requested_at=now - dt.timedelta(minutes=1))
         if state is None:
             consents[external_id] = Consent(early_requested=early)
             continue

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import DataSubject
-from governance.services import subject_consent_state_set
+from governance.services import consent_state_object
 from transfers.models import DeletionNotice
 from transfers.services import (
     deletions_detect,
@@ -51,8 +51,7 @@ def test_a_new_deletion_notice_is_posted_to_the_webhook_once(
     release_export(release_id=release_request(plan=approved_plan,
                                               by=("operator", "operator:SHINHAN")).pk)
     user = DataSubject.objects.get(external_id="U-0000003")
-    subject_consent_state_set(plan=approved_plan, subject=user, objected=True,
-                              answered_at=timezone.now())
+    consent_state_object(plan=approved_plan, subject=user, objected_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         deletions_detect(plan=approved_plan)
     with django_capture_on_commit_callbacks(execute=True):
