@@ -78,6 +78,14 @@ def _int_param(request, name: str, default: int) -> int:
     return int(raw)
 
 
+def _page_params(request) -> tuple[int, int]:
+    """``after`` (default 0) and ``limit`` (1-1000, default 500) of a paged list."""
+    after, limit = _int_param(request, "after", 0), _int_param(request, "limit", 500)
+    if not 1 <= limit <= 1000:
+        raise TransferError("limit: 1-1000", code="invalid_limit")
+    return after, limit
+
+
 class RefundListApi(OperatorApi):
     required_scopes = [SCOPE_UPLOAD]
 
@@ -96,9 +104,7 @@ class RefundListApi(OperatorApi):
                    401: E401, 403: E403, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_source(plan_id)
-        after, limit = _int_param(request, "after", 0), _int_param(request, "limit", 500)
-        if not 1 <= limit <= 1000:
-            raise TransferError("limit: 1-1000", code="invalid_limit")
+        after, limit = _page_params(request)
         wanted = request.query_params.getlist("status")
         if len(wanted) > 1 or (wanted and wanted[0] not in RefundCase.Status.values):
             raise TransferError("status: requested or refunded, once", code="invalid_status")
@@ -202,6 +208,14 @@ class PartyApi(OperatorApi):
             raise PermissionDenied("this token lacks the scope this party's role needs "
                                    "(upload; the recipient: release:ack)")
 
+    def signed_submission(self, request, plan: TransferPlan) -> dict:
+        """The party's signed submission, once its token may write, as the keyword arguments
+        of the service that receives it (operator, payload, signature, actor)."""
+        self.check_write_scope(request, plan)
+        data = self.valid_input(request, SignedInputSerializer)
+        return {"operator": self.operator, "payload_b64": data["payload"],
+                "signature_b64": data["signature"], "by": self.actor}
+
 
 class DeclarationsApi(PartyApi):
     @extend_schema(
@@ -228,11 +242,7 @@ class DeclarationsApi(PartyApi):
                    415: OpenApiResponse(ErrorSerializer, description="the body is not JSON")})
     def post(self, request, plan_id: int):
         plan = self.plan_as_party(plan_id)
-        self.check_write_scope(request, plan)
-        data = self.valid_input(request, SignedInputSerializer)
-        declaration = declaration_receive(plan=plan, operator=self.operator,
-                                          payload_b64=data["payload"],
-                                          signature_b64=data["signature"], by=self.actor)
+        declaration = declaration_receive(plan=plan, **self.signed_submission(request, plan))
         return Response(DeclarationOutputSerializer(declaration).data,
                         status=status.HTTP_201_CREATED)
 
@@ -259,11 +269,8 @@ class BalanceListsApi(PartyApi):
                    409: OpenApiResponse(ErrorSerializer, description="replayed")})
     def post(self, request, plan_id: int):
         plan = self.plan_as_party(plan_id)
-        self.check_write_scope(request, plan)
-        data = self.valid_input(request, SignedInputSerializer)
-        balance_list = balance_list_announce(plan=plan, operator=self.operator,
-                                             payload_b64=data["payload"],
-                                             signature_b64=data["signature"], by=self.actor)
+        balance_list = balance_list_announce(plan=plan,
+                                             **self.signed_submission(request, plan))
         return Response(BalanceListSerializer(balance_list).data,
                         status=status.HTTP_201_CREATED)
 
@@ -318,13 +325,18 @@ class BalanceDifferencesApi(PartyApi):
         balance_list = BalanceList.objects.filter(public_id=list_id, plan=plan).first()
         if balance_list is None:
             raise NotFound("no such balance list for this plan")
-        after, limit = _int_param(request, "after", 0), _int_param(request, "limit", 500)
-        if not 1 <= limit <= 1000:
-            raise TransferError("limit: 1-1000", code="invalid_limit")
+        after, limit = _page_params(request)
         page, next_after = balance_differences_page(balance_list, after=after, limit=limit)
         return Response(DifferencesPageSerializer(
             {"list": balance_list.public_id, "differences": page,
              "next_after": next_after}).data)
+
+
+def _statement_of(plan: TransferPlan):
+    statement = newest_statement(plan)
+    if statement is None:
+        raise NotFound("no settlement statement for this plan yet")
+    return statement
 
 
 def _statement_data(statement, plan) -> dict:
@@ -343,9 +355,7 @@ class StatementApi(PartyApi):
                    responses={200: StatementSerializer, 401: E401, 404: E404})
     def get(self, request, plan_id: int):
         plan = self.plan_as_party(plan_id)
-        statement = newest_statement(plan)
-        if statement is None:
-            raise NotFound("no settlement statement for this plan yet")
+        statement = _statement_of(plan)
         return Response(StatementSerializer(_statement_data(statement, plan)).data)
 
 
@@ -365,13 +375,7 @@ class StatementSignatureApi(PartyApi):
                                         "replayed")})
     def post(self, request, plan_id: int):
         plan = self.plan_as_party(plan_id)
-        statement = newest_statement(plan)
-        if statement is None:
-            raise NotFound("no settlement statement for this plan yet")
-        self.check_write_scope(request, plan)
-        data = self.valid_input(request, SignedInputSerializer)
-        statement_sign(statement=statement, operator=self.operator,
-                       payload_b64=data["payload"], signature_b64=data["signature"],
-                       by=self.actor)
+        statement = _statement_of(plan)
+        statement_sign(statement=statement, **self.signed_submission(request, plan))
         return Response(StatementSerializer(_statement_data(statement, plan)).data,
                         status=status.HTTP_201_CREATED)

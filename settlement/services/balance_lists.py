@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_event
 from governance.models import Operator, TransferPlan
 from settlement.bulk import balance_lines_load, balance_list_compare
 from settlement.models import BalanceList
@@ -55,10 +55,9 @@ def balance_list_announce(*, plan: TransferPlan, operator: Operator, payload_b64
 
 
 def _record(by, action: str, balance_list: BalanceList, details: dict) -> None:
-    audit_record(actor_type=by[0], actor_id=by[1], action=action,
-                 target_type="settlement.balancelist", target_id=str(balance_list.public_id),
-                 details={"list": str(balance_list.public_id), "plan_id": balance_list.plan_id,
-                          "role": balance_list.role, **details})
+    audit_event(by=by, action=action, target=balance_list,
+                details={"list": str(balance_list.public_id), "plan_id": balance_list.plan_id,
+                         "role": balance_list.role, **details})
 
 
 def balance_rows(body: bytes) -> list[tuple[str, int, int]]:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_event
 from governance.models import Operator, TransferPlan
 from settlement.models import PartyDeclaration, PartyRole
 from settlement.services.parties import roles_of
@@ -78,12 +78,11 @@ def declaration_receive(*, plan: TransferPlan, operator: Operator, payload_b64: 
                 plan=plan, operator=operator, role=role, as_of=as_of, subjects=subjects,
                 balance_sum=balance_sum, fee_sum=fee_sum, key=signed.key, nonce=signed.nonce,
                 payload=signed.payload, signature=signed.signature)
-            audit_record(actor_type=by[0], actor_id=by[1], action="settlement.declared",
-                         target_type="settlement.partydeclaration", target_id=declaration.pk,
-                         details={"plan_id": plan.pk, "role": role, "as_of": str(as_of),
-                                  "subjects": subjects, "balance_sum": balance_sum,
-                                  "fee_sum": fee_sum, "key_id": signed.key.key_id,
-                                  "payload_sha256": hashlib.sha256(signed.payload).hexdigest()})
+            audit_event(by=by, action="settlement.declared", target=declaration,
+                        details={"plan_id": plan.pk, "role": role, "as_of": str(as_of),
+                                 "subjects": subjects, "balance_sum": balance_sum,
+                                 "fee_sum": fee_sum, "key_id": signed.key.key_id,
+                                 "payload_sha256": hashlib.sha256(signed.payload).hexdigest()})
     except IntegrityError as exc:
         raise Conflict("this declaration was already received (nonce reused)",
                        code="replayed") from exc

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record, looks_personal
+from audit.services import audit_event, looks_personal
 from governance.models import DataSubject, TransferPlan
 from settlement.models import RefundCase
 from settlement.selectors import (
@@ -42,11 +42,9 @@ class RefundError(Conflict):
 
 
 def _record(by: tuple[str, str], action: str, case: RefundCase, details: dict[str, Any]):
-    actor_type, actor_id = by
-    return audit_record(actor_type=actor_type, actor_id=actor_id, action=action,
-                        target_type="settlement.refundcase", target_id=str(case.public_id),
-                        details={"case": str(case.public_id), "plan_id": case.plan_id,
-                                 "subject": case.subject.public_id, **details})
+    return audit_event(by=by, action=action, target=case,
+                       details={"case": str(case.public_id), "plan_id": case.plan_id,
+                                "subject": case.subject.public_id, **details})
 
 
 def refund_case_request(*, plan: TransferPlan, subject: DataSubject, channel: str,

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_event
 from governance.models import Operator, TransferPlan
 from settlement.disposition import plan_disposition
 from settlement.models import BalanceList, SettlementStatement, StatementSignature
@@ -60,10 +60,8 @@ def statement_create(*, plan: TransferPlan, by: tuple[str, str]) -> SettlementSt
         statement = SettlementStatement.objects.create(
             plan=plan, content=content, sha256=hashlib.sha256(content).hexdigest(),
             created_by=by[1])
-        audit_record(actor_type=by[0], actor_id=by[1], action="settlement.statement_created",
-                     target_type="settlement.settlementstatement",
-                     target_id=str(statement.public_id),
-                     details={"plan_id": plan.pk, "sha256": statement.sha256})
+        audit_event(by=by, action="settlement.statement_created", target=statement,
+                    details={"plan_id": plan.pk, "sha256": statement.sha256})
     return statement
 
 
@@ -91,11 +89,9 @@ def statement_sign(*, statement: SettlementStatement, operator: Operator, payloa
                 statement=statement, operator=operator, role=role, key=signed.key,
                 nonce=signed.nonce, payload=signed.payload, signature=signed.signature,
                 signed_at=signed.signed_at, received_at=timezone.now())
-            audit_record(actor_type=by[0], actor_id=by[1], action="settlement.statement_signed",
-                         target_type="settlement.settlementstatement",
-                         target_id=str(statement.public_id),
-                         details={"plan_id": plan.pk, "role": role, "key_id": signed.key.key_id,
-                                  "sha256": statement.sha256})
+            audit_event(by=by, action="settlement.statement_signed", target=statement,
+                        details={"plan_id": plan.pk, "role": role, "key_id": signed.key.key_id,
+                                 "sha256": statement.sha256})
     except IntegrityError as exc:
         raise Conflict(f"the {role} has already signed this statement",
                        code="already_signed") from exc
