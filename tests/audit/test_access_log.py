@@ -30,7 +30,7 @@ def test_opening_a_subjects_change_page_writes_one_view_entry(client, officer, m
     assert page.status_code == 200
     [entry] = _access_entries()
     assert (entry.action, entry.actor_id, entry.target_type, entry.target_id) == (
-        "access.view", f"user:{officer.pk}", "data_subject", merchant.public_id)
+        "access.view", f"user:{officer.pk}", "governance.datasubject", merchant.public_id)
     assert entry.details["subjects"] == [merchant.public_id]
     assert entry.details["ip"] == "127.0.0.1" and entry.details["subject_count"] == 1
     assert "subject.external_id" in entry.details["fields"]
@@ -109,7 +109,7 @@ def test_an_export_without_a_reason_is_refused(client, officer, merchant):
 def test_the_service_refuses_a_download_without_a_reason(officer, merchant):
     with pytest.raises(AccessRefused):
         access_record(by=officer, address="127.0.0.1", action="download",
-                      subjects=[merchant.public_id], target_type="data_subject",
+                      subjects=[merchant.public_id], target_type="governance.datasubject",
                       target_id="x")
     assert _access_entries() == []
 
@@ -117,7 +117,7 @@ def test_the_service_refuses_a_download_without_a_reason(officer, merchant):
 def test_a_big_export_is_split_into_entries_of_one_access(officer):
     entries = access_record(by=officer, address="127.0.0.1", action="download",
                             subjects=[f"s{i}" for i in range(2500)], reason="정기 점검 자료",
-                            target_type="data_subject", target_id="bulk")
+                            target_type="governance.datasubject", target_id="bulk")
     assert [(e.details["part"], e.details["parts"], len(e.details["subjects"]))
             for e in entries] == [(1, 3, 1000), (2, 3, 1000), (3, 3, 500)]
     assert all(e.details["subject_count"] == 2500 for e in entries)
@@ -139,7 +139,7 @@ def test_the_read_only_reviewer_is_logged_too_and_changes_nothing(client, commis
 def test_a_reason_holding_a_phone_number_is_kept_out_of_the_sealed_entry(officer, merchant):
     typed = f"{synthetic_phone(1)} 고객 요청"
     [entry] = access_record(by=officer, address="127.0.0.1", action="download", reason=typed,
-                            subjects=[merchant.public_id], target_type="data_subject",
+                            subjects=[merchant.public_id], target_type="governance.datasubject",
                             target_id="x")
     assert "reason" not in entry.details
     assert entry.details["reason_withheld"] and entry.details["reason_length"] == len(typed)
