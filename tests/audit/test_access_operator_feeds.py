@@ -38,7 +38,7 @@ def test_the_deletion_feed_logs_the_subjects_it_names(shinhan_api, approved_plan
 
     [entry] = _access_entries()
     assert (entry.action, entry.actor_id, entry.target_type, entry.target_id) == (
-        "access.view", "operator:SHINHAN", "deletion_feed", str(approved_plan.pk))
+        "access.view", "operator:SHINHAN", "transfers.deletion_feed", str(approved_plan.pk))
     assert entry.details["subjects"] == [n["subject"] for n in feed] == [user.public_id]
     assert "subject.external_id" in entry.details["fields"]
     assert "U-0000002" not in str(entry.details)
@@ -53,7 +53,7 @@ def test_the_unreached_list_logs_the_subjects_it_names(kepf_api, approved_plan):
 
     [entry] = _access_entries()
     assert (entry.action, entry.actor_id, entry.target_type) == (
-        "access.view", "operator:KEPF", "notices_unreached")
+        "access.view", "operator:KEPF", "transfers.notices_unreached")
     assert entry.details["subjects"] == [s["subject"] for s in page["subjects"]] == [
         u.public_id for u in users[1:]]
 
