@@ -1,6 +1,7 @@
 """Thin Celery tasks: they take ids, call one service, and queue their successor.
 
-Queued with `core.tasks.enqueue_on_commit` (by name from services: ``consent.tasks.<name>``).
+Queued with `core.tasks.enqueue_on_commit`; services import a task inside the function that
+queues it (this module imports the services), which also registers it with Celery.
 ``send_*`` tasks run on the ``sms`` queue (CELERY_TASK_ROUTES). A campaign is sent by a chain
 of `send_campaign` runs, each holding the campaign's sender lease for about 20 s of paced
 batches (never one task per message); `tick` (celery beat, every minute, Asia/Seoul) queues
