@@ -361,19 +361,20 @@ def bench_verification(entries: int) -> tuple[float, float, float]:
     comparison verification without prefetch (one connection: fetch, then hash, in turn)."""
     from unittest import mock
 
-    from audit import verification
-    from audit.verification import _stream_entries, audit_log_verify
+    from audit import bulk
+    from audit.bulk import sealed_entries
+    from audit.verification import audit_log_verify
 
     generate_sealed_log(entries)
     started = time.perf_counter()
-    for _ in _stream_entries(20_000):  # the same query verification streams
+    for _ in sealed_entries(20_000):  # the same query verification streams
         pass
     stream = time.perf_counter() - started
     started = time.perf_counter()
     report = audit_log_verify()
     verify = time.perf_counter() - started
     assert report.entries == entries
-    with mock.patch.object(verification, "prefetch_possible", return_value=False):
+    with mock.patch.object(bulk, "prefetch_possible", return_value=False):
         started = time.perf_counter()
         audit_log_verify()
         in_turn = time.perf_counter() - started
