@@ -25,11 +25,12 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, 
 from consent.models import Campaign, ConsentRequest, SmsMessage
 from governance.models import DataSubject, NoticeChannel, SubjectNotice, TransferPlan
 
-S = SmsMessage.Status
-R = ConsentRequest.Status
+SmsStatus = SmsMessage.Status
+RequestStatus = ConsentRequest.Status
 # Messages that may still be delivered.
-IN_FLIGHT = (S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED, S.SENT)
-CLOSED = (R.EXPIRED, R.CANCELLED, R.OPTED_OUT)
+IN_FLIGHT = (SmsStatus.QUEUED, SmsStatus.SENDING, SmsStatus.UNKNOWN, SmsStatus.SUBMITTED,
+             SmsStatus.SENT)
+CLOSED = (RequestStatus.EXPIRED, RequestStatus.CANCELLED, RequestStatus.OPTED_OUT)
 FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED)
 # Unreached by which channel: an LMS was tried and never delivered, or none could be sent.
 UNREACHED_LMS, UNREACHED_NO_SMS = "lms", "no_sms"
@@ -67,15 +68,15 @@ def _no_more_sms() -> Q:
 def notice_unreached_q(lineage=None) -> Q:
     """Requests (of campaigns carrying the notice) whose subject the notice has not reached
     and no SMS of ours can still reach."""
-    return (Q(campaign__carries_notice=True) & ~Q(status=R.ANSWERED) & ~_reached(lineage)
-            & _no_more_sms())
+    return (Q(campaign__carries_notice=True) & ~Q(status=RequestStatus.ANSWERED)
+            & ~_reached(lineage) & _no_more_sms())
 
 
 def notice_pending_q(lineage=None) -> Q:
     """Requests (of campaigns carrying the notice) not reached yet, with an SMS on its way or
     a retry scheduled."""
-    return (Q(campaign__carries_notice=True) & ~Q(status=R.ANSWERED) & ~_reached(lineage)
-            & ~_no_more_sms())
+    return (Q(campaign__carries_notice=True) & ~Q(status=RequestStatus.ANSWERED)
+            & ~_reached(lineage) & ~_no_more_sms())
 
 
 def _plan_requests(plan: TransferPlan) -> QuerySet:
