@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from consent.models import ConsentLink, ConsentRecord, ConsentRequest
-from governance.selectors.consent_page import consent_state_join
+from consent import bulk
+from consent.models import ConsentRecord, ConsentRequest
 
 
 def consent_current(*, request: ConsentRequest) -> ConsentRecord | None:
@@ -37,37 +37,14 @@ def link_request_for_page(token: str) -> ConsentRequest | None:
     ``.campaign`` (id, status, items, plan_id, subject_kind) and ``.subject`` (id, kind,
     public_id) loaded, other columns deferred; ``.via_code`` says the link was issued after a
     one-time code (`/c/`); ``.consent_state`` is the subject's `SubjectConsentState` for the
-    plan (granted, declined, objected, withdrawn_at loaded) or None. The plan itself comes
-    from `governance.selectors.consent_page.plan_for_page`."""
+    plan (granted, declined, objected, withdrawn_at loaded) or None. The query and why it is
+    prepared: `consent.bulk.link_request_joined`. The plan itself comes from
+    `governance.selectors.consent_page.plan_for_page`."""
     from consent.tokens import TOKEN_PATTERN, token_hash
 
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         return None
-    links = (ConsentLink.objects
-             .annotate(state=consent_state_join(subject="request__subject",
-                                                plan_id="request__campaign__plan_id"))
-             .select_related("request__campaign", "request__subject", "state")
-             .only(*_LINK_PAGE_FIELDS))
-    try:  # token_hash is unique: get() needs no ORDER BY
-        link = links.get(token_hash=token_hash(token), revoked_at__isnull=True,
-                         expires_at__gt=timezone.now())
-    except ConsentLink.DoesNotExist:
-        return None
-    request = link.request
-    request.via_code = link.via_code  # the link came from the way back in (`/c/`)
-    request.consent_state = getattr(link, "state", None)  # not set when the join found none
-    return request
-
-
-# What the page reads of a link's request, campaign, subject and consent state.
-_LINK_PAGE_FIELDS = (
-    "via_code",
-    *(f"request__{name}" for name in ("id", "public_id", "status", "opened_at", "expires_at",
-                                      "locked_until", "campaign_id", "subject_id")),
-    *(f"request__campaign__{name}" for name in ("id", "status", "items", "plan_id",
-                                                "subject_kind")),
-    *(f"request__subject__{name}" for name in ("id", "kind", "public_id")),
-)  # and every column of the consent state (``only()`` cannot name a FilteredRelation's)
+    return bulk.link_request_joined(token_hash=token_hash(token), now=timezone.now())
 
 
 def return_destinations(*, subject_ids: list[str]) -> list[ConsentRequest]:

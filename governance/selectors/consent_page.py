@@ -1,13 +1,11 @@
-"""Governance reads for the consent app's page (`consent.views`): the plan version it shows,
-the plan's field rules, and the subject's consent state joined to the page's link query.
+"""Governance reads for the consent app's page (`consent.views`): the plan version it shows
+and the plan's field rules.
 
-The consent app reads governance's tables only through these (the layer arrow holds for SQL
-as well as imports).
+(The page's link query, `consent.bulk.link_request_joined`, joins the subject and its consent
+state with every table and column name taken from governance's models, not spelled by hand.)
 """
 
 from __future__ import annotations
-
-from django.db.models import F, FilteredRelation, Q
 
 from core.cache import memoize
 from governance.models import FieldRule, TransferPlan
@@ -22,16 +20,6 @@ def plan_for_page(plan_id: int) -> TransferPlan:
     operators' contact details) can change meanwhile, and the consent decisions re-read the
     plan (locked) before they write."""
     return TransferPlan.objects.select_related("from_operator", "to_operator").get(pk=plan_id)
-
-
-def consent_state_join(*, subject: str, plan_id: str) -> FilteredRelation:
-    """For ``.annotate(<alias>=...)`` and ``.select_related(<alias>)`` on a query of the
-    consent app: the subject's `SubjectConsentState` for the plan as a LEFT JOIN (None when
-    the subject has said nothing yet). ``subject``: the path to the `DataSubject` from the
-    query's model (e.g. ``"request__subject"``); ``plan_id``: the path to the plan's id
-    (e.g. ``"request__campaign__plan_id"``)."""
-    states = f"{subject}__consent_states"
-    return FilteredRelation(states, condition=Q(**{f"{states}__plan_id": F(plan_id)}))
 
 
 def plan_field_rules(*, plan_id: int, subject_kind: str) -> list[FieldRule]:
