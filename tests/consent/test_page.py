@@ -365,13 +365,18 @@ def test_the_error_templates_render_without_a_request(template):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)  # outside a transaction as well as inside one
-def test_the_link_query_answers_in_and_out_of_a_transaction(merchant_link, merchant_request):
+@pytest.mark.django_db(transaction=True)  # outside a transaction, where it prepares
+def test_the_prepared_link_query_survives_a_dropped_statement(merchant_link, merchant_request):
     from django.db import connection, transaction
 
+    from consent.bulk import link_statement_name
     from consent.selectors import link_request_for_page
 
     assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s",
+                       [link_statement_name()])
+        assert cursor.fetchone()[0] == 1
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as a connection pooler might
     assert link_request_for_page(merchant_link.token).pk == merchant_request.pk
