@@ -164,26 +164,3 @@ def test_a_staff_member_without_a_role_opens_no_consent_history_and_nothing_is_l
         body = response.content.decode()
         assert subject.public_id not in body and subject.external_id not in body
     assert _access_entries() == []
-
-
-def test_a_staff_member_without_a_role_opens_no_consent_history_and_nothing_is_logged(
-        client, clerk, consent_request):
-    """Choi logs in with both factors but holds neither role: a subject's consent request,
-    messages and phone notice form are refused without naming the subject, and no access
-    entry is written."""
-    login_verified(client, clerk)
-    subject = consent_request.subject
-
-    responses = [
-        client.get(reverse("admin:consent_consentrequest_changelist")),
-        client.get(reverse("admin:consent_consentrequest_change", args=[consent_request.pk])),
-        client.get(reverse("admin:consent_consentrequest_phone_notice",
-                           args=[consent_request.pk])),
-        client.get(reverse("admin:consent_smsmessage_changelist")),
-    ]
-
-    for response in responses:
-        assert response.status_code in (302, 403)
-        body = response.content.decode()
-        assert subject.public_id not in body and subject.external_id not in body
-    assert _access_entries() == []

@@ -48,14 +48,3 @@ def test_an_unrelated_operator_reads_no_records_page_and_nothing_is_logged(bizpl
     assert (response.status_code, response.json()["error"]) == (404, "not_found")
     assert b"fields" not in response.content and b"U-0000" not in response.content
     assert not AuditEvent.objects.filter(action__startswith="access.").exists()
-
-
-def test_an_unrelated_operator_reads_no_records_page_and_nothing_is_logged(bizplay_api,
-                                                                          release):
-    """Bizplay, party to nothing here, asks for the release's records: 404 without a record
-    in it, and no decrypt entry, since nothing was decrypted."""
-    response = bizplay_api.get(f"/api/releases/{release.public_id}/records", limit=4)
-
-    assert (response.status_code, response.json()["error"]) == (404, "not_found")
-    assert b"fields" not in response.content and b"U-0000" not in response.content
-    assert not AuditEvent.objects.filter(action__startswith="access.").exists()
