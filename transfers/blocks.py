@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import operator
 import zlib
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import orjson
@@ -81,25 +79,6 @@ def block_encode(records: Iterable[tuple[int, str, str, dict[str, Any]]]) -> byt
 def block_lines(plaintext: bytes) -> list[bytes]:
     """The records of a block, one line each (see the module docstring)."""
     return zlib.decompress(plaintext).split(b"\n")
-
-
-def block_lines_ahead(plaintexts: Iterable[bytes], *, ahead: int = 2
-                      ) -> Iterator[list[bytes]]:
-    """`block_lines` of each plaintext, in order, each block inflated by a helper thread while
-    the caller works on the one before (zlib releases the GIL while it inflates).
-
-    Contract: yields exactly what ``map(block_lines, plaintexts)`` would; ``plaintexts`` is
-    consumed in the caller's thread (so database reads stay on its connection), at most
-    ``ahead`` blocks beyond the one handed out; an error in the helper is raised here.
-    Measured (bench/release.py): inflating was about a sixth of a release's time."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocks") as helper:
-        pending: deque = deque()
-        for plaintext in plaintexts:
-            pending.append(helper.submit(block_lines, plaintext))
-            if len(pending) > ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def block_records(plaintext: bytes) -> Iterator[BlockRecord]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 import orjson
 import pytest
 
@@ -11,7 +9,6 @@ from transfers.blocks import (
     FieldPick,
     block_encode,
     block_lines,
-    block_lines_ahead,
     fragment_value_at,
     line_subject_id,
     release_line,
@@ -59,29 +56,3 @@ def test_a_line_tells_its_subject_id_without_splitting():
 def test_a_record_without_fields_has_no_keys():
     columns = stored_columns(_stored(values={}))
     assert stored_keys(columns[3]) == []
-
-
-def test_inflating_ahead_yields_what_inflating_in_turn_does():
-    plaintexts = [block_encode([(n * 10 + i, f"p{n}{i}", f"U{n}{i}", {"user.name": str(i)})
-                                for i in range(5)]) for n in range(7)]
-    assert list(block_lines_ahead(iter(plaintexts))) == [block_lines(p) for p in plaintexts]
-
-
-def test_inflating_ahead_raises_a_broken_block_in_the_caller():
-    plaintexts = [block_encode([(1, "p1", "U1", {})]), b"not deflated"]
-    with pytest.raises(zlib.error):
-        list(block_lines_ahead(iter(plaintexts)))
-
-
-def test_inflating_ahead_reads_at_most_two_blocks_beyond_the_one_handed_out():
-    taken = []
-
-    def plaintexts():
-        for n in range(10):
-            taken.append(n)
-            yield block_encode([(n, f"p{n}", f"U{n}", {})])
-
-    ahead = block_lines_ahead(plaintexts())
-    next(ahead)
-    assert len(taken) == 3
-    ahead.close()

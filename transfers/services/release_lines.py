@@ -25,7 +25,7 @@ from transfers.blocks import (
     RELEASE_LINE,
     SUBJECT_ID,
     FieldPick,
-    block_lines_ahead,
+    block_lines,
     fragment_value_at,
     line_subject_id,
     stored_keys,
@@ -184,7 +184,7 @@ def _run_plaintexts(block_ids: list[int]) -> Iterator[bytes]:
 def _run_blocks(kind: str, block_ids: list[int]) -> Iterator[tuple[bytes, list[bytes]]]:
     """(kind, stored lines) of each block of a run, in order."""
     kind_bytes = kind.encode()
-    for lines in block_lines_ahead(_run_plaintexts(block_ids)):
+    for lines in map(block_lines, _run_plaintexts(block_ids)):
         yield kind_bytes, lines
 
 
