@@ -32,7 +32,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from consent.models import Notice
-from core.cache import clear_all, memoize
+from core.cache import memoize
 from governance.models import DataSubject, FieldRule, TransferPlan
 from governance.privacy import josa
 from governance.selectors.consent_page import plan_for_page
@@ -231,8 +231,3 @@ def notice_for_page(plan_id: int, subject_kind: str, kind: str) -> Notice:
     change of the catalogue's labels, the operators' details or the call-centre number shows
     within that), rendered from the page's copy of the plan."""
     return notice_current(plan=plan_for_page(plan_id), subject_kind=subject_kind, kind=kind)
-
-
-def notice_cache_clear() -> None:
-    """Empty this process's page caches (`core.cache.clear_all`; the tests call it)."""
-    clear_all()

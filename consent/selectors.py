@@ -66,10 +66,3 @@ def return_destinations(*, subject_ids: list[str]) -> list[ConsentRequest]:
             seen.add(key)
             out.append(req)
     return out
-
-
-def page_cache_clear() -> None:
-    """Empty this process's page caches (`core.cache.clear_all`; the tests call it)."""
-    from core.cache import clear_all
-
-    clear_all()

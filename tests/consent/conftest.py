@@ -80,11 +80,10 @@ def _empty_rate_limits():
     process (by primary key, which the next test's database may reuse): start with none."""
     from django.core.cache import cache
 
-    from consent.notices import notice_cache_clear
-    from consent.selectors import page_cache_clear
+    from core.cache import clear_all
 
-    for clear in (cache.clear, notice_cache_clear, page_cache_clear):
+    for clear in (cache.clear, clear_all):
         clear()
     yield
-    for clear in (cache.clear, notice_cache_clear, page_cache_clear):
+    for clear in (cache.clear, clear_all):
         clear()

@@ -7,16 +7,17 @@ import hashlib
 import pytest
 
 from consent.models import Notice
-from consent.notices import notice_cache_clear, notice_current, notice_items
+from consent.notices import notice_current, notice_items
+from core.cache import clear_all
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    notice_cache_clear()
+    clear_all()
     yield
-    notice_cache_clear()
+    clear_all()
 
 
 def test_the_consent_notice_states_the_five_items_of_article_17(approved_plan):

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent.models import Campaign, ConsentLink, ConsentRecord, ConsentRequest
-from consent.notices import notice_cache_clear
 from consent.services.identity import MAX_FAILURES
 from consent.tokens import link_issue
+from core.cache import clear_all
 from governance.models import SubjectConsentState
 from governance.seoul import synthetic_brn, synthetic_phone
 from tests.consent.conftest import MERCHANT_BRN, USER_PHONE_LAST4
@@ -28,7 +28,7 @@ ACCOUNT, EMAIL, MARKETING = ("merchant.settlement_bank_account", "merchant.email
 
 @pytest.fixture(autouse=True)
 def _fresh_notice_cache():
-    notice_cache_clear()
+    clear_all()
 
 
 def _text(response) -> str:

@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent.models import ConsentRecord, ConsentRequest
-from consent.notices import notice_cache_clear
-from consent.selectors import page_cache_clear
 from consent.tokens import link_issue
+from core.cache import clear_all
 from governance.models import FieldRule, NoticeEvidence, SubjectNotice, TransferPlan
 from governance.policy import Reason
 from governance.selectors import plan_decisions
@@ -113,7 +112,7 @@ def test_a_page_that_shows_no_transfer_notice_records_no_evidence(client, mercha
 def test_a_plan_no_longer_in_force_shows_no_notice_and_records_nothing(client, user_link,
                                                                         approved_plan):
     TransferPlan.objects.filter(pk=approved_plan.pk).update(status=TransferPlan.Status.CANCELLED)
-    page_cache_clear()
+    clear_all()
     html = _text(client.get(f"/c/{user_link.token}"))
     assert "제27조" not in html and "휴대전화 번호 뒤 4자리" in html
     assert not NoticeEvidence.objects.exists()
@@ -169,7 +168,7 @@ def test_the_shared_copy_of_the_landing_follows_the_notice_text(client, user_lin
     field = field_catalogue["user.name"]
     field.label_ko = "이용자 성명"
     field.save()
-    notice_cache_clear()  # what PAGE_SECONDS of waiting does
+    clear_all()  # what PAGE_SECONDS of waiting does
     html = _text(client.get(f"/c/{user_link.token}"))
     assert "이용자 성명" in html and "이용자 이름" not in html
     # A merchant's consent-only landing is another copy, without the users' notice.

@@ -20,10 +20,9 @@ def _fresh_page_caches():
     database reuses for another plan: start each test with none (as tests/consent does)."""
     from django.core.cache import cache
 
-    from consent.notices import notice_cache_clear
-    from consent.selectors import page_cache_clear
+    from core.cache import clear_all
 
-    for clear in (cache.clear, notice_cache_clear, page_cache_clear):
+    for clear in (cache.clear, clear_all):
         clear()
 
 
