@@ -4,7 +4,9 @@ counts. Used by `transfers.services.releases`, which writes them out."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 import operator
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,10 +91,13 @@ _BALANCE_VALUE_AT = fragment_value_at(BALANCE_FIELD)
 class Shape:
     """What a release does with every record of one shape (same decisions, same stored keys):
     which stored fields it keeps (its `FieldPick`, transfers.blocks), what it denies and why,
-    and how many records it counted."""
+    and the subjects it carried, in subject order: those not yet written to a chunk in
+    ``ids`` (appended through ``add``; `ReleaseShapes.take` moves them to chunks) and the
+    count of those already written in ``taken``. Records of the shape that carried nothing
+    are counted in ``held``, subjects an earlier release carried already in ``again``."""
 
     __slots__ = ("kind", "pick", "fragments", "allowed", "allowed_set", "denied", "balance",
-                 "counted", "carried", "first")
+                 "ids", "add", "taken", "held", "again")
 
     def __init__(self, kind: str, decided: Mapping[str, Decision], keys: list[str]) -> None:
         self.kind = kind
@@ -104,22 +109,29 @@ class Shape:
                             for k in keys if k not in allowed)
         # Where the balance's fragment is, when it is released (its value is counted).
         self.balance = self.pick.column_of(keys, BALANCE_FIELD)
-        self.counted = self.carried = self.first = 0
+        self.ids: list[int] = []
+        self.add = self.ids.append  # per line: one attribute, not two (ids stays this list)
+        self.taken = self.held = self.again = 0
+
+    @property
+    def carried(self) -> int:
+        return self.taken + len(self.ids)
 
     def tally(self, tally: Tally) -> None:
+        carried = self.carried
         for key, reason in self.denied:
-            tally.denied[reason] += self.counted
-            tally.denied_by_field[key][reason] += self.counted
-        if self.carried:
-            tally.records += self.carried
-            tally.subjects[self.kind] += self.carried
+            tally.denied[reason] += carried + self.held
+            tally.denied_by_field[key][reason] += carried + self.held
+        if carried:
+            tally.records += carried
+            tally.subjects[self.kind] += carried
             for key in self.allowed:
-                tally.fields[key] += self.carried
+                tally.fields[key] += carried
             tally.items.update(self.allowed)
-        if self.first:
-            tally.first_subjects[self.kind] += self.first
+        if first := carried - self.again:
+            tally.first_subjects[self.kind] += first
             for key in self.allowed:
-                tally.first_fields[key] += self.first
+                tally.first_fields[key] += first
 
 
 class _ShapeTable(dict):
@@ -134,8 +146,9 @@ class _ShapeTable(dict):
         return shape
 
 
-class _Shapes:
-    """The shape tables of one release, one per decision set.
+class ReleaseShapes:
+    """The shapes of one release, in one table per decision set, and the subjects their lines
+    carried that are not yet in a chunk (`take`).
 
     Decision sets are told apart by identity: the selectors share one read-only mapping among
     the subjects with the same inputs, so a release meets a handful. Each table holds its
@@ -154,6 +167,35 @@ class _Shapes:
     def all(self) -> Iterator[Shape]:
         for table in self.by_id.values():
             yield from table.values()
+
+    def take(self, count: int) -> dict[tuple[str, ...], list[int]]:
+        """The subjects of the first ``count`` lines not yet in a chunk, ascending, by the
+        fields their lines carry; they count as in a chunk from now on.
+
+        The lines go out in subject order, so those subjects are the ``count`` smallest ids
+        over all the shapes' pending ids: found by halving the id range (a bisection per shape
+        for each step), without a row per line."""
+        pending = [shape for shape in self.all() if shape.ids]
+        total = sum(len(shape.ids) for shape in pending)
+        if count > total:
+            raise ValueError(f"{count} lines asked for, {total} pending")
+        lo, hi = (min(shape.ids[0] for shape in pending),
+                  max(shape.ids[-1] for shape in pending)) if pending else (0, 0)
+        while lo < hi:  # the smallest id with ``count`` pending ids up to it
+            mid = (lo + hi) // 2
+            if sum(bisect.bisect_right(shape.ids, mid) for shape in pending) >= count:
+                hi = mid
+            else:
+                lo = mid + 1
+        parts: dict[tuple[str, ...], list[list[int]]] = defaultdict(list)
+        for shape in pending:
+            up_to = bisect.bisect_right(shape.ids, lo)
+            if up_to:
+                parts[shape.allowed].append(shape.ids[:up_to])
+                del shape.ids[:up_to]  # in place: ``add`` stays bound to it
+                shape.taken += up_to
+        return {allowed: ids[0] if len(ids) == 1 else sorted(itertools.chain(*ids))
+                for allowed, ids in parts.items()}
 
 
 def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
@@ -245,10 +287,11 @@ class _Previous:
         return carried
 
 
-def release_lines(release: Release, tally: Tally
-                   ) -> Iterator[tuple[list[bytes], list[tuple[int, Shape]]]]:
-    """(NDJSON lines, their items) per block of records: for each subject this release carries,
-    its line, and its subject id with the shape that says which fields it carries.
+def release_lines(release: Release, tally: Tally, shapes: ReleaseShapes
+                  ) -> Iterator[list[bytes]]:
+    """The NDJSON lines of the release, a block of records at a time: one line for each
+    subject this release carries, in subject order. Each line's subject goes to its shape in
+    ``shapes`` (`ReleaseShapes.take` says which subjects a chunk of lines holds).
 
     The records come in subject order from their blocks (`transfers.blocks`), merged with the
     decisions of the subjects who answered for the plan; a subject whom the notice reached
@@ -267,64 +310,68 @@ def release_lines(release: Release, tally: Tally
     withheld = _withheld(plan)
     # Corrected records go again although an earlier release carried the subject.
     corrected = corrected_awaiting_release(plan)
-    shapes = _Shapes()
     tables = shapes.by_id  # looked up per line: the bound dict, not a method call
 
-    balance_sum = first_balance_sum = 0  # added to the tally at the end (locals are faster)
+    # Added to the tally at the end (locals are faster). The balances of subjects carried
+    # again whose balance an earlier release carried already are not carried for the first
+    # time.
+    balance_sum = balance_again = 0
+    next_answered = answered.next_id
     try:
         for kind, stored_lines in _plan_records(plan):
             default = defaults.get(kind)
             default_table = shapes.table(kind, default) if default is not None else None
             reached = notified.between(kind.decode(), line_subject_id(stored_lines[0]),
                                        line_subject_id(stored_lines[-1]))
+            last_decided = last_table = None  # neighbours mostly share their decisions
             out_lines: list[bytes] = []
-            out_items: list[tuple[int, Shape]] = []
             for stored in stored_lines:
                 columns = stored.split(COLUMN_SEPARATOR)  # transfers.blocks.stored_columns
                 subject_id = int(columns[SUBJECT_ID])
                 if withheld and subject_id in withheld:
                     continue
-                decided = (answered.advance_to(subject_id)
-                           if subject_id >= answered.next_id else None)
+                if subject_id >= next_answered:
+                    decided = answered.advance_to(subject_id)
+                    next_answered = answered.next_id
+                else:
+                    decided = None
                 if decided is None and reached:
                     decided = reached.get(subject_id)
-                if decided is not None:
-                    table = tables.get(id(decided)) or shapes.table(kind, decided)
-                elif default_table is not None:
+                if decided is None:
+                    if default_table is None:
+                        continue  # no rule for this kind: nothing released (deny by default)
                     table = default_table
+                elif decided is last_decided:
+                    table = last_table
                 else:
-                    continue  # no rule for this kind: nothing released (deny by default)
+                    table = tables.get(id(decided)) or shapes.table(kind, decided)
+                    last_decided, last_table = decided, table
                 shape = table[columns[KEYS]]
                 carried = _NOTHING if first_release else previous.fields(subject_id)
                 if carried and shape.allowed_set <= carried:
                     if not corrected or subject_id not in corrected:
                         continue  # nothing new for this subject since an earlier release
-                shape.counted += 1
                 if not shape.allowed:
+                    shape.held += 1
                     continue
-                shape.carried += 1
+                shape.add(subject_id)
                 if corrected and subject_id in corrected:
                     tally.corrected.add(subject_id)
-                balance = 0
-                if shape.balance is not None:
-                    balance = int(columns[shape.balance][_BALANCE_VALUE_AT:])
+                if (at := shape.balance) is not None:
+                    balance = int(columns[at][_BALANCE_VALUE_AT:])
                     balance_sum += balance
-                if not carried:
-                    shape.first += 1
-                    first_balance_sum += balance
-                else:
-                    new_fields = [k for k in shape.allowed if k not in carried]
-                    tally.first_fields.update(new_fields)
-                    if BALANCE_FIELD in new_fields:
-                        first_balance_sum += balance
+                    if carried and BALANCE_FIELD in carried:
+                        balance_again += balance
+                if carried:
+                    shape.again += 1
+                    tally.first_fields.update(k for k in shape.allowed if k not in carried)
                 # transfers.blocks.release_line, inline: the innermost step of the export
                 out_lines.append(RELEASE_LINE % (columns[PUBLIC_ID], kind, columns[EXTERNAL_ID],
                                                  b",".join(shape.fragments(columns))))
-                out_items.append((subject_id, shape))
             if out_lines:
-                yield out_lines, out_items
+                yield out_lines
     finally:
         tally.balance_sum += balance_sum
-        tally.first_balance_sum += first_balance_sum
+        tally.first_balance_sum += balance_sum - balance_again
         for shape in shapes.all():
             shape.tally(tally)

@@ -27,7 +27,7 @@ from transfers.models import Release, ReleaseGroup, UploadBatch
 from transfers.selectors import balance_sum_of
 from transfers.services.common import SYSTEM, Conflict, gc_paused, releases_dir
 from transfers.services.corrections import corrections_carried
-from transfers.services.release_lines import Shape, Tally, release_lines
+from transfers.services.release_lines import ReleaseShapes, Tally, release_lines
 
 
 def _chunk_records() -> int:
@@ -119,9 +119,8 @@ def _export(release: Release) -> Release:
             shutil.rmtree(path)
     (staging / "chunks").mkdir(parents=True)
     public_key = fmt.recipient_public_key(bytes(release.recipient_key.public_key))
-    tally, chunks = Tally(), []
+    tally, chunks, shapes = Tally(), [], ReleaseShapes()
     lines: list[bytes] = []
-    items: list[tuple[int, Shape]] = []  # the subject and shape of each line
     limit = _chunk_records()
 
     # Chunk files are hashed and written by a thread (both release the GIL) while the next
@@ -129,25 +128,28 @@ def _export(release: Release) -> Release:
     writer, written = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release"), []
 
     def flush() -> None:
-        number = len(chunks) + 1
+        number, chunk_lines = len(chunks) + 1, lines[:limit]
         info = fmt.chunk_info(plan_id=plan.pk, plan_version=plan.version,
                               release_id=str(release.public_id), chunk=number,
                               recipient_key_id=release.recipient_key.key_id,
                               rehearsal=release.rehearsal)
-        data = fmt.chunk_encrypt(b"\n".join(lines[:limit]) + b"\n", public_key, info)
+        records = len(chunk_lines)
+        # Every line ends with a newline, the last one too (an empty line joined after it:
+        # not a copy of the chunk with one byte added).
+        chunk_lines.append(b"")
+        data = fmt.chunk_encrypt(b"\n".join(chunk_lines), public_key, info)
         name = fmt.chunk_name(number)
         if written:
             written[-1].result()
         written.append(writer.submit(_chunk_write, staging / name, data))
-        chunks.append({"file": name, "info": _b64(info), "records": len(lines[:limit]),
+        chunks.append({"file": name, "info": _b64(info), "records": records,
                        "bytes": len(data)})
-        _groups_insert(release.pk, number, items[:limit])
-        del lines[:limit], items[:limit]
+        _groups_insert(release.pk, number, shapes.take(records))
+        del lines[:limit]
 
     with writer:
-        for new_lines, new_items in release_lines(release, tally):
+        for new_lines in release_lines(release, tally, shapes):
             lines.extend(new_lines)
-            items.extend(new_items)
             while len(lines) >= limit:
                 flush()
         if lines:
@@ -182,17 +184,15 @@ def _export(release: Release) -> Release:
     return release
 
 
-def _groups_insert(release_id: int, chunk: int, items: list[tuple[int, Shape]]) -> None:
-    """The chunk's subjects, one row per field set (they come in subject order)."""
-    by_shape: dict[tuple[str, ...], list[int]] = {}
-    for subject_id, shape in items:
-        by_shape.setdefault(shape.allowed, []).append(subject_id)
+def _groups_insert(release_id: int, chunk: int, groups: dict[tuple[str, ...], list[int]]
+                   ) -> None:
+    """The chunk's subjects, one row per field set (`ReleaseShapes.take`: ids ascending)."""
     ReleaseGroup.objects.bulk_create(
         ReleaseGroup(release_id=release_id, chunk=chunk, fields=list(allowed),
                      subject_ids=ReleaseGroup.pack_ids(subject_ids),
                      first_subject_id=subject_ids[0],
                      last_subject_id=subject_ids[-1], subject_count=len(subject_ids))
-        for allowed, subject_ids in by_shape.items())
+        for allowed, subject_ids in groups.items())
 
 
 def _b64(raw: bytes) -> str:
