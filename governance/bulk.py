@@ -10,7 +10,8 @@ Tests of the callers run on both databases.
 - `streamed`: a ``values_list`` query's rows through psycopg's binary server-side cursor.
 - `id_in`: an ``id__in`` value that is one array parameter.
 - `subjects_known_by_external_id`: a batch of subjects by external id, one array lookup.
-- `ascending_subject_ids`: the subject ids of a notice query, packed by the database.
+- `ascending_subject_ids_split`: the subject ids of a notice query, in two parts by the
+  time notified, packed by the database.
 - `subjects_write`: a batch of new and changed subjects, by COPY and one UPDATE.
 - `subjects_batch_size`: how many rows `subjects_write` takes at a time.
 - `encrypted_rows_count`, `encrypted_rows_rotate`: every encrypted column, table by table.
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from governance.crypto import bulk_encrypter
@@ -116,35 +117,46 @@ _SUBJECTS = DataSubject._meta.db_table
 _IDS_PER_QUERY = 500_000
 
 
-def ascending_subject_ids(notices: QuerySet[SubjectNotice]) -> array:
-    """The subject ids of ``notices``, ascending, as 8-byte integers (``array("q")``).
+def ascending_subject_ids_split(notices: QuerySet[SubjectNotice], at: datetime
+                                ) -> tuple[array, array]:
+    """The subject ids of ``notices`` notified at or before ``at``, and of those notified
+    after it: each ascending, as 8-byte integers (``array("q")``).
 
-    On PostgreSQL the database sorts and packs them into a bytea (int8send: big-endian) per
-    range of 500,000 subject ids, unpacked here in native byte order: a row per id through a
-    cursor, or a COPY parsed in Python, cost about a microsecond of Python each. Elsewhere
-    the ORM streams them."""
-    ids = array("q")
-    ordered = notices.order_by("subject_id").values_list("subject_id", flat=True)
+    On PostgreSQL the database sorts and packs both into a bytea each (int8send: big-endian)
+    in one scan per range of 500,000 subject ids, unpacked here in native byte order: a row
+    per id through a cursor, or a COPY parsed in Python, cost about a microsecond of Python
+    each, and a scan per part cost a quarter more than one scan for both. Elsewhere the ORM
+    streams them."""
+    parts = (array("q"), array("q"))
+    ordered = notices.order_by("subject_id")
     if not _postgresql():
-        ids.extend(ordered.iterator(chunk_size=10_000))
-        return ids
-    first, last = ordered.first(), ordered.last()
+        for part, wanted in zip(parts, (Q(notified_at__lte=at), Q(notified_at__gt=at)),
+                                strict=True):
+            part.extend(ordered.filter(wanted).values_list("subject_id", flat=True)
+                        .iterator(chunk_size=10_000))
+        return parts
+    ordered_ids = ordered.values_list("subject_id", flat=True)
+    first, last = ordered_ids.first(), ordered_ids.last()
     if first is None:
-        return ids
+        return parts
     for start in range(first, last + 1, _IDS_PER_QUERY):
         sql, params = (notices.filter(subject_id__gte=start,
                                       subject_id__lt=start + _IDS_PER_QUERY)
-                       .order_by().values_list("subject_id").query.sql_with_params())
+                       .order_by().values_list("subject_id", "notified_at")
+                       .query.sql_with_params())
+        packed = "string_agg(int8send(n.subject_id), ''::bytea ORDER BY n.subject_id)"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT string_agg(int8send(n.subject_id), ''::bytea "  # noqa: S608
-                           f"ORDER BY n.subject_id) FROM ({sql}) n", params)
-            packed = cursor.fetchone()[0]
-        if packed:
-            part = array("q", bytes(packed))
-            if sys.byteorder == "little":
-                part.byteswap()
-            ids.extend(part)
-    return ids
+            cursor.execute(f"SELECT {packed} FILTER (WHERE n.notified_at <= %s), "  # noqa: S608
+                           f"{packed} FILTER (WHERE n.notified_at > %s) "
+                           f"FROM ({sql}) n", (at, at, *params))
+            packed_parts = cursor.fetchone()
+        for part, packed_ids in zip(parts, packed_parts, strict=True):
+            if packed_ids:
+                unpacked = array("q", bytes(packed_ids))
+                if sys.byteorder == "little":
+                    unpacked.byteswap()
+                part.extend(unpacked)
+    return parts
 
 
 # --- Writing subjects -------------------------------------------------------------------------

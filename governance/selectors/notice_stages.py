@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from governance.bulk import ascending_subject_ids
+from governance.bulk import ascending_subject_ids_split
 from governance.models import SubjectNotice, TransferPlan
 from governance.policy import NO_ANSWER, Decision, NoticeStage, Notified, Timing, notice_stage
 from governance.selectors.decisions import _decided, plan_inputs
@@ -67,12 +67,11 @@ def plan_notice_stages(plan: TransferPlan, *, now: datetime) -> NoticeStages:
     """Who the plan's notice reached by ``now``, per stage (see `NoticeStages`)."""
     inputs = plan_inputs(plan)
     cut = _notice_cut(inputs.timing, now)
-    reached = SubjectNotice.objects.filter(lineage=plan.lineage)
+    elapsed_ids, in_period_ids = ascending_subject_ids_split(
+        SubjectNotice.objects.filter(lineage=plan.lineage, notified_at__lte=now), cut)
     return NoticeStages(
         in_period={kind: _decided(inputs, kind, NO_ANSWER, Notified(now), now)
                    for kind in inputs.rules_by_kind},
         elapsed={kind: _decided(inputs, kind, NO_ANSWER, Notified(cut), now)
                  for kind in inputs.rules_by_kind},
-        in_period_ids=ascending_subject_ids(reached.filter(notified_at__gt=cut,
-                                                            notified_at__lte=now)),
-        elapsed_ids=ascending_subject_ids(reached.filter(notified_at__lte=cut)))
+        in_period_ids=in_period_ids, elapsed_ids=elapsed_ids)

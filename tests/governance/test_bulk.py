@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from governance.bulk import (
     EncryptedTable,
-    ascending_subject_ids,
+    ascending_subject_ids_split,
     encrypted_rows_count,
     encrypted_rows_rotate,
     id_in,
@@ -99,21 +99,25 @@ def test_an_id_in_value_selects_the_same_rows_as_the_list(outgoing_operator):
     assert list(chosen.values_list("id", flat=True)) == ids
 
 
-def test_ascending_subject_ids_are_those_of_the_notices_in_order(approved_plan,
-                                                                  outgoing_operator):
+def test_ascending_subject_ids_split_are_those_of_the_notices_in_order(approved_plan,
+                                                                        outgoing_operator):
     written = _write(outgoing_operator.operator,
-                     *({"external_id": f"M-{i}"} for i in range(6)))
+                     *({"external_id": f"M-{i}"} for i in range(8)))
     ids = sorted(written.ids.values())
     at = timezone.now() - dt.timedelta(days=1)
-    for pk in reversed(ids[:4]):
+    # Written out of order, two at the very edge (at, and a microsecond after it).
+    for pk, notified_at in ((ids[5], at + dt.timedelta(hours=1)), (ids[3], at),
+                            (ids[0], at - dt.timedelta(days=2)),
+                            (ids[4], at + dt.timedelta(microseconds=1)), (ids[1], at)):
         SubjectNotice.objects.create(lineage=approved_plan.lineage, subject_id=pk,
-                                     notified_at=at, channel="lms")
+                                     notified_at=notified_at, channel="lms")
     notices = SubjectNotice.objects.filter(lineage=approved_plan.lineage)
 
-    packed = ascending_subject_ids(notices)
+    up_to, after = ascending_subject_ids_split(notices, at)
 
-    assert packed.typecode == "q" and list(packed) == ids[:4]
-    assert list(ascending_subject_ids(notices.none())) == []
+    assert up_to.typecode == after.typecode == "q"
+    assert (list(up_to), list(after)) == ([ids[0], ids[1], ids[3]], [ids[4], ids[5]])
+    assert [list(part) for part in ascending_subject_ids_split(notices.none(), at)] == [[], []]
 
 
 def test_rotating_rewrites_every_non_empty_value_and_counts_the_rows(outgoing_operator):
