@@ -11,7 +11,9 @@ records; a token of a thousand records costs about 1.6 µs per record. Each reco
 its own row (`transfers.models.Record`: subject, kind, balance, which block) for lookups and
 uniqueness; only its values live in the block.
 
-The plaintext of a block is zlib-deflated text, one line per record, in subject id order::
+The plaintext of a block is a Zstandard frame (level 1) of text, one line per record, in
+subject id order (`block_lines` still reads the zlib streams blocks were deflated into
+before; a frame starts with Zstandard's magic number, a zlib stream never does)::
 
     <subject id> TAB <subject public id> TAB <external id> TAB <keys> TAB <fragment> TAB ...
 
@@ -36,6 +38,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
+import zstandard
 
 from governance.crypto import FRAGMENT_KEY, fragment_key_check
 
@@ -70,15 +73,27 @@ def record_encode(subject_id: int, public_id: str, external_id: str,
 
 def block_encode(records: Iterable[tuple[int, str, str, dict[str, Any]]]) -> bytes:
     """The plaintext of a block from (subject id, public id, external id, values), which the
-    caller gives in subject id order, deflated (zlib, level 1) before it is encrypted: the
-    field keys repeat on every line, so a block shrinks several times, and the token's
-    encoding, MAC, cipher and the database's storage all cost per byte."""
-    return zlib.compress(b"\n".join([record_encode(*r) for r in records]), 1)
+    caller gives in subject id order (`block_from_lines`)."""
+    return block_from_lines([record_encode(*r) for r in records])
+
+
+def block_from_lines(lines: list[bytes]) -> bytes:
+    """The plaintext of a block of stored lines (in subject id order), compressed before it
+    is encrypted: the field keys repeat on every line, so a block shrinks many times, and the
+    token's encoding, MAC, cipher and the database's storage all cost per byte. Zstandard at
+    level 1, not zlib: at a thousand records it measured a third of zlib's size and a
+    quarter of its time to inflate, the step a release takes for every block."""
+    return zstandard.compress(b"\n".join(lines), 1)
+
+
+_ZSTANDARD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def block_lines(plaintext: bytes) -> list[bytes]:
     """The records of a block, one line each (see the module docstring)."""
-    return zlib.decompress(plaintext).split(b"\n")
+    if plaintext[:4] == _ZSTANDARD_MAGIC:
+        return zstandard.decompress(plaintext).split(b"\n")
+    return zlib.decompress(plaintext).split(b"\n")  # a block stored before Zstandard
 
 
 def block_records(plaintext: bytes) -> Iterator[BlockRecord]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
+
 import orjson
 import pytest
 
 from transfers.blocks import (
     FieldPick,
     block_encode,
+    block_from_lines,
     block_lines,
     fragment_value_at,
     line_subject_id,
@@ -56,3 +59,18 @@ def test_a_line_tells_its_subject_id_without_splitting():
 def test_a_record_without_fields_has_no_keys():
     columns = stored_columns(_stored(values={}))
     assert stored_keys(columns[3]) == []
+
+
+def test_a_block_is_a_zstandard_frame_of_its_lines_and_reads_back():
+    records = [(7, "p7", "U-7", VALUES), (9, "p9", "U-9", {"user.name": "둘"})]
+    plaintext = block_encode(records)
+    assert plaintext.startswith(b"\x28\xb5\x2f\xfd")  # Zstandard's magic number
+    lines = block_lines(plaintext)
+    assert [line_subject_id(line) for line in lines] == [7, 9]
+    assert block_lines(block_from_lines(lines)) == lines
+
+
+def test_a_block_stored_before_zstandard_still_reads():
+    lines = block_lines(block_encode([(7, "p7", "U-7", VALUES), (9, "p9", "U-9", {})]))
+    deflated = zlib.compress(b"\n".join(lines), 1)  # how blocks were stored until 2026-12
+    assert block_lines(deflated) == lines

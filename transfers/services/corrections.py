@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zlib
 from collections import Counter
 from typing import Any
 
@@ -25,7 +24,14 @@ from django.utils import timezone
 
 from audit.services import audit_event
 from governance.models import DataSubject, TransferPlan
-from transfers.blocks import block_lines
+from transfers.blocks import (
+    KEYS,
+    block_from_lines,
+    block_lines,
+    line_subject_id,
+    stored_columns,
+    stored_keys,
+)
 from transfers.models import ApplyReport, Correction, Record, RecordBlock, Release, UploadBatch
 from transfers.selectors import releases_carried
 from transfers.services.acknowledgements import NONCE, ack_window
@@ -172,19 +178,18 @@ def records_replace(plan: TransferPlan, subject_ids: set[int]) -> None:
             pk__in={block_id for _pk, block_id, *_ in old}):
         kept = []
         for line in block_lines(bytes(block.records)):
-            head = line.split(b"\t", 4)
-            if int(head[0]) in subject_ids:
-                keys = head[3].decode().split(",") if head[3] else []
-                forget[block.batch_id]["fields"].update(keys)
+            if line_subject_id(line) in subject_ids:
+                forget[block.batch_id]["fields"].update(
+                    stored_keys(stored_columns(line)[KEYS]))
             else:
                 kept.append(line)
         if not kept:
             block.delete()
             continue
-        block.records = zlib.compress(b"\n".join(kept), 1)
+        block.records = block_from_lines(kept)
         block.record_count = len(kept)
-        block.first_subject_id = int(kept[0].split(b"\t", 1)[0])
-        block.last_subject_id = int(kept[-1].split(b"\t", 1)[0])
+        block.first_subject_id = line_subject_id(kept[0])
+        block.last_subject_id = line_subject_id(kept[-1])
         block.save(update_fields=["records", "record_count", "first_subject_id",
                                   "last_subject_id"])
     for batch in UploadBatch.objects.select_for_update().filter(pk__in=list(forget)):
