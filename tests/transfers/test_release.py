@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from audit.signing import service_public_key_bytes
 from governance.models import EntrustmentRecord, ProvisionRecord
 from governance.services import subject_consent_state_set
-from tests.transfers.reader import read_release_api, read_release_dir
+from tests.transfers.reader import open_chunk, read_release_api, read_release_dir
 from transfers import synthetic
 from transfers.models import Release
 from transfers.selectors import release_subjects
@@ -257,3 +257,48 @@ def test_batches_of_interleaved_subjects_are_released_once_each_in_subject_order
     assert [r["external_id"] for r in records] == by_id == [r["external_id"] for r in rows]
     assert all(set(r["fields"]) == MERCHANT_ALLOWED for r in records)
     assert manifest["counts"]["records"] == 6 and len(manifest["chunks"]) == 2
+
+
+def test_each_chunks_release_groups_name_exactly_the_subjects_and_fields_of_its_lines(
+        incoming_operator, approved_plan, uploaded, settings):
+    """Chunks of 7 lines over 20 subjects in four shapes that interleave (merchants who
+    agreed or not, users who objected or not): the groups of each chunk, which later releases
+    and the deletion search read instead of the chunks, hold that chunk's subjects and the
+    fields their lines carry, and no other (an objector's line carries only the city's
+    entrusted fields)."""
+    import json
+
+    from governance.models import DataSubject
+    from transfers.models import ReleaseGroup
+
+    settings.TRANSFERS_RELEASE_CHUNK_RECORDS = 7
+    subjects = {s.external_id: s for s in DataSubject.objects.all()}
+    for n in (2, 3, 5, 8):
+        subject_consent_state_set(plan=approved_plan, subject=subjects[f"M-{n:07d}"],
+                                  fields_granted=["merchant.email"])
+    for n in (1, 4, 9):
+        subject_consent_state_set(plan=approved_plan, subject=subjects[f"U-{n:07d}"],
+                                  objected=True)
+
+    release = _release(approved_plan)
+
+    manifest = json.loads(bytes(release.manifest))
+    path = release_path(release)
+    by_public_id = {str(s.public_id): s.pk for s in subjects.values()}
+    field_sets = set()
+    for number, chunk in enumerate(manifest["chunks"], start=1):
+        plain = open_chunk((path / chunk["file"]).read_bytes(),
+                           incoming_operator.hpke_private_key,
+                           base64.b64decode(chunk["info"]))
+        lines = [json.loads(line) for line in plain.splitlines()]
+        carried = {by_public_id[line["subject"]]: sorted(line["fields"]) for line in lines}
+        grouped = {}
+        for group in ReleaseGroup.objects.filter(release=release, chunk=number):
+            ids = list(ReleaseGroup.unpack_ids(group.subject_ids))
+            assert ids == sorted(ids) and group.subject_count == len(ids)
+            assert (group.first_subject_id, group.last_subject_id) == (ids[0], ids[-1])
+            grouped.update(dict.fromkeys(ids, sorted(group.fields)))
+        assert grouped == carried
+        field_sets.update(tuple(fields) for fields in carried.values())
+    assert [c["records"] for c in manifest["chunks"]] == [7, 7, 6]
+    assert len(field_sets) == 4  # the four shapes, interleaved in subject order
