@@ -8,12 +8,12 @@ class SettlementConfig(AppConfig):
 
     def ready(self) -> None:
         # A refunded user (or one whose refund is open) never moves, whatever the policy says
-        # of its fields: the release path asks this app which subjects to withhold.
+        # of its fields: the release path and the plan's summary ask this app who they are.
+        from governance.selectors import withholding_register
         from settlement.selectors import refund_withheld_subject_ids
-        from transfers.services.release_lines import RELEASE_WITHHOLD
 
-        if refund_withheld_subject_ids not in RELEASE_WITHHOLD:
-            RELEASE_WITHHOLD.append(refund_withheld_subject_ids)
+        withholding_register(reason="환불 (refunded instead of moved)",
+                             subject_ids=refund_withheld_subject_ids)
         # The co-signed settlement statements travel in the commission's audit bundle.
         from audit.export import BUNDLE_ATTACHMENTS
         from settlement.bundle import statement_bundle_files

@@ -19,7 +19,7 @@ from transfers.validation import BALANCE_FIELD
 
 def refund_withheld_subject_ids(plan: TransferPlan) -> set[int]:
     """The subjects of ``plan``'s lineage with a refund case, open or refunded: they never
-    move (the release path skips them, `transfers.services.release_lines.RELEASE_WITHHOLD`)."""
+    move (registered in `governance.selectors.withheld`: the release path skips them)."""
     return set(RefundCase.objects.filter(lineage=plan.lineage)
                .values_list("subject_id", flat=True))
 

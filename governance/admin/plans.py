@@ -124,7 +124,9 @@ class TransferPlanAdmin(admin.ModelAdmin):
             "title": f"항목별 이전 현황 — {plan}", "now": now,
             "rows": [{"row": r, "basis": FieldRule.Basis(r.basis).label,
                       "reasons": [(EXPLANATIONS[reason], n) for reason, n in
-                                  r.waiting_by_reason()]} for r in rows],
+                                  r.waiting_by_reason()],
+                      # A list: a template looking up ``items`` on a Counter gets 0.
+                      "withheld": sorted(r.withheld.items())} for r in rows],
             "reasons": [(r.value, EXPLANATIONS[r]) for r in Reason],
             **plan_review_context(plan),
         }

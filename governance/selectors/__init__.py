@@ -7,6 +7,7 @@
 - `decisions`: the policy decisions for a whole plan (`plan_decisions`) and their summary.
 - `notice_stages`: who a plan's notice reached, per stage, without a row per subject.
 - `privacy_page`: the public privacy page as it stands now.
+- `withheld`: subjects who never move whatever the policy says (registered by other apps).
 
 Every name is re-exported here: import from `governance.selectors`.
 """
@@ -46,9 +47,17 @@ from governance.selectors.plans import (
 )
 from governance.selectors.privacy_page import privacy_page_current
 from governance.selectors.subjects import subject_notified, subjects_by_external_id, subjects_known
+from governance.selectors.withheld import (
+    SUBJECTS_WITHHELD,
+    Withholding,
+    plan_withheld,
+    withholding_register,
+)
 
 __all__ = [
+    "SUBJECTS_WITHHELD",
     "TERM_LABELS",
+    "Withholding",
     "ConsentCarry",
     "FieldSummary",
     "NoticeStages",
@@ -75,9 +84,11 @@ __all__ = [
     "plan_role_checks",
     "plan_roles",
     "plan_rules",
+    "plan_withheld",
     "plan_versions",
     "privacy_page_current",
     "subject_notified",
     "subjects_by_external_id",
     "subjects_known",
+    "withholding_register",
 ]

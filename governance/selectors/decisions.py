@@ -14,7 +14,7 @@ import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
@@ -44,6 +44,7 @@ from governance.selectors.plans import (
     plan_parties,
     plan_rules,
 )
+from governance.selectors.withheld import plan_withheld
 
 # --- Decisions for a whole plan -----------------------------------------------------------
 
@@ -274,12 +275,16 @@ def _key_set(raw: str | None) -> frozenset[str]:
 
 @dataclass
 class FieldSummary:
+    """One field of a plan: its subjects' decisions counted by reason, and apart from them
+    the subjects of its kind who never move whatever the policy says (`withheld`: by why)."""
+
     field_key: str
     label: str
     subject_kind: str
     basis: str
     disputed: bool
     counts: Counter
+    withheld: Counter = field(default_factory=Counter)
 
     @property
     def allowed(self) -> int:
@@ -295,14 +300,20 @@ class FieldSummary:
 
 
 def plan_decision_summary(plan: TransferPlan, *, now: datetime) -> list[FieldSummary]:
-    """Per field of the plan: how many subjects may move now, how many wait and why.
+    """Per field of the plan: how many subjects may move now, how many wait and why, and how
+    many never move whatever the policy says (`governance.selectors.withheld`).
 
     Counts decisions per input shape first, so the per-field tally is done once per shape
     instead of once per subject.
     """
+    withheld = plan_withheld(plan)
     shapes: Counter = Counter()
+    withheld_kinds: Counter = Counter()  # (kind, why) -> subjects
     by_id: dict[int, Mapping[str, Decision]] = {}
-    for _subject, decisions in plan_decisions(plan, now=now):
+    for subject, decisions in plan_decisions(plan, now=now):
+        if subject.id in withheld:
+            withheld_kinds[subject.kind, withheld[subject.id]] += 1
+            continue
         shapes[id(decisions)] += 1
         by_id[id(decisions)] = decisions
     disputed = field_disputed_ids()
@@ -313,4 +324,8 @@ def plan_decision_summary(plan: TransferPlan, *, now: datetime) -> list[FieldSum
     for shape_id, n in shapes.items():
         for field_key, decision in by_id[shape_id].items():
             summaries[field_key].counts[decision.reason.value] += n
+    for summary in summaries.values():
+        for (kind, why), n in withheld_kinds.items():
+            if kind == summary.subject_kind:
+                summary.withheld[why] += n
     return list(summaries.values())

@@ -228,3 +228,32 @@ def test_a_user_with_a_refund_case_never_moves(approved_plan, users):
     assert {u.pk for u in users[2:]} <= carried
     manifest = json.loads(bytes(release.manifest))
     assert manifest["control_totals"]["certificate_balance_sum"] == 3_000 + 4_000 + 5_000 + 6_000
+
+
+def test_the_plan_summary_counts_a_refunded_user_apart_not_as_movable(
+        approved_plan, users, client, officer):
+    """An objector's city fields (issuance records) may move by policy; a refund case takes
+    the user out of the move altogether, and the officer's summary says so."""
+    from django.urls import reverse
+
+    from governance.selectors import plan_decision_summary
+    from tests.staff import login_verified
+
+    object_to(approved_plan, users[3])
+    refund_for(approved_plan, users[0])
+    refund_for(approved_plan, users[1])
+
+    summary = {s.field_key: s for s in plan_decision_summary(approved_plan,
+                                                             now=timezone.now())}
+
+    records = summary["user.issuance_records"]
+    assert records.allowed == 4 and records.waiting == 0  # users[3], an objector, moves them
+    assert records.withheld == {"환불 (refunded instead of moved)": 2}
+    assert summary["user.name"].allowed == 3 and summary["user.name"].waiting == 1
+    assert summary["merchant.shop_name"].allowed == 2 and not summary["merchant.shop_name"].withheld
+    login_verified(client, officer)
+    html = client.get(reverse("admin:governance_transferplan_summary",
+                              args=[approved_plan.pk])).content.decode()
+    row = html.split('data-field="user.issuance_records"')[1].split("</tr>")[0]
+    assert '<td class="allowed">4</td>' in row
+    assert '<td class="withheld">환불 (refunded instead of moved): 2</td>' in row

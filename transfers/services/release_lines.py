@@ -9,7 +9,7 @@ import heapq
 import itertools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from governance.models import TransferPlan
@@ -18,6 +18,7 @@ from governance.selectors import (
     plan_decisions,
     plan_default_decisions,
     plan_notice_stages,
+    plan_withheld,
 )
 from transfers.blocks import (
     COLUMN_SEPARATOR,
@@ -68,19 +69,6 @@ def _previously_released(plan: TransferPlan, release: Release
     earlier = (Release.objects.filter(plan__lineage=plan.lineage, status=Release.Status.READY)
                .exclude(pk=release.pk).order_by("pk").values_list("pk", flat=True))
     return heapq.merge(*(release_subjects(pk) for pk in earlier), key=operator.itemgetter(0))
-
-
-# Subjects that never move whatever the policy says of their fields (a user refunded
-# instead: settlement registers its selector here from its AppConfig.ready, so transfers
-# imports nothing above it). Each hook takes the plan and returns a set of subject ids.
-RELEASE_WITHHOLD: list[Callable[[TransferPlan], set[int]]] = []
-
-
-def _withheld(plan: TransferPlan) -> set[int]:
-    withheld: set[int] = set()
-    for hook in RELEASE_WITHHOLD:
-        withheld |= hook(plan)
-    return withheld
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -307,7 +295,7 @@ def release_lines(release: Release, tally: Tally, shapes: ReleaseShapes
     answered = _Answered(plan_decisions(plan, now=release.as_of, answered_only=True))
     previous = _Previous(_previously_released(plan, release))
     first_release = previous.next is None
-    withheld = _withheld(plan)
+    withheld = plan_withheld(plan)  # never move, whatever the policy says
     # Corrected records go again although an earlier release carried the subject.
     corrected = corrected_awaiting_release(plan)
     tables = shapes.by_id  # looked up per line: the bound dict, not a method call
