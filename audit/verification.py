@@ -73,6 +73,9 @@ def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
             raise AuditLogCorrupt(f"checkpoint {size}: its columns differ from its signed note",
                                   checkpoint_size=size)
 
+    # Read before the entries: sealing goes on while a live log is verified, so the state
+    # read after them may count more (see `_check_state`).
+    size_before = _state_size()
     frontier = Frontier()
     pending = [(size, bytes.fromhex(root)) for size, root, _ in checkpoints]
     pending.reverse()  # pop() from the end gives the smallest size
@@ -127,24 +130,36 @@ def audit_log_verify(*, on_progress: Callable[[int], None] | None = None,
         raise AuditLogCorrupt(
             f"checkpoint {size} covers entries up to {size - 1}, but the log ends at "
             f"{frontier.size - 1}: entries were removed", checkpoint_size=size)
-    _check_state(frontier.size, has_checkpoints=bool(checkpoints))
+    _check_state(frontier.size, size_before=size_before, has_checkpoints=bool(checkpoints))
     unsealed = _check_sealing_keeps_up(max_unsealed_seconds, now or timezone.now())
     return VerifyReport(entries=frontier.size, checkpoints=len(checkpoints),
                         unsealed=unsealed, root_hash=frontier.root().hex())
 
 
-def _check_state(entries: int, *, has_checkpoints: bool) -> None:
+def _state_size() -> int | None:
     state = LogState.objects.filter(pk=LogState.SINGLETON_ID).first()
-    if state is None:
+    return None if state is None else state.size
+
+
+def _check_state(entries: int, *, size_before: int | None, has_checkpoints: bool) -> None:
+    """The sealed entries read must be those the log state counts. Entries and state change
+    together (one sealing transaction) and only grow, so a log sealed further while it was
+    read holds at least what the state counted before the read and at most what it counts
+    after; anything else is entries removed, or added without sealing."""
+    size_after = _state_size()
+    if size_after is None:
         if entries or has_checkpoints:
             # The sealer refuses to run without it (audit.sealing.LogStateLost).
             raise AuditLogCorrupt(f"the log state row is missing, but the table holds "
                                   f"{entries} sealed entries: sealing has stopped",
                                   seq=entries)
         return
-    if state.size != entries:
-        raise AuditLogCorrupt(f"the log state says {state.size} entries, the table holds "
-                              f"{entries}", seq=min(state.size, entries))
+    if entries > size_after:
+        raise AuditLogCorrupt(f"the log state says {size_after} entries, the table holds "
+                              f"{entries}", seq=size_after)
+    if size_before is not None and entries < size_before:
+        raise AuditLogCorrupt(f"the log state said {size_before} entries when verification "
+                              f"began, the table holds {entries}", seq=entries)
 
 
 def _check_sealing_keeps_up(max_unsealed_seconds: float | None, now: datetime) -> int:

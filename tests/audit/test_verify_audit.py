@@ -174,3 +174,52 @@ def test_a_missing_log_state_row_is_named(sealed_log):
     with pytest.raises(CommandError, match=f"the log state row is missing, but the table "
                                            f"holds {sealed_log} sealed entries"):
         call_command("verify_audit")
+
+
+def test_a_log_sealed_further_while_it_is_read_still_verifies(sealed_log, monkeypatch):
+    """The commission verifies a live log: events sealed after the entries were read make
+    the state count more than was read, which is not a fault."""
+    from audit import verification
+    from audit.sealing import audit_log_seal
+
+    from .conftest import record
+
+    streamed = verification.sealed_entries
+
+    def stream_then_seal_more(chunk_size):
+        yield from streamed(chunk_size)
+        record(3, start=200)
+        audit_log_seal()
+
+    monkeypatch.setattr(verification, "sealed_entries", stream_then_seal_more)
+
+    report = verification.audit_log_verify()
+
+    assert report.entries == sealed_log
+    assert AuditEvent.objects.filter(seq__isnull=False).count() == sealed_log + 3
+
+
+def test_entries_after_the_last_checkpoint_missing_from_the_read_are_caught(
+        sealed_log, settings, monkeypatch):
+    """Entries sealed after the last checkpoint are in no signed root: the state counted
+    before the read still says they exist."""
+    from audit import verification
+    from audit.sealing import audit_log_seal
+
+    from .conftest import record
+
+    settings.AUDIT_CHECKPOINT_INTERVAL = 3600  # the next sealing signs no checkpoint
+    record(2, start=300)
+    audit_log_seal()
+    assert Checkpoint.objects.order_by("-size").first().size == sealed_log
+    streamed = verification.sealed_entries
+
+    def stream_all_but_the_last(chunk_size):
+        yield from list(streamed(chunk_size))[:-1]
+
+    monkeypatch.setattr(verification, "sealed_entries", stream_all_but_the_last)
+
+    with pytest.raises(verification.AuditLogCorrupt,
+                       match=f"said {sealed_log + 2} entries when verification began, the "
+                             f"table holds {sealed_log + 1}"):
+        verification.audit_log_verify()
