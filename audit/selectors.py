@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,11 +75,13 @@ def latest_witnessed_checkpoint() -> dict | None:
             "witnesses": names}
 
 
-def witnessed_checkpoint_covering(*, target_type: str, target_id: str,
+def witnessed_checkpoint_covering(*, targets: Sequence[tuple[str, str]],
                                   **details: str) -> dict | None:
     """The first checkpoint co-signed by a configured witness (with its configured key) that
-    covers every event recorded on ``target_type``/``target_id`` whose details hold
-    ``details`` (e.g. ``receipt=<id>``): ``{"size", "root_hash", "witnesses"}`` as
+    covers every event recorded on any of ``targets`` (``(target_type, target_id)`` pairs:
+    events of different ages may name one thing differently, the log being append-only)
+    whose details hold ``details`` (e.g. ``receipt=<id>``): ``{"size", "root_hash",
+    "witnesses"}`` as
     latest_witnessed_checkpoint gives it. None while there is no such event, one of them
     is not sealed yet, or no witness has co-signed a checkpoint past it.
 
@@ -89,8 +92,11 @@ def witnessed_checkpoint_covering(*, target_type: str, target_id: str,
     keys = _configured_key_ids()
     if not keys:
         return None
-    events = AuditEvent.objects.filter(target_type=target_type, target_id=target_id,
-                                       **{f"details__{k}": v for k, v in details.items()})
+    named = models.Q()
+    for target_type, target_id in targets:
+        named |= models.Q(target_type=target_type, target_id=target_id)
+    events = AuditEvent.objects.filter(named, **{f"details__{k}": v
+                                                 for k, v in details.items()})
     seqs = list(events.values_list("seq", flat=True))
     if not seqs or None in seqs:
         return None

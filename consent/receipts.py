@@ -283,9 +283,12 @@ def _audit_checkpoint(record: ConsentRecord) -> dict | None:
 
     if not record.request_id:
         return None
-    return witnessed_checkpoint_covering(target_type="consent.consentrequest",
-                                         target_id=str(record.request_id),
-                                         receipt=str(record.receipt_id))
+    # Events recorded before 2026-12-01 named the request ("consent_request", its public
+    # id); the log is append-only, so an earlier record's event keeps that name.
+    return witnessed_checkpoint_covering(
+        targets=[("consent.consentrequest", str(record.request_id)),
+                 ("consent_request", str(record.request.public_id))],
+        receipt=str(record.receipt_id))
 
 
 def receipt_build(record: ConsentRecord) -> dict:

@@ -78,7 +78,7 @@ def test_the_checkpoint_covering_an_event_is_the_first_witnessed_past_it_and_sta
     from audit.selectors import witnessed_checkpoint_covering
 
     def covering(receipt):
-        return witnessed_checkpoint_covering(target_type="consent_request", target_id="req-1",
+        return witnessed_checkpoint_covering(targets=[("consent_request", "req-1")],
                                              receipt=receipt)
 
     assert covering("r-1") is None  # no such event
@@ -114,5 +114,5 @@ def test_no_checkpoint_covers_an_event_not_sealed_yet(commission_witness, settin
     settings.AUDIT_SEAL_INLINE = False
     with mock.patch("audit.tasks.seal_audit_log.apply_async"):
         _consent_event("r-3")
-    assert witnessed_checkpoint_covering(target_type="consent_request", target_id="req-1",
+    assert witnessed_checkpoint_covering(targets=[("consent_request", "req-1")],
                                          receipt="r-3") is None
