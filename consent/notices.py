@@ -33,8 +33,8 @@ from django.utils import timezone
 
 from consent.models import Notice
 from core.cache import memoize
+from core.korean import josa
 from governance.models import DataSubject, FieldRule, TransferPlan
-from governance.privacy import josa
 from governance.selectors.consent_page import plan_for_page
 
 Basis = FieldRule.Basis

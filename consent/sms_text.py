@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from core.korean import josa
+
 SMS_BYTES = 90
 LMS_BYTES = 2000
 CARRIER_ENCODING = "cp949"
@@ -135,7 +137,8 @@ def notice_text(*, facts: NoticeFacts, url: str, reminder: bool = False) -> str:
     lines = [
         "[서울사랑상품권] 개인정보 이전 " + ("재안내" if reminder else "안내")
         + " (개인정보 보호법 제27조)",
-        f"운영사 변경에 따라 현재 운영사 {facts.source}이(가) 보유한 {facts.subject_noun}의 "
+        f"운영사 변경에 따라 현재 운영사 {josa(facts.source, '이', '가')} 보유한 "
+        f"{facts.subject_noun}의 "
         "개인정보가 아래와 같이 새 운영사로 이전됩니다.",
         *([f"(개인정보처리자: {facts.controller}. 두 운영사는 {facts.controller}의 위탁을 받아 "
            "처리하는 수탁자입니다.)"] if facts.controller else []),

@@ -26,6 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_event
+from core.korean import josa
 from governance.models import (
     DataSubject,
     Field,
@@ -72,17 +73,6 @@ def _published_plans() -> list[TransferPlan]:
                                  "subcontractor").order_by("created_at", "version")):
         newest[plan.lineage] = plan
     return list(newest.values())
-
-
-def josa(word: str, with_final: str, without_final: str) -> str:
-    """``word`` with the particle its last syllable takes ("서울특별시" + 는, "진흥원" + 이):
-    a public page in Korean reads "서울특별시는", not "서울특별시은(는)". A word that does
-    not end in a Hangul syllable keeps both forms."""
-    last = word.rstrip()[-1:] if word.strip() else ""
-    if not ("\uac00" <= last <= "\ud7a3"):
-        return f"{word}{with_final}({without_final})"
-    has_final = (ord(last) - 0xAC00) % 28 != 0
-    return word + (with_final if has_final else without_final)
 
 
 def _when(value) -> str:

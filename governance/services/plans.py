@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_event
+from core.korean import josa
 from governance.models import Field, FieldOwnership, FieldRule, Operator, TransferPlan
 from governance.services.common import (
     Actor,
@@ -42,9 +43,10 @@ PLAN_EDITABLE_FIELDS = (
 
 def _require_editable(plan: TransferPlan) -> None:
     if plan.status not in TransferPlan.EDITABLE:
+        quoted = f"'{plan}'"
         raise PlanFrozen(
-            f"'{plan}'은(는) {plan.get_status_display()} 상태라 수정할 수 없습니다. 새 버전을 "
-            "만드세요. (Only a draft can change: create a new version.)")
+            f"{josa(quoted, '은', '는')} {plan.get_status_display()} 상태라 수정할 수 "
+            "없습니다. 새 버전을 만드세요. (Only a draft can change: create a new version.)")
 
 
 def _require_distinct_parties(plan: TransferPlan) -> None:
@@ -148,9 +150,10 @@ def _transition(plan: TransferPlan, *, by: Actor, frm: tuple[str, ...], to: str,
             raise TwoPersonRuleViolation(
                 "승인 요청자 본인은 승인할 수 없습니다. 다른 담당자가 승인해야 합니다. "
                 "(The officer who submitted a plan cannot approve it.)")
+        quoted = f"'{current}'"
         raise InvalidTransition(
-            f"'{current}'은(는) {current.get_status_display()} 상태라 이 작업을 할 수 없습니다. "
-            f"(cannot go from {current.status} to {to})")
+            f"{josa(quoted, '은', '는')} {current.get_status_display()} 상태라 이 작업을 할 "
+            f"수 없습니다. (cannot go from {current.status} to {to})")
     plan.refresh_from_db()
     audit_event(by=acting(by), action=action, target=plan,
                 details={"version": plan.version, "lineage": str(plan.lineage),
@@ -163,7 +166,8 @@ def _require_officer(by: Actor, what: str, error: type[GovernanceError] = Govern
     officer = user_of(by)
     if officer is None or not officer.is_active or \
             not officer.has_perm("governance.change_transferplan"):
-        raise error(f"{what}은(는) 개인정보 담당자만 할 수 있습니다. (only a privacy officer)")
+        raise error(f"{josa(what, '은', '는')} 개인정보 담당자만 할 수 있습니다. "
+                    "(only a privacy officer)")
     return officer
 
 

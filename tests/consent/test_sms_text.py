@@ -39,3 +39,20 @@ def test_the_stored_body_has_the_token_masked():
     stored = redact(sms_body(url=URL), token)
     assert token not in stored
     assert "[링크]" in stored
+
+
+@pytest.mark.parametrize("source, reads", [
+    ("한국간편결제진흥원", "현재 운영사 한국간편결제진흥원이 보유한"),
+    ("비즈플레이", "현재 운영사 비즈플레이가 보유한"),
+])
+def test_the_notice_lms_names_the_source_with_the_particle_it_takes(source, reads):
+    import datetime as dt
+
+    from consent.sms_text import NoticeFacts, notice_text
+
+    facts = NoticeFacts(recipient="신한카드 컨소시엄", recipient_contact="", source=source,
+                        subject_noun="이용자님", items=("이름",), period_days=30,
+                        cutover_at=dt.datetime(2026, 12, 20, tzinfo=dt.UTC),
+                        call_centre="1600-0000")
+    text = notice_text(facts=facts, url="https://example.test/c/x")
+    assert reads in text and "이(가)" not in text

@@ -119,9 +119,12 @@ def test_the_page_reads_as_korean_a_citizen_would_read(client, approved_plan, ci
     ("신한카드 컨소시엄", ("이", "가"), "신한카드 컨소시엄이"),
     ("비즈플레이", ("이", "가"), "비즈플레이가"),
     ("KEPF", ("은", "는"), "KEPF은(는)"),
+    ("'서울사랑상품권 이전'", ("은", "는"), "'서울사랑상품권 이전'은"),
+    ("「비즈플레이」", ("이", "가"), "「비즈플레이」가"),
+    ("", ("이", "가"), "이(가)"),
 ])
 def test_a_particle_follows_the_last_syllable(word, pair, expected):
-    from governance.privacy import josa
+    from core.korean import josa
 
     assert josa(word, *pair) == expected
 
