@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -210,7 +211,7 @@ class ReleaseAdmin(NoEditAdmin):
 
     def reconciliation_view(self, request: HttpRequest, plan_id: int):
         if not self.has_view_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         plan = get_object_or_404(TransferPlan, pk=plan_id)
         rows = plan_reconciliation(plan)
         rejections = [(b.batch_id, r) for b in UploadBatch.objects.filter(upload__plan=plan)

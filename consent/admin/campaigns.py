@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -159,7 +160,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def funnel_view(self, request: HttpRequest, pk: int):
         campaign = self.get_object(request, str(pk))
-        if campaign is None or not self.has_view_permission(request, campaign):
+        if campaign is not None and not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        if campaign is None:
             self.message_user(request, "캠페인을 찾을 수 없습니다.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:consent_campaign_changelist"))
         funnel = campaign_services.campaign_funnel(campaign=campaign)

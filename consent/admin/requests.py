@@ -11,6 +11,7 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -223,8 +224,7 @@ class ConsentRequestAdmin(AccessLoggedAdmin, NoEditAdmin):
 
     def unreached_export_view(self, request: HttpRequest):
         if not self.has_view_permission(request):
-            self.message_user(request, "내보낼 권한이 없습니다.", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         may_include_phone = self.may_include_phone(request)
         initial = {"plan": request.GET.get("plan")} if request.GET.get("plan") else {}
         form = UnreachedExportForm(request.POST or None, initial=initial,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -114,7 +115,9 @@ class TransferPlanAdmin(admin.ModelAdmin):
 
     def summary_view(self, request: HttpRequest, pk: int):
         plan = self.get_object(request, str(pk))
-        if plan is None or not self.has_view_permission(request, plan):
+        if plan is not None and not self.has_view_permission(request, plan):
+            raise PermissionDenied
+        if plan is None:
             self.message_user(request, "계획을 찾을 수 없습니다.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:governance_transferplan_changelist"))
         now = timezone.now()

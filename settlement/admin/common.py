@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -17,8 +18,8 @@ from transfers.services import TransferError
 
 
 class SettlementAdmin(NoEditAdmin):
-    """What the settlement admins share: their own pages in the admin's frame, and the
-    officer who may not view them sent back to the index."""
+    """What the settlement admins share: their own pages in the admin's frame, refused (403)
+    to a staff account that may not view them, as the admin's own pages are."""
 
     def page(self, request: HttpRequest, template: str, title: str, **context
              ) -> TemplateResponse:
@@ -26,10 +27,9 @@ class SettlementAdmin(NoEditAdmin):
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
             **context})
 
-    def view_refused(self, request: HttpRequest) -> HttpResponseRedirect | None:
-        if self.has_view_permission(request):
-            return None
-        return HttpResponseRedirect(reverse("admin:index"))
+    def view_required(self, request: HttpRequest) -> None:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
 
 
 def short_id_column(description: str):

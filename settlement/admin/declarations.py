@@ -88,8 +88,7 @@ class PartyDeclarationAdmin(SettlementAdmin):
                          "서명된 신고 합계 등록 (a party's signed declaration)", form=form)
 
     def report_view(self, request: HttpRequest, plan_id: int):
-        if refused := self.view_refused(request):
-            return refused
+        self.view_required(request)
         plan = get_object_or_404(TransferPlan, pk=plan_id)
         return self.page(request, "admin/settlement/declarations.html", f"기관별 합계 — {plan}",
                          plan=plan, report=declarations_side_by_side(plan),
@@ -123,8 +122,7 @@ class BalanceListAdmin(SettlementAdmin):
     def report_view(self, request: HttpRequest, list_id: int):
         """The subjects that differ, as CSV; a download of external ids, so it asks why and
         writes the access log (officers.access), like every export."""
-        if refused := self.view_refused(request):
-            return refused
+        self.view_required(request)
         balance_list = get_object_or_404(BalanceList, pk=list_id)
         form = DownloadReasonForm(request.POST or None)
         reason = ""

@@ -125,8 +125,7 @@ class RefundCaseAdmin(AccessLoggedAdmin, SettlementAdmin):
 
     def disposition_view(self, request: HttpRequest, plan_id: int):
         """Where every won of the plan's accepted balance is (aggregates only)."""
-        if refused := self.view_refused(request):
-            return refused
+        self.view_required(request)
         plan = get_object_or_404(TransferPlan, pk=plan_id)
         disposition = plan_disposition(plan)
         return self.page(request, "admin/settlement/disposition.html",

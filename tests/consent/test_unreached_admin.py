@@ -149,8 +149,8 @@ def test_no_one_outside_the_staff_reaches_the_export(client, reach, approved_pla
 
 
 def test_a_staff_member_without_a_role_exports_no_one(client, clerk, reach, approved_plan):
-    """Choi logs in with both factors but holds neither role: the export sends her back to
-    the admin's front page with no file, and nothing is recorded as exported."""
+    """Choi logs in with both factors but holds neither role: the export is refused (403, as
+    the admin's own pages refuse her) with no file, and nothing is recorded as exported."""
     _campaign, people = reach
     login_verified(client, clerk)
 
@@ -158,7 +158,7 @@ def test_a_staff_member_without_a_role_exports_no_one(client, clerk, reach, appr
     response = _export(client, approved_plan, reason="대체 고지 발송 준비", with_phone="on")
 
     for refused in (form, response):
-        assert refused.status_code == 302 and refused["Location"] == reverse("admin:index")
+        assert refused.status_code == 403
         assert not refused.get("Content-Type", "").startswith("text/csv")
         assert people["missed"].external_id.encode() not in refused.content
     assert not AuditEvent.objects.filter(action="notice.unreached_exported").exists()

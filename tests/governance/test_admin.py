@@ -245,7 +245,7 @@ def test_a_staff_member_without_a_role_sees_no_plan_and_cannot_approve_one(
     changelist = client.get(reverse(CHANGELIST))
     change = client.get(reverse("admin:governance_transferplan_change", args=[submitted_plan.pk]))
     summary = client.get(reverse("admin:governance_transferplan_summary",
-                                 args=[submitted_plan.pk]), follow=True)
+                                 args=[submitted_plan.pk]))
     subjects = client.get(reverse("admin:governance_datasubject_changelist"))
     approval = client.post(reverse(CHANGELIST), {
         "action": "approve_plans", helpers.ACTION_CHECKBOX_NAME: [str(submitted_plan.pk)]})

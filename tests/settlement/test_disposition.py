@@ -272,14 +272,14 @@ def test_a_rehearsals_incremental_releases_all_count_as_moved(approved_plan):
     assert [r.released.won for r in d.releases] == [6_000, 15_000]
 
 
-def test_a_staff_member_without_a_role_is_sent_back_from_the_disposition_report(
+def test_a_staff_member_without_a_role_is_refused_the_disposition_report(
         client, clerk, mixed):
     """Choi logs in with both factors but holds neither role: the report of where every won
-    went sends her back to the admin's front page, with no amount shown."""
+    went is refused (403, as the admin's own pages refuse her), with no amount shown."""
     plan, _release = mixed
     login_verified(client, clerk)
 
     report = client.get(f"/admin/settlement/refundcase/disposition/{plan.pk}/")
 
-    assert report.status_code == 302 and report["Location"] == "/admin/"
+    assert report.status_code == 403
     assert b"15,000" not in report.content and b"disposition-chart" not in report.content
