@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from cryptography.fernet import Fernet
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
@@ -136,7 +137,8 @@ def production_staff_logins_are_protected(app_configs, **kwargs) -> list[Error]:
     errors = []
     for check_id, (app, middleware, backend, why) in _LOGIN_PROTECTION.items():
         missing = [name for name, present in (
-            (f"'{app}' in INSTALLED_APPS", app in settings.INSTALLED_APPS),
+            # By the app's module, however it is listed (config.third_party_apps).
+            (f"'{app}' in INSTALLED_APPS", django_apps.is_installed(app)),
             (f"'{middleware}' in MIDDLEWARE", middleware in settings.MIDDLEWARE),
             (f"'{backend}' first in AUTHENTICATION_BACKENDS",
              backend is None or settings.AUTHENTICATION_BACKENDS[:1] == [backend]),

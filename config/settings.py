@@ -73,15 +73,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "oauth2_provider",
+    # Libraries with an admin section are listed by their AppConfig in Korean
+    # (config.third_party_apps): the library's own app, renamed in the admin only.
+    "config.third_party_apps.OperatorApiAuthConfig",  # oauth2_provider
     "drf_spectacular",
-    "django_celery_beat",
+    "config.third_party_apps.PeriodicTasksConfig",  # django_celery_beat
     # Staff logins: lock-out after repeated failures (axes), a second factor (django-otp:
     # TOTP, and single-use recovery codes).
-    "axes",
+    "config.third_party_apps.LoginLockoutConfig",  # axes
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "config.third_party_apps.SecondFactorAppConfig",  # django_otp.plugins.otp_totp
+    "config.third_party_apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static
     "config.apps.ConfigAppConfig",
     # Our apps, in layer order: each depends only on the ones above it.
     "audit",
