@@ -53,12 +53,12 @@ class NoticeItem:
 
 
 def notice_items(*, plan: TransferPlan, subject_kind: str, kind: str,
-                 max_age: float = 0) -> list[NoticeItem]:
+                 for_page: bool = False) -> list[NoticeItem]:
     """The plan's fields of ``subject_kind`` a notice of ``kind`` is about, in catalogue order:
     ``consent`` fields for a consent notice, ``notice_opt_out`` fields for a transfer notice.
-    ``max_age`` > 0 (the page): this process's copy, `notice_items_for_page`, which is at
-    most ``PAGE_SECONDS`` old whatever the value."""
-    if max_age > 0:
+    ``for_page``: this process's copy, `notice_items_for_page`, at most ``PAGE_SECONDS``
+    old."""
+    if for_page:
         return list(notice_items_for_page(plan.pk, subject_kind, kind))
     return _notice_items_read(plan.pk, subject_kind, kind)
 
@@ -194,15 +194,15 @@ def render(*, plan: TransferPlan, subject_kind: str, kind: str) -> tuple[str, li
 
 
 def notice_current(*, plan: TransferPlan, subject_kind: str, kind: str,
-                   max_age: float = 0) -> Notice:
+                   for_page: bool = False) -> Notice:
     """The stored Notice whose text is what the plan renders now; a new version if none is.
 
     Race-safe: two processes storing the same new text both end with the same row (the unique
     (plan, kind of subject, kind, hash) constraint lets one win; the other reads its row), and
-    two different texts cannot take the same version number. ``max_age`` > 0 (the page):
-    this process's copy, `notice_for_page`, at most ``PAGE_SECONDS`` old whatever the value.
+    two different texts cannot take the same version number. ``for_page``: this process's
+    copy, `notice_for_page`, at most ``PAGE_SECONDS`` old.
     """
-    if max_age > 0:
+    if for_page:
         return notice_for_page(plan.pk, subject_kind, kind)
     text, items = render(plan=plan, subject_kind=subject_kind, kind=kind)
     digest = text_hash(text)

@@ -91,15 +91,15 @@ class RequestItems:
         return {k for k, item in self.consent.items() if item.required}
 
 
-def request_items(*, request: ConsentRequest, max_age: float = 0) -> RequestItems:
+def request_items(*, request: ConsentRequest, for_page: bool = False) -> RequestItems:
     """The items ``request`` asks about, split by kind (see the module docstring).
-    ``max_age``: see `consent.notices.notice_items` (pages only; services read afresh)."""
+    ``for_page``: see `consent.notices.notice_items` (pages only; services read afresh)."""
     campaign, kind = request.campaign, request.subject.kind
     asked = set(campaign.items or ())
     out = {}
     for notice_kind in (Notice.Kind.CONSENT, Notice.Kind.TRANSFER):
         items = notice_items(plan=campaign.plan, subject_kind=kind, kind=notice_kind,
-                             max_age=max_age)
+                             for_page=for_page)
         out[notice_kind] = {i.key: i for i in items if not asked or i.key in asked}
     return RequestItems(consent=out[Notice.Kind.CONSENT], notice=out[Notice.Kind.TRANSFER])
 

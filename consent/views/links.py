@@ -16,7 +16,7 @@ from django.urls import get_script_prefix, reverse
 from django.views.decorators.cache import never_cache
 
 from consent.models import ConsentRequest, Notice
-from consent.notices import PAGE_SECONDS, notice_for_page
+from consent.notices import notice_for_page
 from consent.selectors import link_request_for_page
 from consent.services.decisions import request_is_live, request_is_open, request_items
 from consent.services.errors import ConsentError
@@ -130,7 +130,7 @@ class _Visit:
 
     def items(self):
         self.plan  # noqa: B018 - loads the plan onto the campaign first
-        return request_items(request=self.req, max_age=PAGE_SECONDS)  # the page's copy
+        return request_items(request=self.req, for_page=True)  # the page's copy
 
     def notice(self, kind: str) -> Notice:
         """The page's copy of the plan's current notice of ``kind`` for this subject."""

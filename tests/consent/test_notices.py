@@ -110,7 +110,7 @@ def test_merchant_and_user_notices_are_versioned_apart(approved_plan):
 
 def test_the_page_cache_serves_without_a_query(approved_plan, django_assert_num_queries):
     notice = notice_current(plan=approved_plan, subject_kind="merchant", kind="consent",
-                            max_age=60)
+                            for_page=True)
     with django_assert_num_queries(0):
         assert notice_current(plan=approved_plan, subject_kind="merchant", kind="consent",
-                              max_age=60) == notice
+                              for_page=True) == notice
