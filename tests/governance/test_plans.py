@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -63,7 +65,8 @@ def test_the_system_cannot_approve_and_a_draft_cannot_be_approved(draft_plan, se
 
 
 def test_an_approved_plan_is_frozen(approved_plan, officer, field_catalogue):
-    with pytest.raises(PlanFrozen):
+    # The message names the plan with the particle its version number takes ("v1": 일 + 은).
+    with pytest.raises(PlanFrozen, match="^" + re.escape(f"'{approved_plan}'은 승인됨")):
         plan_update(plan=approved_plan, by=officer, purpose="다른 목적")
     with pytest.raises(PlanFrozen):
         plan_rule_set(plan=approved_plan, field=field_catalogue["merchant.email"],

@@ -120,6 +120,10 @@ def test_the_page_reads_as_korean_a_citizen_would_read(client, approved_plan, ci
     ("'서울사랑상품권 이전'", ("은", "는"), "'서울사랑상품권 이전'은"),
     ("「비즈플레이」", ("이", "가"), "「비즈플레이」가"),
     ("", ("이", "가"), "이(가)"),
+    ("'서울 이전 v3'", ("은", "는"), "'서울 이전 v3'은"),
+    ("'서울 이전 v2'", ("은", "는"), "'서울 이전 v2'는"),
+    ("계획 10", ("이", "가"), "계획 10이"),
+    ("OO페이(주)", ("이", "가"), "OO페이(주)가"),
 ])
 def test_a_particle_follows_the_last_syllable(word, pair, expected):
     from core.korean import josa
