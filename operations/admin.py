@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,8 +29,10 @@ class RehearsalRunAdmin(NoEditAdmin):
                      name="operations_rehearsalrun_report"), *super().get_urls()]
 
     def report_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # before the lookup: a refusal tells no id exists
         run = RehearsalRun.objects.filter(pk=pk).first()
-        if run is None or not self.has_view_permission(request, run):
+        if run is None:
             raise Http404("no such rehearsal")
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                    "run": run, "s": run.summary, "title": f"이전 리허설 보고서 #{run.pk}"}

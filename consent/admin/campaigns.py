@@ -159,9 +159,9 @@ class CampaignAdmin(admin.ModelAdmin):
                      name="consent_campaign_funnel"), *super().get_urls()]
 
     def funnel_view(self, request: HttpRequest, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # before the lookup: a refusal tells no id exists
         campaign = self.get_object(request, str(pk))
-        if campaign is not None and not self.has_view_permission(request, campaign):
-            raise PermissionDenied
         if campaign is None:
             self.message_user(request, "캠페인을 찾을 수 없습니다.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:consent_campaign_changelist"))

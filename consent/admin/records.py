@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -81,8 +82,7 @@ class ConsentRecordAdmin(AccessLoggedAdmin, NoEditAdmin):
         from consent.services.decisions import consent_answer, consent_object, consent_withdraw
 
         if not self.has_phone_permission(request):
-            self.message_user(request, "전화 동의를 기록할 권한이 없습니다.", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:consent_consentrecord_changelist"))
+            raise PermissionDenied
         form = PhoneRecordForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data

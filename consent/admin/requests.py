@@ -176,12 +176,11 @@ class ConsentRequestAdmin(AccessLoggedAdmin, NoEditAdmin):
         return request.user.has_perm("governance.add_noticeevidence")
 
     def phone_notice_view(self, request: HttpRequest, pk: int):
+        if not self.has_phone_notice_permission(request):
+            raise PermissionDenied  # before the lookup: a refusal tells no id exists
         consent_request = get_object_or_404(
             ConsentRequest.objects.select_related("campaign__plan", "subject"), pk=pk)
         change_url = reverse("admin:consent_consentrequest_change", args=[pk])
-        if not self.has_phone_notice_permission(request):
-            self.message_user(request, "전화 고지를 기록할 권한이 없습니다.", messages.ERROR)
-            return HttpResponseRedirect(change_url)
         form = PhoneNoticeForm(request.POST or None,
                                initial={"called_at": timezone.localtime().replace(
                                    second=0, microsecond=0)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -86,10 +87,9 @@ class InboundSmsAdmin(AccessLoggedAdmin, NoEditAdmin):
                      name="consent_inboundsms_resolve"), *super().get_urls()]
 
     def resolve_view(self, request: HttpRequest, pk: int):
-        inbound = get_object_or_404(InboundSms, pk=pk)
         if not request.user.has_perm("consent.change_inboundsms"):
-            self.message_user(request, "검토할 권한이 없습니다.", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:consent_inboundsms_changelist"))
+            raise PermissionDenied  # before the lookup: a refusal tells no id exists
+        inbound = get_object_or_404(InboundSms, pk=pk)
         candidates = (ConsentRequest.objects.select_related("campaign")
                       .filter(subject__phone_index=inbound.from_phone_index)
                       if inbound.from_phone_index else ConsentRequest.objects.none())

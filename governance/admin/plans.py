@@ -114,9 +114,9 @@ class TransferPlanAdmin(admin.ModelAdmin):
                      name="governance_transferplan_summary"), *super().get_urls()]
 
     def summary_view(self, request: HttpRequest, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # before the lookup: a refusal tells no id exists
         plan = self.get_object(request, str(pk))
-        if plan is not None and not self.has_view_permission(request, plan):
-            raise PermissionDenied
         if plan is None:
             self.message_user(request, "계획을 찾을 수 없습니다.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:governance_transferplan_changelist"))

@@ -188,3 +188,28 @@ def test_a_staff_member_without_a_role_sees_no_campaign_and_cannot_pause_one(
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING
     assert not AuditEvent.objects.filter(actor_id=f"user:{clerk.pk}").exists()
+
+
+def test_a_staff_member_without_a_role_is_refused_the_evidence_pages_before_any_lookup(
+        client, clerk, running):
+    """Choi holds neither role: recording a call, resolving a reply, a campaign's funnel, a
+    phone notice, a plan's summary and a rehearsal report are refused (403) alike for an id
+    that exists and one that does not, so a refusal tells her nothing."""
+    campaign, (first, *_rest) = running
+    request = ConsentRequest.objects.filter(campaign=campaign).first()
+    inbound = sms_reply_receive(provider_sid="SMr", from_phone=normalize_mobile(first.phone),
+                                body="잘 모르겠어요")
+    login_verified(client, clerk)
+    urls = [reverse("admin:consent_consentrecord_phone")]
+    for name, real in (("admin:consent_inboundsms_resolve", inbound.pk),
+                       ("admin:consent_campaign_funnel", campaign.pk),
+                       ("admin:consent_consentrequest_phone_notice", request.pk),
+                       ("admin:governance_transferplan_summary", campaign.plan_id),
+                       ("admin:operations_rehearsalrun_report", 1)):
+        urls += [reverse(name, args=[real]), reverse(name, args=[999_999])]
+
+    for url in urls:
+        response = client.post(url, {"reason": "확인"}) if "phone" in url else client.get(url)
+        assert response.status_code == 403, url
+        assert first.public_id not in response.content.decode()
+    assert not AuditEvent.objects.filter(actor_id=f"user:{clerk.pk}").exists()

@@ -100,5 +100,5 @@ def test_the_commission_reviewer_cannot_record_one(client, commission_reviewer,
     response = client.post(_url(missed_request), {"called_at": _called(5),
                                                   "reason": "통화 고지"})
 
-    assert response.status_code == 302
+    assert response.status_code == 403
     assert not NoticeEvidence.objects.exists()
