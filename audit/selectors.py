@@ -81,14 +81,15 @@ def witnessed_checkpoint_covering(*, targets: Sequence[tuple[str, str]],
     covers every event recorded on any of ``targets`` (``(target_type, target_id)`` pairs:
     events of different ages may name one thing differently, the log being append-only)
     whose details hold ``details`` (e.g. ``receipt=<id>``): ``{"size", "root_hash",
-    "witnesses"}`` as
-    latest_witnessed_checkpoint gives it. None while there is no such event, one of them
-    is not sealed yet, or no witness has co-signed a checkpoint past it.
+    "witnesses"}`` as latest_witnessed_checkpoint gives it. None while there is no such
+    event, one of them is not sealed yet, or no witness has co-signed a checkpoint past it.
 
     For a document built on demand from immutable records (a consent receipt): the answer
     never changes once it is given (checkpoints and cosignatures are append-only), unlike
     the newest witnessed checkpoint, which moves with the log.
     """
+    if not targets:
+        raise ValueError("witnessed_checkpoint_covering needs at least one target")
     keys = _configured_key_ids()
     if not keys:
         return None

@@ -97,8 +97,9 @@ class Shape:
                             for k in keys if k not in allowed)
         # Where the balance's fragment is, when it is released (its value is counted).
         self.balance = self.pick.column_of(keys, BALANCE_FIELD)
+        # Never reassigned (take() deletes from it in place): ``add`` is bound to this list.
         self.ids: list[int] = []
-        self.add = self.ids.append  # per line: one attribute, not two (ids stays this list)
+        self.add = self.ids.append  # per line: one attribute, not two
         self.taken = self.held = self.again = 0
 
     @property
@@ -160,9 +161,12 @@ class ReleaseShapes:
         """The subjects of the first ``count`` lines not yet in a chunk, ascending, by the
         fields their lines carry; they count as in a chunk from now on.
 
-        The lines go out in subject order, so those subjects are the ``count`` smallest ids
-        over all the shapes' pending ids: found by halving the id range (a bisection per shape
-        for each step), without a row per line."""
+        The lines go out in subject order, one per subject (a plan holds one record per
+        subject), so those subjects are the ``count`` smallest ids over all the shapes'
+        pending ids: found by halving the id range (a bisection per shape for each step),
+        without a row per line."""
+        if count <= 0:
+            return {}
         pending = [shape for shape in self.all() if shape.ids]
         total = sum(len(shape.ids) for shape in pending)
         if count > total:
@@ -182,8 +186,11 @@ class ReleaseShapes:
                 parts[shape.allowed].append(shape.ids[:up_to])
                 del shape.ids[:up_to]  # in place: ``add`` stays bound to it
                 shape.taken += up_to
-        return {allowed: ids[0] if len(ids) == 1 else sorted(itertools.chain(*ids))
-                for allowed, ids in parts.items()}
+        groups = {allowed: ids[0] if len(ids) == 1 else sorted(itertools.chain(*ids))
+                  for allowed, ids in parts.items()}
+        if sum(map(len, groups.values())) != count:  # a subject twice: the cut is unknowable
+            raise RuntimeError(f"{count} lines, but the subjects up to id {lo} are not as many")
+        return groups
 
 
 def _block_runs(plan: TransferPlan) -> list[tuple[int, int, str, list[int]]]:
