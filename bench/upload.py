@@ -5,8 +5,8 @@ merchants (every catalogue field, synthetic values), sent as NDJSON batches of -
 parse, validate every field (E.164 phones, BRN check digit, QR id, types, duplicates within
 and across batches), create the data subjects (governance.services.subjects_upsert: phone
 encrypted with its blind index, BRN hash; on PostgreSQL one lookup, then COPY), store the
-accepted values at rest in blocks of a thousand records (one Fernet token of deflated lines
-each, `transfers.blocks`) and one record row each (COPY), and the batch report and audit
+accepted values at rest in blocks of a thousand records (one Fernet token of compressed
+lines each, `transfers.blocks`) and one record row each (COPY), and the batch report and audit
 event, each batch one transaction (deferred foreign-key checks run at its commit).
 Ceiling, in the same run: `COPY ... FROM STDIN` of the same rows (one text column per field)
 into a plain table. The batch bodies are built before the clock starts, for both.
